@@ -1,0 +1,37 @@
+# The README's two commands: `make run` (main job, embedded Spark) and `make test` (everything CI runs).
+SHELL := /bin/bash
+IN_ENV := scripts/in_env.sh
+ROWS ?= 1000000
+SEED ?= 42
+DOCS_PORT ?= 8080
+
+.PHONY: setup data run build summary test lint docs clean
+
+setup:
+	@scripts/setup.sh
+
+data: setup
+	$(IN_ENV) python -m spark_analytics.datagen --rows $(ROWS) --seed $(SEED) --out data/generated
+
+build: setup
+	$(IN_ENV) dbt build
+
+summary: setup
+	$(IN_ENV) python -m spark_analytics.summary
+
+run: data build summary
+
+lint: setup
+	$(IN_ENV) ruff check .
+	$(IN_ENV) ruff format --check .
+	$(IN_ENV) sqlfluff lint models tests macros
+
+test: setup lint
+	$(IN_ENV) pytest -q
+
+docs: setup
+	$(IN_ENV) dbt docs generate
+	$(IN_ENV) dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
+clean:
+	rm -rf target logs .spark data
