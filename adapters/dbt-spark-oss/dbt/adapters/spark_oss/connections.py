@@ -1,0 +1,119 @@
+"""Credentials and connection manager of the ``spark_oss`` adapter.
+
+Everything of dbt-spark's connection handling is inherited; on top of it, for ``method: session``:
+a process-wide OS lock on the embedded Derby metastore (fail fast instead of a Derby stack trace)
+and registration of the project's Python UDFs into the SparkSession dbt uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbt_common.exceptions import DbtRuntimeError
+
+from dbt.adapters.contracts.connection import Connection, ConnectionState
+from dbt.adapters.events.logging import AdapterLogger
+from dbt.adapters.exceptions import FailedToConnectError
+from dbt.adapters.spark.connections import (
+    SparkConnectionManager,
+    SparkConnectionMethod,
+    SparkCredentials,
+)
+from dbt.adapters.spark_oss.session_lock import SessionLockedError, acquire_session_lock
+
+logger = AdapterLogger("SparkOss")
+
+DEFAULT_CONNECT_PORT = 15002
+
+_udf_lock = threading.Lock()
+_registered_sessions: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+
+
+@dataclass
+class SparkOssCredentials(SparkCredentials):
+    # Spark Connect URL used to run Python models when method is thrift/http (the Thrift server
+    # and the Connect server must live in the same Spark application to share the catalog).
+    connect_url: str | None = None
+    # Modules whose register_all(spark) is called on session open (method: session only).
+    python_udf_modules: list[str] = field(default_factory=lambda: ["python_udfs"])
+    # Take $STATE/.dbt-session.lock before starting the embedded Spark (method: session only).
+    session_lock: bool = True
+
+    @property
+    def type(self) -> str:
+        return "spark_oss"
+
+    def _connection_keys(self) -> tuple[str, ...]:
+        return (*super()._connection_keys(), "method", "connect_url", "python_udf_modules")
+
+    def resolved_connect_url(self) -> str:
+        """connect_url, else $SPARK_CONNECT_URL, else sc://<host>:15002."""
+        if self.connect_url:
+            return self.connect_url
+        if os.environ.get("SPARK_CONNECT_URL"):
+            return os.environ["SPARK_CONNECT_URL"]
+        host = (self.host or "127.0.0.1").split("://")[-1].split("/")[0].split(":")[0]
+        return f"sc://{host}:{DEFAULT_CONNECT_PORT}"
+
+
+def spark_session_for(credentials: SparkCredentials) -> Any:
+    """The SparkSession that dbt-spark's session cursor uses (same builder, same options)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in credentials.server_side_parameters.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def register_udf_modules(spark: Any, modules: list[str]) -> list[str]:
+    """Import each module and call its ``register_all(spark)``; once per session and module list.
+
+    Returns the registered function names (as reported by the modules).
+    """
+    key = (id(spark), tuple(modules))
+    with _udf_lock:
+        if key in _registered_sessions:
+            return _registered_sessions[key]
+        names: list[str] = []
+        for module_name in modules:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                raise DbtRuntimeError(
+                    f"python_udf_modules: cannot import '{module_name}' ({exc}). Install the "
+                    "package into the environment dbt runs in, or fix the profile setting."
+                ) from exc
+            register_all = getattr(module, "register_all", None)
+            if not callable(register_all):
+                raise DbtRuntimeError(
+                    f"python_udf_modules: module '{module_name}' has no register_all(spark)"
+                )
+            names.extend(register_all(spark) or [])
+        logger.debug(f"Registered Python UDFs from {modules}: {names}")
+        _registered_sessions[key] = names
+        return names
+
+
+class SparkOssConnectionManager(SparkConnectionManager):
+    TYPE = "spark_oss"
+
+    @classmethod
+    def open(cls, connection: Connection) -> Connection:
+        if connection.state == ConnectionState.OPEN:
+            return connection
+        creds = connection.credentials
+        is_session = creds.method == SparkConnectionMethod.SESSION
+        if is_session and getattr(creds, "session_lock", True):
+            try:
+                acquire_session_lock(creds.server_side_parameters)
+            except SessionLockedError as exc:
+                raise FailedToConnectError(str(exc)) from exc
+        connection = super().open(connection)
+        if is_session and getattr(creds, "python_udf_modules", None):
+            register_udf_modules(spark_session_for(creds), list(creds.python_udf_modules))
+        return connection

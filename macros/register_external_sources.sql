@@ -1,0 +1,95 @@
+{#
+    Registers every source that has `meta.external` as a Spark table over its files, so SQL
+    models read CSV, JSON and Parquet with `source()` like any table.
+
+    meta.external:
+      location: path of a file or directory (any Hadoop path: local, s3a://, hdfs://)
+      format:   csv | json | parquet (anything Spark reads)
+      options:  reader options, merged over the per-format defaults below
+      infer_schema: true -> let Spark infer the schema instead of the declared columns
+
+    CSV and JSON are read with the declared columns (all strings: casting is staging's job) plus
+    `_corrupt_record`, so malformed lines are kept and quarantined rather than dropped. Formats
+    without a corrupt-record column (Parquet) are registered as `<name>__files` with a view
+    `<name>` on top that has the same string columns, so staging is identical for every format.
+    Re-registering drops and recreates the table definitions (the files are never touched), so
+    a changed path or format takes effect on the next run.
+#}
+{% macro register_external_sources() %}
+    {%- if execute -%}
+        {%- for node in graph.sources.values() if node.meta.get('external') -%}
+            {%- do register_external_source(node) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return('select 1') }}
+{% endmacro %}
+
+
+{% macro register_external_source(node) %}
+    {%- set external = node.meta['external'] -%}
+    {%- set file_format = external.get('format', 'csv') | lower -%}
+    {%- set location = external['location'] -%}
+    {%- set keeps_corrupt_records = file_format in ('csv', 'json') -%}
+    {%- set infer_schema = external.get('infer_schema', false) | string | lower == 'true' -%}
+    {%- set defaults = {
+        'csv': {'header': 'true', 'mode': 'PERMISSIVE', 'columnNameOfCorruptRecord': '_corrupt_record'},
+        'json': {'mode': 'PERMISSIVE', 'columnNameOfCorruptRecord': '_corrupt_record'},
+    }.get(file_format, {}) -%}
+    {%- set options = {} -%}
+    {%- do options.update(defaults) -%}
+    {%- do options.update(external.get('options', {})) -%}
+    {%- do options.update({'path': location}) -%}
+    {%- if infer_schema and file_format == 'csv' -%}
+        {%- do options.update({'inferSchema': 'true'}) -%}
+    {%- endif -%}
+
+    {%- set schema_name = node.schema -%}
+    {%- set files_table = node.identifier if keeps_corrupt_records else node.identifier ~ '__files' -%}
+    {%- set declared_columns = node.columns.values() | list -%}
+
+    {%- call statement('create_raw_schema') -%}
+        create schema if not exists {{ schema_name }}
+    {%- endcall -%}
+    {%- call statement('drop_source_view') -%}
+        drop view if exists {{ schema_name }}.{{ node.identifier }}
+    {%- endcall -%}
+    {%- call statement('drop_source_table') -%}
+        drop table if exists {{ schema_name }}.{{ files_table }}
+    {%- endcall -%}
+    {%- call statement('drop_source_table_alias') -%}
+        drop table if exists {{ schema_name }}.{{ node.identifier }}
+    {%- endcall -%}
+    {%- call statement('create_source_table') -%}
+        create table {{ schema_name }}.{{ files_table }}
+        {%- if keeps_corrupt_records and not infer_schema and declared_columns %}
+        (
+            {%- for column in declared_columns %}
+            `{{ column.name }}` {{ column.data_type or 'string' }},
+            {%- endfor %}
+            `_corrupt_record` string
+        )
+        {%- endif %}
+        using {{ file_format }}
+        options (
+            {%- for key, value in options.items() %}
+            '{{ key }}' = '{{ value | replace("'", "\\'") }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+    {%- endcall -%}
+    {%- if not keeps_corrupt_records -%}
+        {%- call statement('create_source_view') -%}
+            create view {{ schema_name }}.{{ node.identifier }} as
+            select
+                {%- for column in declared_columns %}
+                cast(`{{ column.name }}` as {{ column.data_type or 'string' }}) as `{{ column.name }}`,
+                {%- endfor %}
+                cast(null as string) as `_corrupt_record`
+            from {{ schema_name }}.{{ files_table }}
+        {%- endcall -%}
+    {%- endif -%}
+    {#- Fail here, naming the source and path, rather than deep inside a model. -#}
+    {%- call statement('probe_source', fetch_result=False) -%}
+        select 1 from {{ schema_name }}.{{ node.identifier }} limit 1
+    {%- endcall -%}
+    {{ log('Registered source ' ~ node.source_name ~ '.' ~ node.name ~ ' (' ~ file_format ~ ') at ' ~ location, info=True) }}
+{% endmacro %}

@@ -1,0 +1,47 @@
+{#
+    Performance as declarative config. In a model's YAML (or dbt_project.yml):
+
+      config:
+        meta:
+          spark_hints:
+            broadcast: [merchants, categories]   # relation or CTE names to broadcast
+            repartition: [purchase_month]        # columns, optionally a leading number
+          cache: true                            # keep the built table in Spark's cache
+
+    `{{ spark_hints() }}` goes right after the `select` keyword it applies to.
+#}
+{% macro spark_hints() %}
+    {#- At parse time config.get() returns placeholders, so hints are only rendered to run. -#}
+    {%- set hints = model_meta().get('spark_hints', {}) -%}
+    {%- set rendered = [] -%}
+    {%- if hints.get('broadcast') -%}
+        {%- do rendered.append('broadcast(' ~ hints['broadcast'] | join(', ') ~ ')') -%}
+    {%- endif -%}
+    {%- if hints.get('repartition') -%}
+        {%- do rendered.append('repartition(' ~ hints['repartition'] | join(', ') ~ ')') -%}
+    {%- endif -%}
+    {%- if rendered -%}/*+ {{ rendered | join(', ') }} */{%- endif -%}
+{% endmacro %}
+
+
+{#- Post-hook for every model: caches the table when `meta.cache` is true. Later models of the
+    same dbt invocation (one Spark session) then read it from memory; on-run-end clears it. -#}
+{% macro cache_if_configured() %}
+    {%- if model_meta().get('cache', false) and config.get('materialized') == 'table' -%}
+        cache table {{ this }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro clear_spark_cache() %}
+    {%- if execute -%}
+        {%- do run_query('clear cache') -%}
+    {%- endif -%}
+    {{ return('select 1') }}
+{% endmacro %}
+
+
+{% macro model_meta() %}
+    {%- set meta = config.get('meta', {}) if execute else {} -%}
+    {{ return(meta if meta is mapping else {}) }}
+{% endmacro %}

@@ -1,0 +1,1 @@
+"""Python side of the dbt-on-Spark analytics project (data generator, helpers)."""

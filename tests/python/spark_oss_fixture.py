@@ -1,0 +1,181 @@
+"""A tiny dbt project for the dbt-spark-oss integration tests, written into a temp directory.
+
+Kept as Python strings (not files under tests/) because the main project's test-paths is
+``tests``: dbt would parse .sql/.yml files there as the main project's own tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = "fixture"
+
+# order_id,customer_id,merchant_name,amount,ordered_hour,batch
+# batch 2 changes order 3 (new amount) and adds order 5.
+RAW_ORDERS = """order_id,customer_id,merchant_name,amount,ordered_hour,batch
+1,1,"Café Nero Ltd.",12.5,9,1
+2,2,"ACME  Corp",1500.0,3,1
+3,1,"Müller GmbH",80.0,23,1
+4,3,"Amazon.com, Inc.",,14,1
+3,1,"Müller GmbH",95.0,23,2
+5,2,"  Zoë's Bakery LLC ",40.0,25,2
+"""
+
+FILES: dict[str, str] = {
+    "dbt_project.yml": """
+name: spark_oss_fixture
+version: "1.0"
+config-version: 2
+profile: spark_oss_fixture
+model-paths: ["models"]
+seed-paths: ["seeds"]
+macro-paths: ["macros"]
+test-paths: ["tests"]
+on-run-start:
+  - "create schema if not exists {{ target.schema }}"
+  - >-
+    create or replace view {{ target.schema }}.raw_customers as
+    select * from values (1, 'DE'), (2, 'FR'), (3, 'DE') as t(customer_id, country)
+models:
+  spark_oss_fixture:
+    +file_format: parquet
+    missing_udf_model:
+      +enabled: "{{ var('with_missing_udf', false) }}"
+""",
+    "profiles.yml": """
+spark_oss_fixture:
+  target: local
+  outputs:
+    local:
+      type: spark_oss
+      method: session
+      host: localhost
+      schema: fixture
+      threads: 2
+      server_side_parameters:
+        spark.master: "local[2]"
+        spark.app.name: "dbt-spark-oss-fixture"
+        spark.sql.warehouse.dir: "{{ env_var('SPARK_STATE_DIR') }}/warehouse"
+        spark.hadoop.javax.jdo.option.ConnectionURL: >-
+          jdbc:derby:;databaseName={{ env_var('SPARK_STATE_DIR') }}/metastore_db;create=true
+        spark.driver.extraJavaOptions: "-Dderby.system.home={{ env_var('SPARK_STATE_DIR') }}"
+        spark.driver.bindAddress: "127.0.0.1"
+        spark.driver.host: "127.0.0.1"
+        spark.ui.enabled: "false"
+        spark.sql.shuffle.partitions: "2"
+        spark.sql.session.timeZone: "UTC"
+        spark.sql.sources.default: "parquet"
+""",
+    "seeds/raw_orders.csv": RAW_ORDERS,
+    "models/sources.yml": """
+version: 2
+sources:
+  - name: crm
+    schema: "{{ target.schema }}"
+    tables:
+      - name: raw_customers
+""",
+    "models/schema.yml": """
+version: 2
+models:
+  - name: orders_enriched
+    columns:
+      - name: order_id
+        data_tests: [unique, not_null]
+      - name: country
+        data_tests: [not_null]
+  - name: orders_merge
+    columns:
+      - name: order_id
+        data_tests: [unique, not_null]
+""",
+    "models/stg_orders.sql": """
+select * from {{ ref('raw_orders') }} where batch <= {{ var('batch', 1) }}
+""",
+    # Python table model: ref + source + config + this + is_incremental + a registered UDF.
+    "models/orders_enriched.py": '''
+from pyspark.sql import functions as F
+
+
+def model(dbt, session):
+    dbt.config(materialized="table", tags=["python"])
+    orders = dbt.ref("stg_orders")
+    customers = dbt.source("crm", "raw_customers")
+    return (
+        orders.join(customers, "customer_id", "left")
+        .withColumn("merchant_key", F.call_function("normalize_merchant_name", "merchant_name"))
+        .withColumn("materialized_as", F.lit(dbt.config.get("materialized")))
+        .withColumn("this_relation", F.lit(str(dbt.this)))
+        .withColumn("was_incremental", F.lit(bool(dbt.is_incremental)))
+    )
+''',
+    # Python model returning pandas.
+    "models/customer_totals_pd.py": """
+def model(dbt, session):
+    orders = dbt.ref("orders_enriched").toPandas()
+    totals = orders.groupby("customer_id", as_index=False)["amount"].sum()
+    return totals.rename(columns={"amount": "total_amount"})
+""",
+    "models/orders_append.py": """
+from pyspark.sql import functions as F
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", incremental_strategy="append")
+    orders = dbt.ref("stg_orders").select("order_id", "amount", "batch")
+    if dbt.is_incremental:
+        done = session.table(str(dbt.this)).agg(F.max("batch")).first()[0]
+        orders = orders.filter(F.col("batch") > done)
+    return orders
+""",
+    "models/orders_merge.py": """
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", incremental_strategy="merge", unique_key="order_id")
+    orders = dbt.ref("stg_orders").select("order_id", "amount", "batch")
+    if dbt.is_incremental:
+        # >= : the last batch is reprocessed, the merge makes that idempotent
+        done = session.table(str(dbt.this)).agg(F.max("batch")).first()[0]
+        orders = orders.filter(F.col("batch") >= done)
+    latest = Window.partitionBy("order_id").orderBy(F.col("batch").desc())
+    return orders.withColumn("rn", F.row_number().over(latest)).filter("rn = 1").drop("rn")
+""",
+    # Good on batch 1, fails on batch 2: the batch-1 table must survive.
+    "models/fragile_model.py": """
+def model(dbt, session):
+    orders = dbt.ref("stg_orders")
+    max_batch = orders.agg({"batch": "max"}).first()[0]
+    if max_batch >= 2:
+        raise ValueError(f"simulated bug: batch {max_batch} is not supported")
+    return orders.groupBy("batch").count()
+""",
+    "models/merchants_udf.sql": """
+select
+    order_id,
+    merchant_name,
+    {{ python_udf('normalize_merchant_name') }}(merchant_name) as merchant_key,
+    {{ python_udf('transaction_risk_score') }}(
+        amount, ordered_hour, customer_id = 2
+    ) as risk_score
+from {{ ref('stg_orders') }}
+""",
+    "models/missing_udf_model.sql": """
+select {{ python_udf('no_such_udf') }}(1) as x
+""",
+}
+
+
+def write_project(dest: Path) -> Path:
+    """Write the fixture project into ``dest`` (with the repository's python_udf macro)."""
+    for name, text in FILES.items():
+        path = dest / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.lstrip("\n"))
+    (dest / "macros").mkdir(exist_ok=True)
+    shutil.copy(REPO_ROOT / "macros" / "python_udfs.sql", dest / "macros" / "python_udfs.sql")
+    return dest
