@@ -13,8 +13,6 @@ counts as domestic; a flag that is not a boolean (or 0/1, "true"/"false") gives 
 Series, numpy) are the logic; ``spark_udf`` wraps the vectorized one as a pandas_udf.
 """
 
-from __future__ import annotations
-
 import math
 from numbers import Real
 from typing import Any

@@ -20,7 +20,7 @@ RAW_ORDERS = """order_id,customer_id,merchant_name,amount,ordered_hour,batch
 3,1,"Müller GmbH",80.0,23,1
 4,3,"Amazon.com, Inc.",,14,1
 3,1,"Müller GmbH",95.0,23,2
-5,2,"  Zoë's Bakery LLC ",40.0,25,2
+5,2,"  Zoë Bakery LLC ",40.0,25,2
 """
 
 FILES: dict[str, str] = {

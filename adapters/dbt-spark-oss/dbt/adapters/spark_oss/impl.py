@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import builtins
+from importlib import import_module
+from typing import Any
 
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.base.meta import available
+from dbt.adapters.base.relation import AdapterTrackingRelationInfo
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt.adapters.spark_oss.connections import SparkOssConnectionManager
@@ -20,6 +23,16 @@ class SparkOssAdapter(SparkAdapter):
     @classmethod
     def type(cls) -> str:
         return "spark_oss"
+
+    @classmethod
+    def get_adapter_run_info(cls, config: Any) -> AdapterTrackingRelationInfo:
+        # The base class derives the module from the class name ("sparkoss"): name it here.
+        return AdapterTrackingRelationInfo(
+            adapter_name="spark_oss",
+            base_adapter_version=import_module("dbt.adapters.__about__").version,
+            adapter_version=import_module("dbt.adapters.spark_oss.__version__").version,
+            model_adapter_details=cls._get_adapter_specific_run_info(config),
+        )
 
     @property
     def default_python_submission_method(self) -> str:

@@ -1,0 +1,240 @@
+"""The marts built by `dbt build` against independent plain-PySpark computations on the same files.
+
+Two isolated projects share one generated dataset (same seed): one without bad rows, one with
+bad rows injected into every format. Valid rows are identical in both, so the marts must be too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.testing import assertDataFrameEqual
+
+from tests.python.dbt_project import DbtProject
+
+ROWS = 20_000
+SEED = 7
+BAD_ROWS = 70
+MARTS = "analytics_marts"
+QUARANTINE = "analytics_quarantine"
+
+TRANSACTION_SCHEMA = StructType(
+    [
+        StructField(name, StringType())
+        for name in ("transaction_id", "customer_id", "merchant_id", "purchase_amount", "event_time")
+    ]
+)
+
+
+@pytest.fixture(scope="session")
+def clean_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    project = DbtProject(tmp_path_factory.mktemp("clean_project"))
+    project.generate("--rows", str(ROWS), "--seed", str(SEED))
+    project.dbt("build")
+    return project
+
+
+@pytest.fixture(scope="session")
+def clean_project_from_parquet(clean_project: DbtProject) -> DbtProject:
+    """The same project and files, transactions read from Parquet into separate schemas."""
+    project = DbtProject(clean_project.workdir, extra_env=(("DBT_SCHEMA", "from_parquet"),))
+    project.dbt("run", dbt_vars={"transactions_format": "parquet", "raw_schema": "raw_parquet"})
+    return project
+
+
+@pytest.fixture(scope="session")
+def bad_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    project = DbtProject(tmp_path_factory.mktemp("bad_project"))
+    project.generate("--rows", str(ROWS), "--seed", str(SEED), "--bad-rows", str(BAD_ROWS))
+    # Tests included: injected bad rows must be quarantined, not fail the build.
+    project.dbt("build")
+    return project
+
+
+@pytest.fixture(scope="session")
+def bad_project_from_json(bad_project: DbtProject) -> DbtProject:
+    project = DbtProject(bad_project.workdir, extra_env=(("DBT_SCHEMA", "from_json"),))
+    project.dbt("run", dbt_vars={"transactions_format": "json", "raw_schema": "raw_json"})
+    return project
+
+
+def manifest(project: DbtProject) -> dict:
+    return json.loads((project.generated_dir / "manifest.json").read_text())
+
+
+# --- the seed's plain PySpark logic, written independently of the SQL models -----------------
+
+
+def purchase_segment(amount: Column) -> Column:
+    return (
+        F.when(amount > 1000, "High Value").when(amount > 500, "Medium Value").otherwise("Low Value")
+    )
+
+
+def read_raw_transactions(spark: SparkSession, project: DbtProject) -> DataFrame:
+    path = project.generated_dir / "transactions" / "csv"
+    return spark.read.csv(str(path), header=True, schema=TRANSACTION_SCHEMA).select(
+        "transaction_id",
+        "customer_id",
+        "merchant_id",
+        F.col("purchase_amount").cast("decimal(18,2)").alias("purchase_amount"),
+        F.to_timestamp("event_time", "yyyy-MM-dd HH:mm:ss").alias("event_time"),
+    )
+
+
+def seed_sales_by_segment(transactions: DataFrame) -> DataFrame:
+    return (
+        transactions.select("customer_id", "purchase_amount")
+        .withColumn("purchase_segment", purchase_segment(F.col("purchase_amount")))
+        .groupBy("purchase_segment")
+        .agg(
+            F.count("*").alias("transaction_count"),
+            F.countDistinct("customer_id").alias("customer_count"),
+            F.avg("purchase_amount").alias("avg_purchase"),
+            F.sum("purchase_amount").alias("total_sales"),
+        )
+    )
+
+
+def customer_rfm(transactions: DataFrame) -> DataFrame:
+    as_of = transactions.agg(F.max(F.to_date("event_time")).alias("as_of_date"))
+    return (
+        transactions.groupBy("customer_id")
+        .agg(
+            F.count("*").alias("purchase_count"),
+            F.sum("purchase_amount").alias("lifetime_spend"),
+            F.max("event_time").alias("last_purchase_at"),
+        )
+        .crossJoin(as_of)
+        .select(
+            "customer_id",
+            "purchase_count",
+            "lifetime_spend",
+            F.datediff("as_of_date", F.to_date("last_purchase_at")).alias("recency_days"),
+        )
+    )
+
+
+def merchant_sales(transactions: DataFrame) -> DataFrame:
+    return transactions.groupBy("merchant_id").agg(
+        F.count("*").alias("transaction_count"), F.sum("purchase_amount").alias("total_sales")
+    )
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+SALES_COLUMNS = ["purchase_segment", "transaction_count", "customer_count", "avg_purchase", "total_sales"]
+
+
+def test_sales_by_segment_equals_seed_pyspark(spark: SparkSession, clean_project: DbtProject):
+    expected = seed_sales_by_segment(read_raw_transactions(spark, clean_project))
+    actual = clean_project.read_table(spark, MARTS, "sales_by_segment").select(*SALES_COLUMNS)
+    assert actual.count() == 3
+    assertDataFrameEqual(actual, expected, checkRowOrder=False)
+
+
+def test_customer_mart_equals_pyspark(spark: SparkSession, clean_project: DbtProject):
+    expected = customer_rfm(read_raw_transactions(spark, clean_project))
+    actual = (
+        clean_project.read_table(spark, MARTS, "dim_customers")
+        .where("purchase_count > 0")
+        .select("customer_id", "purchase_count", "lifetime_spend", "recency_days")
+    )
+    assertDataFrameEqual(actual, expected, checkRowOrder=False)
+    customers = clean_project.read_table(spark, MARTS, "dim_customers")
+    assert customers.count() == manifest(clean_project)["counts"]["customers"]
+
+
+def test_merchant_mart_equals_pyspark(spark: SparkSession, clean_project: DbtProject):
+    expected = merchant_sales(read_raw_transactions(spark, clean_project))
+    actual = (
+        clean_project.read_table(spark, MARTS, "dim_merchants")
+        .where("transaction_count > 0")
+        .select("merchant_id", "transaction_count", "total_sales")
+    )
+    assertDataFrameEqual(actual, expected, checkRowOrder=False)
+    merchants = clean_project.read_table(spark, MARTS, "dim_merchants")
+    assert merchants.where("category_name is null").count() == 0
+
+
+def test_parquet_source_gives_the_same_marts(
+    spark: SparkSession, clean_project: DbtProject, clean_project_from_parquet: DbtProject
+):
+    for table in ("sales_by_segment", "dim_customers", "dim_merchants"):
+        assertDataFrameEqual(
+            clean_project_from_parquet.read_table(spark, "from_parquet_marts", table),
+            clean_project.read_table(spark, MARTS, table),
+            checkRowOrder=False,
+        )
+
+
+def test_clean_data_quarantines_nothing(spark: SparkSession, clean_project: DbtProject):
+    for table in ("quarantine_transactions", "quarantine_customers", "quarantine_merchants"):
+        assert clean_project.read_table(spark, QUARANTINE, table).count() == 0
+
+
+def expected_quarantine(project: DbtProject, file_format: str) -> Counter:
+    rows = manifest(project)["bad_rows"]["rows"]
+    return Counter(
+        (row["transaction_id"], row["reason"])
+        for row in rows
+        if row["format"] == file_format and row["reason"] != "malformed_row"
+    )
+
+
+def assert_quarantine_matches_manifest(
+    spark: SparkSession, project: DbtProject, schema: str, file_format: str
+) -> None:
+    quarantined = project.read_table(spark, schema, "quarantine_transactions")
+    reasons = Counter(r.rejection_reason for r in quarantined.select("rejection_reason").collect())
+    injected = manifest(project)["bad_rows"]["counts"][file_format]
+    assert reasons == Counter({k: v for k, v in injected.items() if v}), (reasons, injected)
+    # Apart from unparseable lines, every quarantined row is the injected row with its reason.
+    identified = Counter(
+        (r.transaction_id, r.rejection_reason)
+        for r in quarantined.where("rejection_reason != 'malformed_row'").collect()
+    )
+    assert identified == expected_quarantine(project, file_format)
+    assert quarantined.where("rejection_reason = 'malformed_row' and raw_record is null").count() == 0
+
+
+def test_bad_csv_rows_are_quarantined_with_their_reason(
+    spark: SparkSession, bad_project: DbtProject
+):
+    assert_quarantine_matches_manifest(spark, bad_project, QUARANTINE, "csv")
+
+
+def test_bad_json_rows_are_quarantined_with_their_reason(
+    spark: SparkSession, bad_project_from_json: DbtProject
+):
+    assert_quarantine_matches_manifest(spark, bad_project_from_json, "from_json_quarantine", "json")
+
+
+def count_lines(files: list[Path], header: bool) -> int:
+    return sum(sum(1 for _ in f.open(encoding="utf-8")) - int(header) for f in files)
+
+
+def test_nothing_is_lost(spark: SparkSession, bad_project: DbtProject):
+    csv_files = sorted((bad_project.generated_dir / "transactions" / "csv").glob("*.csv"))
+    landed = count_lines(csv_files, header=True)
+    accepted = bad_project.read_table(spark, MARTS, "fct_purchases").count()
+    quarantined = bad_project.read_table(spark, QUARANTINE, "quarantine_transactions").count()
+    assert landed == ROWS + BAD_ROWS
+    assert (accepted, quarantined) == (ROWS, BAD_ROWS)
+
+
+def test_bad_rows_do_not_change_the_marts(
+    spark: SparkSession, clean_project: DbtProject, bad_project: DbtProject
+):
+    for table in ("sales_by_segment", "dim_customers", "dim_merchants", "fct_purchases"):
+        assertDataFrameEqual(
+            bad_project.read_table(spark, MARTS, table),
+            clean_project.read_table(spark, MARTS, table),
+            checkRowOrder=False,
+        )
