@@ -3,6 +3,7 @@ SHELL := /bin/bash
 IN_ENV := scripts/in_env.sh
 ROWS ?= 1000000
 SEED ?= 42
+BAD_ROWS ?= 100
 DOCS_PORT ?= 8080
 
 .PHONY: setup data run build summary test lint docs clean
@@ -11,7 +12,8 @@ setup:
 	@scripts/setup.sh
 
 data: setup
-	$(IN_ENV) python -m spark_analytics.datagen --rows $(ROWS) --seed $(SEED) --out data/generated
+	$(IN_ENV) python -m spark_analytics.datagen --rows $(ROWS) --seed $(SEED) --bad-rows $(BAD_ROWS) \
+		--out $${DATA_DIR:-data}/generated
 
 build: setup
 	$(IN_ENV) dbt build
@@ -35,3 +37,20 @@ docs: setup
 
 clean:
 	rm -rf target logs .spark data
+
+# --- local Spark standalone cluster + `cluster` dbt target (owner: cluster; docs/cluster.md) ---
+.PHONY: cluster-up cluster-down cluster-status cluster-test
+cluster-up: setup
+	$(IN_ENV) python -m spark_analytics.cluster up
+
+cluster-down: setup
+	$(IN_ENV) python -m spark_analytics.cluster down
+
+cluster-status: setup
+	$(IN_ENV) python -m spark_analytics.cluster status
+
+# Starts its own cluster on free ports (state in pytest's tmp dir), so it never collides with
+# `make cluster-up`; builds the project on both targets and compares every table.
+cluster-test: setup
+	$(IN_ENV) pytest -q -rs --runcluster -m cluster tests/python/test_cluster.py
+# --- end cluster ---

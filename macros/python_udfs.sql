@@ -8,9 +8,18 @@
     The dbt-spark-oss adapter (type: spark_oss, method: session) registers python_udfs into the
     embedded session when it opens it. A Thrift/cluster target's SQL session never saw that
     Python registration, so models calling Python UDFs fail there with the message below.
+    Spark views cannot reference temporary functions: a model calling a Python UDF must be
+    materialized as a table or incremental, not as a view.
 #}
 {% macro python_udf(name) %}
-    {%- if execute -%}
+    {%- if execute and model is defined and model and model.config.materialized == 'view' -%}
+        {%- do exceptions.raise_compiler_error(
+            "Model " ~ model.unique_id ~ " calls the Python UDF '" ~ name ~ "' but is "
+            ~ "materialized as a view: Spark views cannot reference temporary functions. "
+            ~ "Materialize it as a table or incremental model.") -%}
+    {%- endif -%}
+    {#-- only where models execute: not on compile (sqlfluff's templater too), docs, ls --#}
+    {%- if execute and flags.WHICH in ('run', 'build', 'retry', 'show') -%}
         {%- set found = run_query("show user functions like '" ~ name ~ "'") -%}
         {%- if found is none or (found.rows | length) == 0 -%}
             {%- set model_name = model.unique_id if model is defined and model else 'this node' -%}

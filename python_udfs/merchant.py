@@ -68,4 +68,4 @@ def spark_udf():  # -> pyspark UserDefinedFunction (imported lazily: pure tests 
     from pyspark.sql.functions import udf
     from pyspark.sql.types import StringType
 
-    return udf(normalize_merchant_name, StringType())
+    return udf(normalize_merchant_name, StringType(), useArrow=True)

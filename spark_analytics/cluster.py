@@ -20,7 +20,7 @@ import contextlib
 import getpass
 import json
 import os
-import shutil
+import re
 import signal
 import socket
 import subprocess
@@ -498,7 +498,7 @@ def write_state(settings: Settings, components: list[Component]) -> None:
 # Health checks
 
 
-def thrift_query(settings: Settings, sql: str = "select 1", timeout: float = 30.0) -> list[tuple]:
+def thrift_query(settings: Settings, sql: str = "select 1") -> list[tuple]:
     from pyhive import hive  # installed with dbt-spark[PyHive]
 
     conn = hive.connect(
@@ -606,10 +606,6 @@ def wait_for(
     )
 
 
-def running_components(settings: Settings) -> list[Component]:
-    return [c for c in read_state(settings) if pid_alive(c.pid)]
-
-
 def up(settings: Settings) -> list[Component]:
     started = time.monotonic()
     existing = read_state(settings)
@@ -626,7 +622,9 @@ def up(settings: Settings) -> list[Component]:
     deadline = started + settings.start_timeout
     components: list[Component] = []
     try:
-        _log(f"starting master {settings.master_url} (UI http://{LOOPBACK}:{settings.master_ui_port})")
+        _log(
+            f"starting master {settings.master_url} (UI http://{LOOPBACK}:{settings.master_ui_port})"
+        )
         components.append(
             spawn(
                 settings,
@@ -636,9 +634,7 @@ def up(settings: Settings) -> list[Component]:
             )
         )
         write_state(settings, components)
-        wait_for(
-            "the master", lambda: port_answers(settings.master_port), deadline, components
-        )
+        wait_for("the master", lambda: port_answers(settings.master_port), deadline, components)
         for i in range(settings.workers):
             name = f"worker-{i + 1}"
             _log(f"starting {name} ({settings.worker_cores} core, {settings.worker_memory})")
@@ -692,15 +688,33 @@ def up(settings: Settings) -> list[Component]:
     return components
 
 
+def _environ(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def owned_groups(settings: Settings, components: list[Component]) -> list[int]:
+    """Process groups of `components` that are still ours: some member has this cluster's
+    SPARK_CONF_DIR in its environment (guards against pids reused since a stale state file)."""
+    marker = f"SPARK_CONF_DIR={settings.state_dir / 'conf'}"
+    return [
+        c.pid for c in components if any(marker in _environ(pid) for pid in group_members([c.pid]))
+    ]
+
+
 def stop_components(settings: Settings, components: list[Component]) -> list[int]:
     """SIGTERM each process group (app first, master last), then SIGKILL what is left."""
-    pgids = [c.pid for c in components]
+    pgids = owned_groups(settings, components)
+    components = [c for c in components if c.pid in pgids]
+    deadline = time.monotonic() + settings.stop_timeout
     for comp in reversed(components):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(comp.pid, signal.SIGTERM)
         # Let the app release its executors before the workers go away.
-        _wait_gone([comp.pid], min(10.0, settings.stop_timeout))
-    _wait_gone(pgids, settings.stop_timeout)
+        _wait_gone([comp.pid], min(10.0, deadline - time.monotonic()))
+    _wait_gone(pgids, deadline - time.monotonic())
     left = group_members(pgids)
     for pgid in pgids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -757,12 +771,38 @@ def status(settings: Settings) -> bool:
     members = group_members(c.pid for c in components)
     public = [item for item in listeners_of(members) if not item.loopback]
     print(
-        f"  {'listeners':<19} "
-        + ("all on loopback" if not public else f"NOT loopback: {public}")
+        f"  {'listeners':<19} " + ("all on loopback" if not public else f"NOT loopback: {public}")
     )
     healthy &= not public
     print(f"cluster: {'healthy' if healthy else 'UNHEALTHY'}")
     return healthy
+
+
+_PROMPT = re.compile(r"^\d+: jdbc:hive2://\S*> ")
+
+
+def strip_prompts(output: str) -> str:
+    """BeeLine echoes its prompt before `-e` results when stdin is not a terminal."""
+    return "\n".join(_PROMPT.sub("", line) for line in output.splitlines())
+
+
+def beeline(settings: Settings, sql: str | None, args: Sequence[str], user: str | None) -> int:
+    """Run BeeLine on the Thrift Server: interactive, or `-e SQL` printing only the result."""
+    write_conf(settings)
+    cmd = beeline_command(settings, list(args), user=user)
+    if not Path(cmd[0]).exists():
+        raise ClusterError(f"java not found at {cmd[0]}")
+    if sql is None:
+        return subprocess.call(cmd, env=process_env(settings))  # noqa: S603
+    defaults = ["--silent=true", "--showHeader=true"]
+    if not any(a.startswith("--outputformat") for a in args):
+        defaults.append("--outputformat=table")
+    cmd = beeline_command(settings, [*defaults, *args, "-e", sql], user=user)
+    done = subprocess.run(  # noqa: S603
+        cmd, env=process_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+    )
+    print(strip_prompts(done.stdout))
+    return done.returncode
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,20 +824,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         if args.command == "up":
+            # Killed while starting: stop what was started (up() cleans up on SystemExit).
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
             up(settings)
         elif args.command == "down":
             down(settings)
         elif args.command == "status":
             return 0 if status(settings) else 1
         elif args.command == "beeline":
-            write_conf(settings)
-            extra = ["--silent=true", "--showHeader=true", "--outputformat=table"]
-            extra = [*extra, "-e", args.sql] if args.sql else []
-            cmd = beeline_command(settings, [*extra, *rest], user=args.user)
-            env = process_env(settings)
-            if shutil.which(cmd[0]) is None:
-                raise ClusterError(f"java not found at {cmd[0]}")
-            return subprocess.call(cmd, env=env)  # noqa: S603
+            return beeline(settings, args.sql, rest, user=args.user)
     except ClusterError as exc:
         print(f"cluster: error: {exc}", file=sys.stderr)
         return 2

@@ -44,8 +44,8 @@ The latent model (hidden, but what makes the data learnable):
   about a fifth of all purchases). A customer buys only while active.
 * Signup: 70% signed up in the two years before the window, 30% during it (active from then on).
 * Churn: churn probability = logistic(-0.7 - 0.9 * standardised log activity + noise), so less
-  active customers churn more. A churning customer gets a churn date uniform in the window plus
-  90 days after signup/window start and never buys from that date on.
+  active customers churn more. A churning customer gets a churn date 1 to (window days + 90) days
+  after becoming active (uniform; so some churn only after the window) and never buys from then on.
 * Purchases: the number of rows per day follows the total activity of the customers active that
   day x weekday factor (weekend peak) x slow growth x pay-day bumps; within a day times follow an
   hour-of-day profile (lunch and evening peaks). Each purchase's customer is drawn among the active

@@ -20,6 +20,11 @@ Reasons (exact codes, used by the SQL quarantine models):
 CSV and JSON share one plan (same positions, reasons and ids ``tbad00000001``...); parquet can only
 hold the type-compatible reasons (``PARQUET_REASONS``) and has its own plan whose ids continue
 after the text plan's (``tbad{K+1}``...), so every bad id is unique across the data set.
+
+Checked with Spark 4.3: reading the CSV / JSON folders with an all-string schema plus a
+``_corrupt_record`` column (mode PERMISSIVE, columnNameOfCorruptRecord) flags exactly the
+malformed_row lines; ``try_cast(.. as double)`` and ``try_to_timestamp(.., 'yyyy-MM-dd HH:mm:ss')``
+return null for every non-numeric amount and unparseable time used here.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +61,6 @@ REASONS_BY_FORMAT = {"csv": TEXT_REASONS, "json": TEXT_REASONS, "parquet": PARQU
 FAMILY_TEXT, FAMILY_PARQUET = 0, 1
 DUPLICATE_LOOKBACK = 100
 BAD_TIMES = ("{y}-13-45 99:00:00", "yesterday", "not a date", "{y}-02-30 25:61:00", "0000-00-00")
-N_VARIANTS = 6
 
 CSV_HEADER = "transaction_id,customer_id,merchant_id,purchase_amount,event_time\n"
 
@@ -66,7 +71,7 @@ class BadRow:
     reason: str
     transaction_id: str  # fresh tbad id, or the duplicated original's id
     source: int  # global index of the valid row whose customer/merchant/time it reuses
-    variant: int  # which flavour of the defect
+    variant: int  # which flavour of the defect (0, 1, 2, ... per reason)
     cents: int  # a valid positive amount for the non-amount defects
     delay: int  # seconds after the source row's event time
     unknown_merchant: int  # 90000..99999
@@ -84,14 +89,16 @@ def plan_bad_rows(
     reason_idx = rng.permutation(np.repeat(np.arange(len(reasons)), counts))
     after = np.minimum(np.floor((np.arange(k) + rng.random(k)) * n / k).astype(np.int64), n - 1)
     lookback = rng.integers(0, DUPLICATE_LOOKBACK + 1, k)
-    variant = rng.integers(0, N_VARIANTS, k)
     cents = np.rint(np.exp(rng.normal(4.0, 0.8, k)) * 100).astype(np.int64) + 100
     delay = rng.integers(0, 60, k)
     unknown = rng.integers(90_000, 100_000, k)
     used: set[int] = set()
+    seen_per_reason: Counter[str] = Counter()
     plan, fresh = [], 0
     for i in range(k):
         reason = reasons[reason_idx[i]]
+        variant = seen_per_reason[reason]  # cycle through a reason's flavours in file order
+        seen_per_reason[reason] += 1
         a = int(after[i])
         if reason == DUPLICATE:
             source = _unused_source(a - min(int(lookback[i]), a), a, used)
@@ -107,7 +114,7 @@ def plan_bad_rows(
                 reason,
                 tx_id,
                 source,
-                int(variant[i]),
+                variant,
                 int(cents[i]),
                 int(delay[i]),
                 int(unknown[i]),

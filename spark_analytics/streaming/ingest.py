@@ -362,6 +362,7 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     args = parse_args(argv)
     config = config_from_args(args)
     uses_metastore = config.bronze.table is not None or config.quarantine.table is not None

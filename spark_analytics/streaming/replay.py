@@ -81,21 +81,34 @@ class ReplayBatch:
         return self.on_time + self.late + self.duplicates
 
 
-def format_event(row: dict) -> str:
-    """One transaction as a JSON line (event_time as ISO-8601 UTC with microseconds)."""
-    event_time = pd.Timestamp(row["event_time"])
-    if event_time.tzinfo is not None:
-        event_time = event_time.tz_convert("UTC").tz_localize(None)
-    return json.dumps(
-        {
-            "transaction_id": str(row["transaction_id"]),
-            "customer_id": str(row["customer_id"]),
-            "merchant_id": str(row["merchant_id"]),
-            "purchase_amount": round(float(row["purchase_amount"]), 2),
-            "event_time": event_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        },
-        separators=(",", ":"),
+def format_events(chunk: pd.DataFrame) -> pd.Series:
+    """The JSON line of every transaction in ``chunk`` (event_time as ISO-8601 UTC, with
+    microseconds; amount as a JSON number with 2 decimals)."""
+    event_time = pd.to_datetime(chunk["event_time"], utc=True).dt.tz_convert(None)
+    quoted = {
+        name: chunk[name].astype(str).map(json.dumps)
+        for name in ("transaction_id", "customer_id", "merchant_id")
+    }
+    return (
+        '{"transaction_id":'
+        + quoted["transaction_id"]
+        + ',"customer_id":'
+        + quoted["customer_id"]
+        + ',"merchant_id":'
+        + quoted["merchant_id"]
+        + ',"purchase_amount":'
+        + chunk["purchase_amount"].astype(float).round(2).map(repr)
+        + ',"event_time":"'
+        + event_time.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        + '"}'
     )
+
+
+def format_event(row: dict) -> str:
+    """One transaction as a JSON line (see format_events)."""
+    if "_line" in row:
+        return row["_line"]
+    return format_events(pd.DataFrame([row])).iloc[0]
 
 
 def malformed_line(kind: str, row: dict, rng: np.random.Generator) -> str:
@@ -127,7 +140,8 @@ def iter_rows(chunks: Iterable[pd.DataFrame]) -> Iterator[dict]:
         missing = set(EVENT_COLUMNS) - set(chunk.columns)
         if missing:
             raise ValueError(f"input chunk lacks columns {sorted(missing)}")
-        yield from chunk.loc[:, list(EVENT_COLUMNS)].to_dict("records")
+        rows = chunk.loc[:, list(EVENT_COLUMNS)].assign(_line=format_events(chunk))
+        yield from rows.to_dict("records")
 
 
 def plan_batches(chunks: Iterable[pd.DataFrame], config: ReplayConfig) -> Iterator[ReplayBatch]:
@@ -310,14 +324,12 @@ def synthetic_transactions(
         )
 
 
-def datagen_transactions(rows: int, seed: int) -> Iterable[pd.DataFrame]:
-    """The project generator's transactions (valid rows only), if it is installed."""
-    try:
-        from spark_analytics import datagen  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - depends on the other module
-        raise SystemExit("--source datagen needs spark_analytics.datagen") from exc
-    config = datagen.GeneratorConfig(rows=rows, seed=seed)  # type: ignore[attr-defined]
-    return datagen.iter_transaction_chunks(config)  # type: ignore[attr-defined]
+def datagen_transactions(rows: int, seed: int, months: int = 1) -> Iterable[pd.DataFrame]:
+    """The project generator's valid transactions (roughly in event-time order)."""
+    from spark_analytics.datagen import DatagenConfig, iter_transaction_chunks  # noqa: PLC0415
+
+    config = DatagenConfig(rows=rows, seed=seed, months=months, chunk_rows=min(rows, 100_000))
+    return iter_transaction_chunks(config.validate())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -334,6 +346,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out-of-order", action="store_true", help="shuffle lines within a file")
     parser.add_argument("--source", choices=("synthetic", "datagen"), default="synthetic")
     parser.add_argument("--span-hours", type=float, default=48.0, help="synthetic: event span")
+    parser.add_argument("--months", type=int, default=1, help="datagen: months of events")
     parser.add_argument("--start", default="2024-01-01", help="synthetic: first event time")
     parser.add_argument("--prefix", default=None, help="file name prefix (default: unique)")
     parser.add_argument("--manifest", type=Path, default=None)
@@ -352,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         out_of_order=args.out_of_order,
     )
     if args.source == "datagen":
-        chunks = datagen_transactions(args.rows, args.seed)
+        chunks = datagen_transactions(args.rows, args.seed, args.months)
     else:
         chunks = synthetic_transactions(
             args.rows, seed=args.seed, start=args.start, span_hours=args.span_hours

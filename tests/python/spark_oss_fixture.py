@@ -42,7 +42,9 @@ models:
   spark_oss_fixture:
     +file_format: parquet
     missing_udf_model:
-      +enabled: "{{ var('with_missing_udf', false) }}"
+      +enabled: "{{ var('with_bad_udf_models', false) }}"
+    udf_in_view_model:
+      +enabled: "{{ var('with_bad_udf_models', false) }}"
 """,
     "profiles.yml": """
 spark_oss_fixture:
@@ -64,6 +66,7 @@ spark_oss_fixture:
         spark.driver.bindAddress: "127.0.0.1"
         spark.driver.host: "127.0.0.1"
         spark.ui.enabled: "false"
+        spark.ui.showConsoleProgress: "false"
         spark.sql.shuffle.partitions: "2"
         spark.sql.session.timeZone: "UTC"
         spark.sql.sources.default: "parquet"
@@ -91,11 +94,17 @@ models:
       - name: order_id
         data_tests: [unique, not_null]
 """,
+    # latest version of each order among the batches loaded so far
     "models/stg_orders.sql": """
-select * from {{ ref('raw_orders') }} where batch <= {{ var('batch', 1) }}
+select * from (
+    select *, row_number() over (partition by order_id order by batch desc) as version_rank
+    from {{ ref('raw_orders') }}
+    where batch <= {{ var('batch', 1) }}
+) as versions
+where version_rank = 1
 """,
     # Python table model: ref + source + config + this + is_incremental + a registered UDF.
-    "models/orders_enriched.py": '''
+    "models/orders_enriched.py": """
 from pyspark.sql import functions as F
 
 
@@ -110,7 +119,7 @@ def model(dbt, session):
         .withColumn("this_relation", F.lit(str(dbt.this)))
         .withColumn("was_incremental", F.lit(bool(dbt.is_incremental)))
     )
-''',
+""",
     # Python model returning pandas.
     "models/customer_totals_pd.py": """
 def model(dbt, session):
@@ -131,7 +140,6 @@ def model(dbt, session):
     return orders
 """,
     "models/orders_merge.py": """
-from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 
@@ -142,8 +150,7 @@ def model(dbt, session):
         # >= : the last batch is reprocessed, the merge makes that idempotent
         done = session.table(str(dbt.this)).agg(F.max("batch")).first()[0]
         orders = orders.filter(F.col("batch") >= done)
-    latest = Window.partitionBy("order_id").orderBy(F.col("batch").desc())
-    return orders.withColumn("rn", F.row_number().over(latest)).filter("rn = 1").drop("rn")
+    return orders
 """,
     # Good on batch 1, fails on batch 2: the batch-1 table must survive.
     "models/fragile_model.py": """
@@ -155,6 +162,7 @@ def model(dbt, session):
     return orders.groupBy("batch").count()
 """,
     "models/merchants_udf.sql": """
+{{ config(materialized='table') }}
 select
     order_id,
     merchant_name,
@@ -165,7 +173,11 @@ select
 from {{ ref('stg_orders') }}
 """,
     "models/missing_udf_model.sql": """
+{{ config(materialized='table') }}
 select {{ python_udf('no_such_udf') }}(1) as x
+""",
+    "models/udf_in_view_model.sql": """
+select {{ python_udf('normalize_merchant_name') }}('x') as x
 """,
 }
 

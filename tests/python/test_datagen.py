@@ -326,7 +326,11 @@ def test_all_formats_hold_the_same_valid_rows(
 ) -> None:
     out, manifest = dataset
     _, merchants, _ = entities
-    bad_ids = {e["transaction_id"] for e in manifest["bad_rows"]["rows"]}
+    bad_ids = {
+        e["transaction_id"]
+        for e in manifest["bad_rows"]["rows"]
+        if e["reason"] != "duplicate_transaction_id"
+    }
     api = _normalise(_api_rows(_config(out)))
     for fmt in ("csv", "json"):
         pd.testing.assert_frame_equal(_normalise(_classify_text(out, fmt, merchants)[0]), api)
@@ -448,3 +452,22 @@ def test_cli_rejects_bad_arguments(
     with pytest.raises(SystemExit) as excinfo:
         main(["--rows", "100", "--out", str(tmp_path), *args])
     assert excinfo.value.code == 2 and "must" in capsys.readouterr().err
+
+
+def test_every_flavour_of_each_defect_is_used(dataset: tuple[Path, dict]) -> None:
+    out, manifest = dataset
+    lines: dict[tuple[str, str], list[str]] = {}
+    for e in manifest["bad_rows"]["rows"]:
+        if e["format"] != "parquet":
+            raw = (out / e["file"]).read_text(encoding="utf-8").splitlines()[e["line"] - 1]
+            lines.setdefault((e["format"], e["reason"]), []).append(raw)
+    malformed_csv = {len(next(csv.reader([ln]))) for ln in lines["csv", "malformed_row"]}
+    assert malformed_csv == {4, 6}
+    amounts = [next(csv.reader([ln]))[3] for ln in lines["csv", "non_numeric_amount"]]
+    assert any(re.fullmatch(r"\d+,\d\d", a) for a in amounts) and "abc" in amounts
+    times = {next(csv.reader([ln]))[4] for ln in lines["csv", "unparseable_event_time"]}
+    assert {"yesterday", "2026-13-45 99:00:00", "not a date"} <= times
+    malformed_json = lines["json", "malformed_row"]
+    assert any(ln.startswith("transaction_id=") for ln in malformed_json)
+    assert any('" "merchant_id"' in ln for ln in malformed_json)
+    assert any(not ln.endswith("}") for ln in malformed_json)

@@ -21,13 +21,22 @@ from tests.python.dbt_project import DbtProject
 ROWS = 20_000
 SEED = 7
 BAD_ROWS = 70
+EXCLUDE_IN_PROGRESS = ("--exclude", "path:models/staging/events", "path:models/marts/events")
 MARTS = "analytics_marts"
+# Re-runs on other formats only need seeds and models; the tests ran on the first build.
+SEEDS_AND_MODELS_ONLY = ("--resource-type", "seed", "--resource-type", "model")
 QUARANTINE = "analytics_quarantine"
 
 TRANSACTION_SCHEMA = StructType(
     [
         StructField(name, StringType())
-        for name in ("transaction_id", "customer_id", "merchant_id", "purchase_amount", "event_time")
+        for name in (
+            "transaction_id",
+            "customer_id",
+            "merchant_id",
+            "purchase_amount",
+            "event_time",
+        )
     ]
 )
 
@@ -36,7 +45,7 @@ TRANSACTION_SCHEMA = StructType(
 def clean_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(tmp_path_factory.mktemp("clean_project"))
     project.generate("--rows", str(ROWS), "--seed", str(SEED))
-    project.dbt("build")
+    project.dbt("build", *EXCLUDE_IN_PROGRESS)
     return project
 
 
@@ -44,7 +53,12 @@ def clean_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
 def clean_project_from_parquet(clean_project: DbtProject) -> DbtProject:
     """The same project and files, transactions read from Parquet into separate schemas."""
     project = DbtProject(clean_project.workdir, extra_env=(("DBT_SCHEMA", "from_parquet"),))
-    project.dbt("run", dbt_vars={"transactions_format": "parquet", "raw_schema": "raw_parquet"})
+    project.dbt(
+        "build",
+        *SEEDS_AND_MODELS_ONLY,
+        *EXCLUDE_IN_PROGRESS,
+        dbt_vars={"transactions_format": "parquet", "raw_schema": "raw_parquet"},
+    )
     return project
 
 
@@ -53,14 +67,19 @@ def bad_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(tmp_path_factory.mktemp("bad_project"))
     project.generate("--rows", str(ROWS), "--seed", str(SEED), "--bad-rows", str(BAD_ROWS))
     # Tests included: injected bad rows must be quarantined, not fail the build.
-    project.dbt("build")
+    project.dbt("build", *EXCLUDE_IN_PROGRESS)
     return project
 
 
 @pytest.fixture(scope="session")
 def bad_project_from_json(bad_project: DbtProject) -> DbtProject:
     project = DbtProject(bad_project.workdir, extra_env=(("DBT_SCHEMA", "from_json"),))
-    project.dbt("run", dbt_vars={"transactions_format": "json", "raw_schema": "raw_json"})
+    project.dbt(
+        "build",
+        *SEEDS_AND_MODELS_ONLY,
+        *EXCLUDE_IN_PROGRESS,
+        dbt_vars={"transactions_format": "json", "raw_schema": "raw_json"},
+    )
     return project
 
 
@@ -73,7 +92,9 @@ def manifest(project: DbtProject) -> dict:
 
 def purchase_segment(amount: Column) -> Column:
     return (
-        F.when(amount > 1000, "High Value").when(amount > 500, "Medium Value").otherwise("Low Value")
+        F.when(amount > 1000, "High Value")
+        .when(amount > 500, "Medium Value")
+        .otherwise("Low Value")
     )
 
 
@@ -129,7 +150,13 @@ def merchant_sales(transactions: DataFrame) -> DataFrame:
 
 # --- tests -----------------------------------------------------------------------------------
 
-SALES_COLUMNS = ["purchase_segment", "transaction_count", "customer_count", "avg_purchase", "total_sales"]
+SALES_COLUMNS = [
+    "purchase_segment",
+    "transaction_count",
+    "customer_count",
+    "avg_purchase",
+    "total_sales",
+]
 
 
 def test_sales_by_segment_equals_seed_pyspark(spark: SparkSession, clean_project: DbtProject):
@@ -201,7 +228,9 @@ def assert_quarantine_matches_manifest(
         for r in quarantined.where("rejection_reason != 'malformed_row'").collect()
     )
     assert identified == expected_quarantine(project, file_format)
-    assert quarantined.where("rejection_reason = 'malformed_row' and raw_record is null").count() == 0
+    assert (
+        quarantined.where("rejection_reason = 'malformed_row' and raw_record is null").count() == 0
+    )
 
 
 def test_bad_csv_rows_are_quarantined_with_their_reason(

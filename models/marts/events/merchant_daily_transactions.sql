@@ -7,7 +7,14 @@
     )
 }}
 
-{#- Re-derives the days whose hourly partitions were rewritten since this table's last run. -#}
+{#-
+    Rewrites the days whose hourly partitions were rewritten since this table's last run (all
+    days on a first run or a full refresh); hourly rewrites whole days, so each day is complete.
+-#}
+{%- set no_previous_run -%}
+    (select cast(null as timestamp) as max_ingested_at)
+{%- endset -%}
+{%- set previous_run = this if is_incremental() else no_previous_run -%}
 
 with
 
@@ -17,11 +24,11 @@ hourly as (
 
 ),
 
-{% if is_incremental() %}
-
 current_state as (
 
-    select max(max_ingested_at) as watermark from {{ this }}
+    select max(previous_run.max_ingested_at) as watermark
+
+    from {{ previous_run }} as previous_run
 
 ),
 
@@ -46,16 +53,6 @@ in_scope as (
         on hourly.event_date = affected_dates.event_date
 
 ),
-
-{% else %}
-
-in_scope as (
-
-    select * from hourly
-
-),
-
-{% endif %}
 
 aggregated as (
 

@@ -8,13 +8,17 @@
 }}
 
 {#-
-    Incremental runs recompute whole event_date partitions: every date that received a
-    transaction ingested after this table's newest `max_ingested_at`, plus (optionally) the
-    dates within `late_event_lookback_hours` of the newest window. A late event therefore
-    re-derives its date from all of its rows, however late it is, and a duplicate that arrives
-    later never wins the dedup in staging, so the result equals a full refresh.
+    Every run rewrites whole event_date partitions: each date that received a transaction
+    ingested after this table's newest `max_ingested_at` (all dates on a first run or a full
+    refresh), plus the dates within `late_event_lookback_hours` (default 0) of the newest window.
+    A date is recomputed from all of its transactions, so a late event is counted however late it
+    is; a duplicate arriving later never wins the dedup in staging, so it is never counted twice.
 -#}
 {%- set lookback_hours = var('late_event_lookback_hours', 0) | int -%}
+{%- set no_previous_run -%}
+    (select cast(null as timestamp) as max_ingested_at, cast(null as timestamp) as window_end)
+{%- endset -%}
+{%- set previous_run = this if is_incremental() else no_previous_run -%}
 
 with
 
@@ -24,15 +28,13 @@ transactions as (
 
 ),
 
-{% if is_incremental() %}
-
 current_state as (
 
     select
-        max(max_ingested_at) as watermark,
-        max(window_end) as latest_window_end
+        max(previous_run.max_ingested_at) as watermark,
+        max(previous_run.window_end) as latest_window_end
 
-    from {{ this }}
+    from {{ previous_run }} as previous_run
 
 ),
 
@@ -79,16 +81,6 @@ in_scope as (
 
 ),
 
-{% else %}
-
-in_scope as (
-
-    select * from transactions
-
-),
-
-{% endif %}
-
 windowed as (
 
     select
@@ -105,16 +97,16 @@ windowed as (
 aggregated as (
 
     select
-        merchant_id,
-        event_window.start as window_start,
-        event_window.end as window_end,
+        windowed.merchant_id,
+        windowed.event_window.start as window_start,
+        windowed.event_window.end as window_end,
         count(*) as transaction_count,
-        sum(purchase_amount) as total_amount,
-        max(ingested_at) as max_ingested_at,
-        event_date
+        sum(windowed.purchase_amount) as total_amount,
+        max(windowed.ingested_at) as max_ingested_at,
+        windowed.event_date
 
     from windowed
-    group by merchant_id, event_window, event_date
+    group by windowed.merchant_id, windowed.event_window, windowed.event_date
 
 ),
 

@@ -23,6 +23,7 @@ from dbt.adapters.spark.connections import (
     SparkConnectionMethod,
     SparkCredentials,
 )
+from dbt.adapters.spark.session import SessionConnectionWrapper
 from dbt.adapters.spark_oss.session_lock import SessionLockedError, acquire_session_lock
 
 logger = AdapterLogger("SparkOss")
@@ -99,6 +100,38 @@ def register_udf_modules(spark: Any, modules: list[str]) -> list[str]:
         return names
 
 
+def ensure_session_ready(credentials: SparkCredentials) -> Any:
+    """Lock the metastore, start (or get) the embedded SparkSession, register the Python UDFs.
+
+    Called right before the first statement, not when dbt opens the connection: commands that
+    open connections without running anything (compile, sqlfluff's dbt templater) neither start
+    a JVM nor take the lock.
+    """
+    if getattr(credentials, "session_lock", True):
+        try:
+            acquire_session_lock(credentials.server_side_parameters)
+        except SessionLockedError as exc:
+            raise FailedToConnectError(str(exc)) from None
+    spark = spark_session_for(credentials)
+    modules = list(getattr(credentials, "python_udf_modules", None) or [])
+    if modules:
+        register_udf_modules(spark, modules)
+    return spark
+
+
+class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
+    """dbt-spark's session wrapper, readying the session (lock, UDFs) on first use."""
+
+    def __init__(self, handle: Any, credentials: SparkCredentials) -> None:
+        super().__init__(handle)
+        self._credentials = credentials
+
+    def cursor(self) -> SparkOssSessionConnectionWrapper:
+        ensure_session_ready(self._credentials)
+        super().cursor()
+        return self
+
+
 class SparkOssConnectionManager(SparkConnectionManager):
     TYPE = "spark_oss"
 
@@ -106,14 +139,8 @@ class SparkOssConnectionManager(SparkConnectionManager):
     def open(cls, connection: Connection) -> Connection:
         if connection.state == ConnectionState.OPEN:
             return connection
-        creds = connection.credentials
-        is_session = creds.method == SparkConnectionMethod.SESSION
-        if is_session and getattr(creds, "session_lock", True):
-            try:
-                acquire_session_lock(creds.server_side_parameters)
-            except SessionLockedError as exc:
-                raise FailedToConnectError(str(exc)) from exc
         connection = super().open(connection)
-        if is_session and getattr(creds, "python_udf_modules", None):
-            register_udf_modules(spark_session_for(creds), list(creds.python_udf_modules))
+        creds = connection.credentials
+        if creds.method == SparkConnectionMethod.SESSION:
+            connection.handle = SparkOssSessionConnectionWrapper(connection.handle.handle, creds)
         return connection

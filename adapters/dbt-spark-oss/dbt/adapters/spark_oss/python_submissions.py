@@ -19,7 +19,7 @@ from dbt_common.exceptions import DbtRuntimeError
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
-from dbt.adapters.spark_oss.connections import SparkOssCredentials, spark_session_for
+from dbt.adapters.spark_oss.connections import SparkOssCredentials, ensure_session_ready
 
 logger = AdapterLogger("SparkOss")
 
@@ -46,49 +46,71 @@ def connect_session(url: str) -> Any:
         return session
 
 
-def user_code_line(tb: traceback.StackSummary | None, filename: str) -> int | None:
-    """The last line number of ``filename`` in a traceback (the model's own code)."""
-    if tb is None:
-        return None
-    lines = [frame.lineno for frame in tb if frame.filename == filename]
+def prepare_code(compiled_code: str, raw_code: str | None) -> tuple[str, int, int]:
+    """Code to execute, plus (line offset, line count) of the model's own code in it.
+
+    dbt's materialization macros indent the rendered code; the model's code comes first, so
+    stripping the leading whitespace makes it valid Python whose line N is line N + offset of
+    the model file.
+    """
+    code = compiled_code.lstrip()
+    raw = raw_code or ""
+    stripped = raw.lstrip()
+    offset = raw[: len(raw) - len(stripped)].count("\n")
+    return code, offset, stripped.rstrip().count("\n") + 1 if stripped else 0
+
+
+def failing_line(exc: BaseException, filename: str) -> int | None:
+    """Line (in the executed code) where ``exc`` was raised from that code, if any."""
+    if isinstance(exc, SyntaxError) and exc.filename == filename:
+        return exc.lineno
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     return lines[-1] if lines else None
 
 
-def one_line_error(model_path: str, exc: BaseException, line: int | None) -> str:
+def one_line_error(
+    model_path: str, exc: BaseException, line: int | None, offset: int = 0, model_lines: int = 0
+) -> str:
     first = (str(exc).strip().splitlines() or [""])[0]
     if len(first) > 300:
         first = first[:297] + "..."
-    where = f"{model_path}, line {line}" if line else model_path
+    if line is not None and line <= model_lines:
+        where = f"{model_path}, line {line + offset}"
+    elif line is not None:
+        where = f"{model_path} (while materializing the returned DataFrame)"
+    else:
+        where = model_path
     return (
         f"Python model failed in {where}: {type(exc).__name__}: {first} (full traceback in dbt.log)"
     )
 
 
-def run_python_model(spark: Any, compiled_code: str, unique_id: str, model_path: str) -> None:
+def run_python_model(
+    spark: Any,
+    compiled_code: str,
+    unique_id: str,
+    model_path: str,
+    raw_code: str | None = None,
+) -> None:
     """Execute compiled Python model code with ``spark`` in scope.
 
-    The model's code comes first in the compiled code, so line numbers match the model file.
-    On failure the full traceback goes to dbt.log and a one-line DbtRuntimeError is raised.
+    On failure the full traceback goes to dbt.log and a one-line DbtRuntimeError is raised
+    (exception type, first line of its message and the line in the model file).
     """
+    code, offset, model_lines = prepare_code(compiled_code, raw_code)
     filename = f"<dbt python model {unique_id}>"
-    linecache.cache[filename] = (
-        len(compiled_code),
-        None,
-        compiled_code.splitlines(True),
-        filename,
-    )
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     namespace: dict[str, Any] = {"__name__": "__dbt_python_model__", "spark": spark}
     try:
-        exec(compile(compiled_code, filename, "exec"), namespace)
+        exec(compile(code, filename, "exec"), namespace)
     except Exception as exc:
-        summary = traceback.extract_tb(exc.__traceback__)
         logger.debug(
-            f"Python model {unique_id} ({model_path}) raised:\n"
+            f"Python model {unique_id} ({model_path}; add {offset} to line numbers up to line "
+            f"{model_lines} for the model file) raised:\n"
             + "".join(traceback.format_exception(exc))
         )
-        raise DbtRuntimeError(
-            one_line_error(model_path, exc, user_code_line(summary, filename))
-        ) from None
+        message = one_line_error(model_path, exc, failing_line(exc, filename), offset, model_lines)
+        raise DbtRuntimeError(message) from None
     finally:
         linecache.cache.pop(filename, None)
 
@@ -101,11 +123,12 @@ class SparkOssPythonJobHelper(PythonJobHelper):
         self.credentials = credentials
         self.unique_id = parsed_model.get("unique_id", parsed_model.get("alias", "model"))
         self.model_path = parsed_model.get("original_file_path") or self.unique_id
+        self.raw_code = parsed_model.get("raw_code")
 
     def spark(self) -> Any:
         method = self.credentials.method
         if method == SparkConnectionMethod.SESSION:
-            return spark_session_for(self.credentials)
+            return ensure_session_ready(self.credentials)
         if method in (SparkConnectionMethod.THRIFT, SparkConnectionMethod.HTTP):
             return connect_session(self.credentials.resolved_connect_url())
         raise DbtRuntimeError(
@@ -114,4 +137,6 @@ class SparkOssPythonJobHelper(PythonJobHelper):
         )
 
     def submit(self, compiled_code: str) -> None:
-        run_python_model(self.spark(), compiled_code, self.unique_id, self.model_path)
+        run_python_model(
+            self.spark(), compiled_code, self.unique_id, self.model_path, self.raw_code
+        )

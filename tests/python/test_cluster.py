@@ -1,0 +1,397 @@
+"""The local Spark standalone cluster (spark_analytics.cluster) and the dbt `cluster` target.
+
+Unmarked tests are pure and fast (they run in `make test`). Tests marked `cluster` share ONE
+cluster started by a module-scoped fixture on free ports with its state in a tmp dir; they run
+with `make cluster-test` (pytest --runcluster -m cluster tests/python/test_cluster.py).
+Order matters for the last test, which stops the cluster and checks nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from spark_analytics import cluster as cl
+
+REPO = Path(__file__).resolve().parents[2]
+IN_ENV = str(REPO / "scripts" / "in_env.sh")
+# Sources that only a separate job fills (the streaming ingest's metastore tables): a batch
+# `dbt build` on fresh data cannot test them, on either target. Empty string: exclude nothing.
+DBT_EXCLUDE = os.environ.get("CLUSTER_TEST_DBT_EXCLUDE", "source:events+")
+DBT_ROWS = os.environ.get("CLUSTER_TEST_ROWS", "2000")
+
+
+# --------------------------------------------------------------------------------------------
+# Pure tests (no cluster)
+
+
+def test_parse_ss_finds_address_port_and_every_pid() -> None:
+    out = (
+        'LISTEN 0 4096 [::ffff:127.0.0.1]:7077 *:* users:(("java",pid=11,fd=301))\n'
+        'LISTEN 0 50 0.0.0.0:10000 0.0.0.0:* users:(("java",pid=12,fd=3),("java",pid=13,fd=3))\n'
+        'LISTEN 0 50 [::]:4040 [::]:* users:(("java",pid=14,fd=9))\n'
+        "LISTEN 0 128 127.0.0.1:22 0.0.0.0:*\n"
+    )
+    got = cl.parse_ss(out)
+    assert [(x.address, x.port, x.pid) for x in got] == [
+        ("[::ffff:127.0.0.1]", 7077, 11),
+        ("0.0.0.0", 10000, 12),
+        ("0.0.0.0", 10000, 13),
+        ("[::]", 4040, 14),
+    ]
+    assert [x.loopback for x in got] == [True, False, False, False]
+
+
+def test_busy_port_error_names_the_port_and_env_var(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        busy = sock.getsockname()[1]
+        settings = replace(_free_settings(tmp_path), thrift_port=busy)
+        with pytest.raises(cl.ClusterError) as err:
+            cl.check_ports_free(settings)
+    message = str(err.value)
+    assert f"port {busy} (thrift server) is already in use" in message
+    assert "set SPARK_THRIFT_PORT" in message
+
+
+def test_same_port_twice_is_rejected(tmp_path: Path) -> None:
+    settings = _free_settings(tmp_path)
+    settings = replace(settings, connect_port=settings.thrift_port)
+    with pytest.raises(cl.ClusterError, match="configured twice"):
+        cl.check_ports_free(settings)
+
+
+def test_every_configured_listener_is_loopback(tmp_path: Path) -> None:
+    settings = cl.Settings(state_dir=tmp_path)
+    command = " ".join(cl.app_command(settings))
+    for setting in (
+        "spark.driver.bindAddress=127.0.0.1",
+        "spark.driver.host=127.0.0.1",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "hive.server2.thrift.bind.host=127.0.0.1",
+        f"spark.sql.warehouse.dir={tmp_path / 'warehouse'}",
+        f"spark.plugins={cl.CONNECT_PLUGIN}",
+    ):
+        assert setting in command
+    for cmd in (cl.master_command(settings), cl.worker_command(settings, 1)):
+        assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    assert cl.worker_command(settings, 1)[-1] == "spark://127.0.0.1:7077"
+    assert "--webui-port" in cl.worker_command(settings, 1)
+    assert str(settings.worker_ui_port + 1) in cl.worker_command(settings, 1)
+
+
+def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CLUSTER_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("SPARK_THRIFT_PORT", "12345")
+    monkeypatch.setenv("CLUSTER_WORKERS", "3")
+    settings = cl.Settings.from_env()
+    assert settings.state_dir == tmp_path.resolve()
+    assert settings.jdbc_url == "jdbc:hive2://127.0.0.1:12345/default"
+    assert len([p for p in settings.fixed_ports() if "worker" in p.component]) == 3
+    monkeypatch.setenv("SPARK_THRIFT_PORT", "ten")
+    with pytest.raises(cl.ClusterError, match="SPARK_THRIFT_PORT"):
+        cl.Settings.from_env()
+
+
+def test_down_stops_only_its_own_process_groups_with_their_children(tmp_path: Path) -> None:
+    settings = replace(cl.Settings(state_dir=tmp_path / "ours"), stop_timeout=1.0)
+    env = dict(os.environ, SPARK_CONF_DIR=str(settings.state_dir / "conf"))
+    # A leader that ignores SIGTERM (so SIGKILL is needed) with a child in its group.
+    script = "trap '' TERM; sleep 60 & sleep 60; wait"
+    proc = subprocess.Popen(["bash", "-c", script], env=env, start_new_session=True)
+    comp = cl.Component("fake", proc.pid, str(tmp_path / "log"), [], [])
+    try:
+        time.sleep(0.3)
+        assert len(cl.group_members([proc.pid])) >= 2
+        stranger = cl.Settings(state_dir=tmp_path / "someone-else")
+        assert cl.owned_groups(stranger, [comp]) == []
+        assert cl.stop_components(stranger, [comp]) == []  # not ours: untouched
+        assert cl.group_members([proc.pid])
+        assert cl.owned_groups(settings, [comp]) == [proc.pid]
+        assert cl.stop_components(settings, [comp]) == []
+        proc.wait(timeout=5)
+        assert cl.group_members([proc.pid]) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _free_port(avoid: set[int]) -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in avoid and port + 1 not in avoid and cl.port_is_free(port + 1):
+            return port
+
+
+def _free_settings(state_dir: Path) -> cl.Settings:
+    used: set[int] = set()
+    ports = {}
+    for name in ("master", "master_ui", "worker_ui", "thrift", "connect", "app_ui"):
+        port = _free_port(used)
+        used |= {port, port + 1}  # worker UIs use base and base + 1
+        ports[name] = port
+    return cl.Settings(
+        state_dir=state_dir,
+        master_port=ports["master"],
+        master_ui_port=ports["master_ui"],
+        worker_ui_port=ports["worker_ui"],
+        thrift_port=ports["thrift"],
+        connect_port=ports["connect"],
+        app_ui_port=ports["app_ui"],
+    )
+
+
+def _env_for(settings: cl.Settings, tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "CLUSTER_STATE_DIR": str(settings.state_dir),
+            "CLUSTER_MASTER_PORT": str(settings.master_port),
+            "CLUSTER_MASTER_UI_PORT": str(settings.master_ui_port),
+            "CLUSTER_WORKER_UI_PORT": str(settings.worker_ui_port),
+            "SPARK_THRIFT_PORT": str(settings.thrift_port),
+            "SPARK_CONNECT_PORT": str(settings.connect_port),
+            "SPARK_CONNECT_URL": settings.connect_url,
+            "CLUSTER_APP_UI_PORT": str(settings.app_ui_port),
+            "SPARK_STATE_DIR": str(tmp / "spark"),
+            "DATA_DIR": str(tmp / "data"),
+            "DBT_TARGET_PATH": str(tmp / "target"),
+            "DBT_LOG_PATH": str(tmp / "logs"),
+        }
+    )
+    return env
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [IN_ENV, sys.executable, "-m", "spark_analytics.cluster", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _beeline_csv(env: dict[str, str], sql: str) -> list[list[str]]:
+    done = _cli(env, "beeline", "-e", sql, "--outputformat=csv2", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [ln for ln in done.stdout.splitlines() if ln]
+    return [ln.split(",") for ln in lines]
+
+
+class Cluster:
+    def __init__(self, settings: cl.Settings, env: dict[str, str], tmp: Path, seconds: float):
+        self.settings, self.env, self.tmp, self.startup_seconds = settings, env, tmp, seconds
+
+    def connect(self):  # noqa: ANN201 (pyspark connect session)
+        from pyspark.sql import SparkSession
+
+        return SparkSession.builder.remote(self.settings.connect_url).create()
+
+    def thrift(self, sql: str) -> list[tuple]:
+        return cl.thrift_query(self.settings, sql)
+
+    def pgids(self) -> list[int]:
+        return [c.pid for c in cl.read_state(self.settings)]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("cluster")
+    settings = _free_settings(tmp / "state")
+    env = _env_for(settings, tmp)
+    try:
+        started = time.monotonic()
+        done = _cli(env, "up")
+        seconds = time.monotonic() - started
+        print(f"\ncluster start-up: {seconds:.1f}s\n{done.stdout}")
+        assert done.returncode == 0, f"cluster up failed:\n{done.stdout}\n{done.stderr}"
+        yield Cluster(settings, env, tmp, seconds)
+    finally:
+        _cli(env, "down")
+
+
+# --------------------------------------------------------------------------------------------
+# Cluster tests (one cluster, in this order)
+
+
+@pytest.mark.cluster
+def test_status_reports_every_component_healthy(cluster: Cluster) -> None:
+    done = _cli(cluster.env, "status", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("master", "worker-1", "worker-2", "thriftserver", "all on loopback"):
+        assert name in done.stdout
+    assert "cluster: healthy" in done.stdout
+
+
+@pytest.mark.cluster
+def test_nothing_listens_beyond_loopback(cluster: Cluster) -> None:
+    pids = cl.group_members(cluster.pgids())
+    listeners = cl.listeners_of(pids)
+    ports = {item.port for item in listeners}
+    # ss really saw our processes: every fixed port is among their listeners...
+    assert {p.port for p in cluster.settings.fixed_ports()} <= ports
+    # ...and nothing (fixed or random port: driver, block managers, executors) is public.
+    assert [item for item in listeners if not item.loopback] == []
+
+
+@pytest.mark.cluster
+def test_thrift_and_connect_share_one_catalog(cluster: Cluster) -> None:
+    rows = [(1, "a", 10.5), (2, "b", None), (3, "c", -1.25)]
+    values = ", ".join(f"({i}, '{s}', {'null' if d is None else d})" for i, s, d in rows)
+    cluster.thrift("create database if not exists shared")
+    cluster.thrift("drop table if exists shared.from_thrift")
+    cluster.thrift(
+        "create table shared.from_thrift (id int, name string, amount double) using parquet"
+    )
+    cluster.thrift(f"insert into shared.from_thrift values {values}")
+
+    spark = cluster.connect()
+    try:
+        got = sorted(tuple(r) for r in spark.table("shared.from_thrift").collect())
+        assert got == rows
+        # The other way round: a table written by a Python DataFrame (with a Python UDF, which
+        # runs on the executors) is readable over Thrift.
+        from pyspark.sql import functions as F
+
+        shout = F.udf(lambda name: name.upper() + "!", "string")
+
+        (
+            spark.createDataFrame(rows, "id int, name string, amount double")
+            .withColumn("loud", shout("name"))
+            .write.mode("overwrite")
+            .saveAsTable("shared.from_connect")
+        )
+    finally:
+        spark.stop()
+    got = sorted(cluster.thrift("select id, name, amount, loud from shared.from_connect"))
+    assert got == [(i, s, d, s.upper() + "!") for i, s, d in rows]
+    # One warehouse, under the state dir, written by the executors on the workers.
+    assert any((cluster.settings.warehouse_dir / "shared.db" / "from_connect").iterdir())
+
+
+@pytest.mark.cluster
+def test_beeline_reads_a_table_created_via_thrift(cluster: Cluster) -> None:
+    cluster.thrift("create database if not exists shared")
+    cluster.thrift("drop table if exists shared.for_beeline")
+    cluster.thrift(
+        "create table shared.for_beeline using parquet as "
+        "select id, concat('n', id) as name from range(5)"
+    )
+    rows = _beeline_csv(cluster.env, "select id, name from shared.for_beeline order by id")
+    assert rows == [["id", "name"]] + [[str(i), f"n{i}"] for i in range(5)]
+
+
+@pytest.mark.cluster
+def test_second_cluster_on_the_same_ports_fails_clearly(cluster: Cluster) -> None:
+    env = dict(cluster.env, CLUSTER_STATE_DIR=str(cluster.tmp / "second"))
+    done = _cli(env, "up", timeout=60)
+    assert done.returncode == 2
+    for var in ("CLUSTER_MASTER_PORT", "SPARK_THRIFT_PORT", "SPARK_CONNECT_PORT"):
+        assert f"set {var} to a free port" in done.stderr
+    assert not (cluster.tmp / "second" / "cluster.json").exists()
+
+
+def _dbt(env: dict[str, str], *args: str, exclude: tuple[str, ...] = ()) -> None:
+    cmd = [IN_ENV, "dbt", *args]
+    excluded = [*DBT_EXCLUDE.split(), *exclude]
+    if excluded:
+        cmd += ["--exclude", *excluded]
+    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    tail = "\n".join(done.stdout.splitlines()[-60:])
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{tail}\n{done.stderr[-3000:]}"
+
+
+def _table_models(target_path: Path) -> list[tuple[str, str, str]]:
+    """(folder, schema, table) of every model the last build materialized as a table."""
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    results = json.loads((target_path / "run_results.json").read_text())["results"]
+    built = {r["unique_id"] for r in results if r["status"] == "success"}
+    return sorted(
+        (node["fqn"][1], node["schema"], node["alias"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["unique_id"] in built
+        and node["config"].get("enabled", True)
+        and node["config"]["materialized"] in ("table", "incremental")
+        and len(node["fqn"]) > 2
+    )
+
+
+@pytest.mark.cluster
+def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
+    from pyspark.testing import assertDataFrameEqual
+
+    data_dir = cluster.tmp / "data"
+    gen = subprocess.run(
+        [IN_ENV, "python", "-m", "spark_analytics.datagen", "--rows", DBT_ROWS, "--seed", "42"]
+        + ["--out", str(data_dir / "generated")],
+        env=cluster.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert gen.returncode == 0, gen.stderr[-3000:]
+
+    embedded_env = dict(
+        cluster.env,
+        SPARK_STATE_DIR=str(cluster.tmp / "embedded"),
+        DBT_TARGET_PATH=str(cluster.tmp / "target-local"),
+    )
+    cluster_env = dict(cluster.env, DBT_TARGET_PATH=str(cluster.tmp / "target-cluster"))
+    _dbt(cluster_env, "build", "--target", "cluster")
+    # Embedded: models and seeds only (its tests run in `make test`).
+    _dbt(embedded_env, "build", "--target", "local", exclude=("resource_type:test",))
+
+    tables = _table_models(cluster.tmp / "target-cluster")
+    assert any(folder == "marts" for folder, _, _ in tables), tables
+    warehouse = Path(embedded_env["SPARK_STATE_DIR"]) / "warehouse"
+    spark = cluster.connect()
+    compared: list[str] = []
+    try:
+        for _, schema, table in tables:
+            on_cluster = spark.table(f"{schema}.{table}")
+            embedded = spark.read.parquet(str(warehouse / f"{schema}.db" / table))
+            # Same column names and types (nullability aside) and the same multiset of rows.
+            assertDataFrameEqual(on_cluster, embedded, checkRowOrder=False)
+            compared.append(f"{schema}.{table}")
+        mart = next((s, t) for folder, s, t in tables if folder == "marts")
+        expected = spark.table(f"{mart[0]}.{mart[1]}").count()
+    finally:
+        spark.stop()
+    print(f"identical on both targets: {compared}")
+    # A person with beeline sees the same mart.
+    rows = _beeline_csv(cluster.env, f"select count(*) as n from {mart[0]}.{mart[1]}")
+    assert rows == [["n"], [str(expected)]]
+
+
+@pytest.mark.cluster
+def test_down_leaves_no_process_and_frees_every_port(cluster: Cluster) -> None:
+    pgids = cluster.pgids()
+    assert len(pgids) == 4 and cl.group_members(pgids)
+    done = _cli(cluster.env, "down", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cl.group_members(pgids) == []
+    assert cl.busy_ports(cluster.settings.fixed_ports()) == []
+    assert not cluster.settings.state_file.exists()
+    assert _cli(cluster.env, "status").returncode == 1

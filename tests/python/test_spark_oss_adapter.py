@@ -1,0 +1,389 @@
+"""dbt-spark-oss: unit tests of the adapter's pieces and an end-to-end `dbt build` (subprocess).
+
+The end-to-end part runs two `dbt build`s of a tiny fixture project (tests/python/
+spark_oss_fixture.py) on the embedded target and checks the tables by reading their Parquet
+files directly (no second Spark), against values computed here from the seed with pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from python_udfs.merchant import normalize_merchant_name
+from python_udfs.risk import transaction_risk_score
+from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IN_ENV = REPO_ROOT / "scripts" / "in_env.sh"
+
+# --- unit: metastore lock ---------------------------------------------------------------------
+
+
+def test_state_dir_from_derby_connection_url(tmp_path: Path) -> None:
+    from dbt.adapters.spark_oss.session_lock import lock_path, session_state_dir
+
+    url = f"jdbc:derby:;databaseName={tmp_path}/state/metastore_db;create=true"
+    params = {"spark.hadoop.javax.jdo.option.ConnectionURL": url}
+    assert session_state_dir(params) == (tmp_path / "state").resolve()
+    assert lock_path(params) == (tmp_path / "state" / ".dbt-session.lock").resolve()
+
+
+def test_state_dir_relative_url_uses_derby_home_else_cwd(tmp_path: Path) -> None:
+    from dbt.adapters.spark_oss.session_lock import session_state_dir
+
+    url = "jdbc:derby:;databaseName=meta/metastore_db;create=true"
+    with_home = {
+        "spark.hadoop.javax.jdo.option.ConnectionURL": url,
+        "spark.driver.extraJavaOptions": f"-Xss4m -Dderby.system.home={tmp_path}/home",
+    }
+    assert session_state_dir(with_home) == (tmp_path / "home" / "meta").resolve()
+    no_home = {"spark.hadoop.javax.jdo.option.ConnectionURL": url}
+    assert session_state_dir(no_home, cwd=str(tmp_path)) == (tmp_path / "meta").resolve()
+
+
+def test_state_dir_defaults_and_non_derby(tmp_path: Path) -> None:
+    from dbt.adapters.spark_oss.session_lock import session_state_dir
+
+    assert session_state_dir({}, cwd=str(tmp_path)) == tmp_path.resolve()
+    pg = {"spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:postgresql://127.0.0.1/hive"}
+    assert session_state_dir(pg) is None
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from dbt.adapters.spark_oss.session_lock import acquire_lock_file
+acquire_lock_file(Path(sys.argv[1]))
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def _hold_lock(path: Path) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_lock_held_by_another_process_fails_fast_naming_file_and_pid(tmp_path: Path) -> None:
+    from dbt.adapters.spark_oss.session_lock import (
+        SessionLockedError,
+        acquire_lock_file,
+        release_all,
+    )
+
+    path = tmp_path / ".dbt-session.lock"
+    holder = _hold_lock(path)
+    try:
+        with pytest.raises(SessionLockedError) as err:
+            acquire_lock_file(path)
+        assert str(path) in str(err.value)
+        assert f"pid {holder.pid}" in str(err.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    try:  # released by the OS when the holder died
+        assert acquire_lock_file(path) == path
+        assert acquire_lock_file(path) == path  # re-entrant within one process
+        assert f"pid {os.getpid()}" in path.read_text()
+    finally:
+        release_all()
+
+
+# --- unit: credentials, plugin, submission ----------------------------------------------------
+
+
+def _credentials(**overrides: Any) -> Any:
+    from dbt.adapters.spark_oss.connections import SparkOssCredentials
+
+    data = {"method": "session", "host": "localhost", "schema": "analytics", **overrides}
+    return SparkOssCredentials.from_dict(data)
+
+
+def test_credentials_defaults_and_connect_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPARK_CONNECT_URL", raising=False)
+    creds = _credentials()
+    assert creds.type == "spark_oss"
+    assert creds.python_udf_modules == ["python_udfs"]
+    assert creds.session_lock is True
+    thrift = _credentials(method="thrift", host="127.0.0.1", port=10000)
+    assert thrift.resolved_connect_url() == "sc://127.0.0.1:15002"
+    monkeypatch.setenv("SPARK_CONNECT_URL", "sc://127.0.0.1:15999")
+    assert thrift.resolved_connect_url() == "sc://127.0.0.1:15999"
+    explicit = _credentials(method="thrift", host="h", connect_url="sc://127.0.0.1:1")
+    assert explicit.resolved_connect_url() == "sc://127.0.0.1:1"
+
+
+def test_plugin_extends_spark_with_session_submission() -> None:
+    from dbt.adapters.spark.impl import SparkAdapter
+    from dbt.adapters.spark_oss import Plugin
+    from dbt.adapters.spark_oss.impl import SparkOssAdapter
+
+    assert Plugin.dependencies == ["spark"]
+    assert issubclass(SparkOssAdapter, SparkAdapter)
+    assert SparkOssAdapter.type() == "spark_oss"
+    macros = {p.name for p in (Path(Plugin.include_path) / "macros").glob("*.sql")}
+    assert {"python_model.sql", "table.sql", "incremental.sql"} <= macros
+    helpers = SparkOssAdapter.python_submission_helpers.fget(None)  # type: ignore[attr-defined]
+    assert set(helpers) == {"session"}
+    assert SparkOssAdapter.default_python_submission_method.fget(None) == "session"  # type: ignore[attr-defined]
+
+
+def test_thrift_method_runs_python_models_through_spark_connect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dbt.adapters.spark_oss import python_submissions
+
+    seen: dict[str, Any] = {}
+
+    def fake_connect(url: str) -> str:
+        seen["url"] = url
+        return "connect-session"
+
+    monkeypatch.setattr(python_submissions, "connect_session", fake_connect)
+    creds = _credentials(method="thrift", host="127.0.0.1", connect_url="sc://127.0.0.1:15002")
+    helper = python_submissions.SparkOssPythonJobHelper(
+        {"unique_id": "model.p.m", "original_file_path": "models/m.py", "raw_code": ""}, creds
+    )
+    assert helper.spark() == "connect-session"
+    assert seen["url"] == "sc://127.0.0.1:15002"
+    helper.submit("assert spark == 'connect-session'\nresult = 1\n")
+
+
+def test_python_error_is_one_line_with_model_file_line() -> None:
+    from dbt.adapters.spark_oss.python_submissions import run_python_model
+    from dbt_common.exceptions import DbtRuntimeError
+
+    raw = "\n# comment\ndef model(dbt, session):\n    return 1 / 0\n"
+    compiled = "\n  \n    " + raw.lstrip() + "\n# postfix\nmodel(None, spark)\n"
+    with pytest.raises(DbtRuntimeError) as err:
+        run_python_model(object(), compiled, "model.p.m", "models/m.py", raw)
+    message = err.value.msg
+    assert "\n" not in message
+    assert "models/m.py, line 4: ZeroDivisionError: division by zero" in message
+
+    with pytest.raises(DbtRuntimeError) as err:
+        run_python_model(object(), "def model(:\n", "model.p.m", "models/m.py", "def model(:\n")
+    assert "models/m.py, line 1: SyntaxError" in err.value.msg
+
+
+def test_python_runtime_converts_pandas_and_rejects_other_types() -> None:
+    from dbt.adapters.spark_oss.python_runtime import to_spark_dataframe
+
+    class FakeSpark:
+        def createDataFrame(self, df: pd.DataFrame) -> str:  # noqa: N802 - Spark's API name
+            return f"spark df with {len(df)} rows"
+
+    assert to_spark_dataframe(FakeSpark(), pd.DataFrame({"a": [1, 2]})) == "spark df with 2 rows"
+    with pytest.raises(TypeError, match="must return a Spark or pandas DataFrame"):
+        to_spark_dataframe(FakeSpark(), [1, 2])
+
+
+# --- end to end: dbt build on the embedded target ---------------------------------------------
+
+
+def _dbt(project: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(project),
+        "DBT_PROJECT_DIR": str(project),
+        "SPARK_STATE_DIR": str(state / "spark"),
+        "DATA_DIR": str(state / "data"),
+        "DBT_TARGET_PATH": str(state / "target"),
+        "DBT_LOG_PATH": str(state / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }
+    return subprocess.run(
+        [str(IN_ENV), "dbt", *args], cwd=project, env=env, text=True, capture_output=True
+    )
+
+
+def _table(state: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(state / "spark" / "warehouse" / f"{SCHEMA}.db" / name)
+
+
+def _results(state: Path) -> dict[str, dict[str, Any]]:
+    data = json.loads((state / "target" / "run_results.json").read_text())
+    return {
+        r["unique_id"].split(".")[-1 if r["unique_id"].startswith("model") else 2]: r
+        for r in data["results"]
+    }
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def _seed() -> pd.DataFrame:
+    from io import StringIO
+
+    return pd.read_csv(StringIO(RAW_ORDERS))
+
+
+def _latest_orders(batch: int) -> pd.DataFrame:
+    """Independent computation of stg_orders: latest version of each order up to ``batch``."""
+    seed = _seed()
+    loaded = seed[seed["batch"] <= batch].sort_values(["order_id", "batch"])
+    return loaded.groupby("order_id", as_index=False).last()
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Build batch 1 (all good), snapshot, then batch 2 with a breaking model and bad UDF calls."""
+    state = tmp_path_factory.mktemp("spark_oss_e2e")
+    project = write_project(state / "project")
+    tables = ["orders_enriched", "customer_totals_pd", "orders_append", "orders_merge"]
+    tables += ["fragile_model", "merchants_udf"]
+
+    started = time.monotonic()
+    first = _dbt(project, state, "build")
+    out: dict[str, Any] = {"state": state, "first": first, "first_results": _results(state)}
+    out["first_seconds"] = time.monotonic() - started
+    assert first.returncode == 0, first.stdout[-4000:]
+    out["first_tables"] = {name: _table(state, name) for name in tables}
+
+    started = time.monotonic()
+    second = _dbt(project, state, "build", "--vars", "{batch: 2, with_bad_udf_models: true}")
+    out["second_seconds"] = time.monotonic() - started
+    out.update(second=second, second_results=_results(state))
+    out["second_tables"] = {name: _table(state, name) for name in tables}
+    out["log"] = (state / "logs" / "dbt.log").read_text()
+    print(f"dbt build timings: {out['first_seconds']:.1f}s, {out['second_seconds']:.1f}s")
+    return out
+
+
+def test_python_table_model_ref_source_config_this(two_builds: dict[str, Any]) -> None:
+    got = two_builds["first_tables"]["orders_enriched"].sort_values("order_id")
+    customers = pd.DataFrame({"customer_id": [1, 2, 3], "country": ["DE", "FR", "DE"]})
+    expected = _latest_orders(1).merge(customers, on="customer_id", how="left")
+    assert got["order_id"].tolist() == expected["order_id"].tolist()
+    assert got["country"].tolist() == expected["country"].tolist()
+    assert got["merchant_key"].tolist() == [
+        normalize_merchant_name(n) for n in expected["merchant_name"]
+    ]
+    assert set(got["materialized_as"]) == {"table"}
+    assert set(got["this_relation"]) == {f"{SCHEMA}.orders_enriched"}
+    assert set(got["was_incremental"]) == {False}
+
+
+def test_python_model_returning_pandas(two_builds: dict[str, Any]) -> None:
+    got = two_builds["first_tables"]["customer_totals_pd"].sort_values("customer_id")
+    expected = _latest_orders(1).groupby("customer_id", as_index=False)["amount"].sum()
+    assert got["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert got["total_amount"].tolist() == pytest.approx(expected["amount"].tolist())
+
+
+def test_dbt_tests_run_on_python_models(two_builds: dict[str, Any]) -> None:
+    results = two_builds["first_results"]
+    data_tests = {
+        k: r["status"] for k, r in results.items() if k.startswith(("unique", "not_null"))
+    }
+    assert data_tests and set(data_tests.values()) == {"pass"}
+    assert any("orders_enriched" in k for k in data_tests)
+
+
+def test_incremental_append_and_merge(two_builds: dict[str, Any]) -> None:
+    first, second = two_builds["first_tables"], two_builds["second_tables"]
+    assert sorted(first["orders_append"]["order_id"]) == [1, 2, 3, 4]
+    # append: batch-1 rows stay, the batch-2 versions are added
+    appended = second["orders_append"].sort_values(["order_id", "batch"])
+    assert list(zip(appended["order_id"], appended["batch"], strict=True)) == [
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (3, 2),
+        (4, 1),
+        (5, 2),
+    ]
+    # merge by order_id: one row per order, latest version; batch-1 rows were re-merged
+    merged = second["orders_merge"].sort_values("order_id")
+    expected = _latest_orders(2)
+    assert merged["order_id"].tolist() == expected["order_id"].tolist()
+    assert merged["batch"].tolist() == expected["batch"].tolist()
+    assert merged["amount"].tolist() == pytest.approx(expected["amount"].tolist(), nan_ok=True)
+    assert two_builds["second_results"]["orders_merge"]["status"] == "success"
+
+
+def test_failing_python_model_fails_alone_and_keeps_previous_table(
+    two_builds: dict[str, Any],
+) -> None:
+    second = two_builds["second"]
+    results = two_builds["second_results"]
+    assert second.returncode == 1
+    failed = {k for k, r in results.items() if r["status"] in ("error", "fail")}
+    assert failed == {"fragile_model", "missing_udf_model", "udf_in_view_model"}
+    # dbt prefixes "Runtime Error in model ..." on its own line; the adapter's part is one line
+    message = results["fragile_model"]["message"].splitlines()
+    assert len(message) == 2 and message[0].startswith("Runtime Error in model fragile_model")
+    expected_line = "Python model failed in models/fragile_model.py, line 5: ValueError: "
+    assert message[1].strip().startswith(expected_line + "simulated bug: batch 2")
+    assert "Traceback" not in second.stdout  # console: the one line only; traceback in the log
+    assert "Traceback (most recent call last)" in two_builds["log"]
+    assert 'raise ValueError(f"simulated bug' in two_builds["log"]
+    # the batch-1 version of the table is still there, untouched
+    kept = two_builds["second_tables"]["fragile_model"]
+    pd.testing.assert_frame_equal(kept, two_builds["first_tables"]["fragile_model"])
+    assert kept["batch"].tolist() == [1]
+    leftovers = [
+        p.name
+        for p in (two_builds["state"] / "spark" / "warehouse" / f"{SCHEMA}.db").iterdir()
+        if "__dbt" in p.name
+    ]
+    assert leftovers == []
+
+
+def test_sql_model_calls_python_udfs(two_builds: dict[str, Any]) -> None:
+    got = two_builds["first_tables"]["merchants_udf"].sort_values("order_id")
+    orders = _latest_orders(1)
+    assert got["merchant_key"].tolist() == [
+        normalize_merchant_name(n) for n in orders["merchant_name"]
+    ]
+    expected = [
+        _or_nan(transaction_risk_score(None if pd.isna(a) else a, h, c == 2))
+        for a, h, c in zip(
+            orders["amount"], orders["ordered_hour"], orders["customer_id"], strict=True
+        )
+    ]
+    assert got["risk_score"].tolist() == pytest.approx(expected, nan_ok=True)
+    assert got["risk_score"].isna().sum() == 1  # order 4 has no amount
+
+
+def test_missing_or_misused_udf_fails_with_clear_message(two_builds: dict[str, Any]) -> None:
+    results = two_builds["second_results"]
+    missing = results["missing_udf_model"]["message"]
+    assert "Python UDF 'no_such_udf'" in missing
+    assert "model.spark_oss_fixture.missing_udf_model" in missing
+    assert "is not registered in the Spark session of target 'local'" in missing
+    view = results["udf_in_view_model"]["message"]
+    assert "materialized as a view" in view and "normalize_merchant_name" in view
+
+
+def test_second_dbt_process_fails_fast_on_held_metastore_lock(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "project")
+    lock = tmp_path / "spark" / ".dbt-session.lock"
+    holder = _hold_lock(lock)
+    try:
+        started = time.monotonic()
+        run = _dbt(project, tmp_path, "run", "--select", "stg_orders")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert str(lock) in output and f"pid {holder.pid}" in output, output[-3000:]
+    assert "ERROR XSDB6" not in output  # no Derby stack trace
+    assert not (tmp_path / "spark" / "metastore_db").exists()  # failed before Spark started
+    print(f"lock refusal took {elapsed:.1f}s")
