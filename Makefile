@@ -54,3 +54,20 @@ cluster-status: setup
 cluster-test: setup
 	$(IN_ENV) pytest -q -rs --runcluster -m cluster tests/python/test_cluster.py
 # --- end cluster ---
+
+# --- event stream: replay -> Structured Streaming ingest -> incremental dbt models (owner: stream) ---
+STREAM_ROWS ?= 100000
+STREAM_DIR ?= $${DATA_DIR:-data}/stream
+.PHONY: stream stream-bench
+# Lands STREAM_ROWS generator transactions (with late, duplicate and malformed lines) as
+# micro-batch files, ingests them (availableNow) and builds the event models, in one JVM.
+stream: setup
+	$(IN_ENV) python -m spark_analytics.streaming.replay --source datagen --rows $(STREAM_ROWS) \
+		--seed $(SEED) --out $(STREAM_DIR)/landing --batch-rows 10000 --late-fraction 0.01 \
+		--late-hours 6 --duplicate-fraction 0.01 --malformed-fraction 0.001 --out-of-order
+	$(IN_ENV) python -m spark_analytics.streaming.pipeline --landing $(STREAM_DIR)/landing \
+		--checkpoint $(STREAM_DIR)/checkpoint -- build -s +merchant_daily_transactions
+
+stream-bench: setup
+	$(IN_ENV) python -m spark_analytics.streaming.bench
+# --- end event stream ---

@@ -70,6 +70,7 @@ class Port:
     component: str
     port: int
     env_var: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,9 @@ class Settings:
             Port(
                 f"worker-{i + 1} web UI",
                 self.worker_ui_port + i,
-                f"CLUSTER_WORKER_UI_PORT (worker {i + 1} uses it + {i})",
+                "CLUSTER_WORKER_UI_PORT",
+                f" (worker i uses it + i - 1: {self.worker_ui_port}..."
+                f"{self.worker_ui_port + self.workers - 1})",
             )
             for i in range(self.workers)
         ]
@@ -377,7 +380,7 @@ def check_ports_free(settings: Settings) -> None:
     if busy:
         lines = [
             f"  port {p.port} ({p.component}) is already in use on {LOOPBACK}: "
-            f"set {p.env_var} to a free port"
+            f"set {p.env_var} to a free port{p.note}"
             for p in busy
         ]
         raise ClusterError("cannot start the cluster:\n" + "\n".join(lines))

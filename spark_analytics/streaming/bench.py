@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/spark-analytics-stream-bench"))
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--batch-rows", type=int, default=25_000)
+    parser.add_argument("--max-files-per-trigger", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--cycle-rows", type=int, default=5_000)
     parser.add_argument("--source", choices=("synthetic", "datagen"), default="datagen")
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         checkpoint=str(args.workdir / "checkpoint"),
         bronze=Target(table="events.bronze_transactions"),
         quarantine=Target(table="events.quarantine_events"),
+        max_files_per_trigger=args.max_files_per_trigger,
     )
     replay_config = ReplayConfig(
         batch_rows=args.batch_rows,

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from tests.python.dbt_project import ROWS, SEED, DbtProject
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,3 +46,12 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def clean_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The whole project built once with `dbt build` (tests included) on generated data."""
+    project = DbtProject(tmp_path_factory.mktemp("clean_project"))
+    project.generate("--rows", str(ROWS), "--seed", str(SEED))
+    project.dbt("build")
+    return project

@@ -17,6 +17,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_ENV = REPO_ROOT / "scripts" / "in_env.sh"
+# The generated dataset the project-level suites share (small: CI has 2 cores).
+ROWS = 20_000
+SEED = 7
 
 
 @dataclass(frozen=True)

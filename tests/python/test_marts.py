@@ -16,12 +16,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
-from tests.python.dbt_project import DbtProject
+from tests.python.dbt_project import ROWS, SEED, DbtProject
 
-ROWS = 20_000
-SEED = 7
 BAD_ROWS = 70
-EXCLUDE_IN_PROGRESS = ("--exclude", "path:models/staging/events", "path:models/marts/events")
 MARTS = "analytics_marts"
 # Re-runs on other formats only need seeds and models; the tests ran on the first build.
 SEEDS_AND_MODELS_ONLY = ("--resource-type", "seed", "--resource-type", "model")
@@ -42,21 +39,12 @@ TRANSACTION_SCHEMA = StructType(
 
 
 @pytest.fixture(scope="session")
-def clean_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    project = DbtProject(tmp_path_factory.mktemp("clean_project"))
-    project.generate("--rows", str(ROWS), "--seed", str(SEED))
-    project.dbt("build", *EXCLUDE_IN_PROGRESS)
-    return project
-
-
-@pytest.fixture(scope="session")
 def clean_project_from_parquet(clean_project: DbtProject) -> DbtProject:
     """The same project and files, transactions read from Parquet into separate schemas."""
     project = DbtProject(clean_project.workdir, extra_env=(("DBT_SCHEMA", "from_parquet"),))
     project.dbt(
         "build",
         *SEEDS_AND_MODELS_ONLY,
-        *EXCLUDE_IN_PROGRESS,
         dbt_vars={"transactions_format": "parquet", "raw_schema": "raw_parquet"},
     )
     return project
@@ -67,7 +55,7 @@ def bad_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(tmp_path_factory.mktemp("bad_project"))
     project.generate("--rows", str(ROWS), "--seed", str(SEED), "--bad-rows", str(BAD_ROWS))
     # Tests included: injected bad rows must be quarantined, not fail the build.
-    project.dbt("build", *EXCLUDE_IN_PROGRESS)
+    project.dbt("build")
     return project
 
 
@@ -77,7 +65,6 @@ def bad_project_from_json(bad_project: DbtProject) -> DbtProject:
     project.dbt(
         "build",
         *SEEDS_AND_MODELS_ONLY,
-        *EXCLUDE_IN_PROGRESS,
         dbt_vars={"transactions_format": "json", "raw_schema": "raw_json"},
     )
     return project
