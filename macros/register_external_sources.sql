@@ -20,6 +20,9 @@
         {%- for node in graph.sources.values() if node.meta.get('external') -%}
             {%- do register_external_source(node) -%}
         {%- endfor -%}
+        {%- for node in graph.sources.values() if node.meta.get('create_if_missing') -%}
+            {%- do create_source_table_if_missing(node) -%}
+        {%- endfor -%}
     {%- endif -%}
     {{ return('select 1') }}
 {% endmacro %}
@@ -92,4 +95,30 @@
         select 1 from {{ schema_name }}.{{ node.identifier }} limit 1
     {%- endcall -%}
     {{ log('Registered source ' ~ node.source_name ~ '.' ~ node.name ~ ' (' ~ file_format ~ ') at ' ~ location, info=True) }}
+{% endmacro %}
+
+
+{#
+    Sources written by a job outside dbt (the streaming ingest) declare
+    `meta.create_if_missing: {partitioned_by: [...]}` and typed columns: the table is created
+    empty, with the schema the job writes, so the models and tests downstream run before the
+    job's first batch. An existing table is left alone.
+#}
+{% macro create_source_table_if_missing(node) %}
+    {%- set spec = node.meta['create_if_missing'] -%}
+    {%- set partitioned_by = spec.get('partitioned_by', []) if spec is mapping else [] -%}
+    {%- call statement('create_source_schema') -%}
+        create schema if not exists {{ node.schema }}
+    {%- endcall -%}
+    {%- call statement('create_source_table_if_missing') -%}
+        create table if not exists {{ node.schema }}.{{ node.identifier }} (
+            {%- for column in node.columns.values() %}
+            `{{ column.name }}` {{ column.data_type }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+        using parquet
+        {%- if partitioned_by %}
+        partitioned by ({{ partitioned_by | join(', ') }})
+        {%- endif %}
+    {%- endcall -%}
 {% endmacro %}

@@ -145,20 +145,23 @@ def test_thrift_method_runs_python_models_through_spark_connect(
 ) -> None:
     from dbt.adapters.spark_oss import python_submissions
 
-    seen: dict[str, Any] = {}
-
-    def fake_connect(url: str) -> str:
-        seen["url"] = url
-        return "connect-session"
-
-    monkeypatch.setattr(python_submissions, "connect_session", fake_connect)
+    calls: list[tuple[str, Any]] = []
+    monkeypatch.setattr(
+        python_submissions, "connect_session", lambda url: calls.append(("connect", url)) or "cs"
+    )
+    monkeypatch.setattr(
+        python_submissions,
+        "register_udf_modules",
+        lambda spark, modules: calls.append(("udfs", (spark, modules))),
+    )
     creds = _credentials(method="thrift", host="127.0.0.1", connect_url="sc://127.0.0.1:15002")
     helper = python_submissions.SparkOssPythonJobHelper(
         {"unique_id": "model.p.m", "original_file_path": "models/m.py", "raw_code": ""}, creds
     )
-    assert helper.spark() == "connect-session"
-    assert seen["url"] == "sc://127.0.0.1:15002"
-    helper.submit("assert spark == 'connect-session'\nresult = 1\n")
+    assert helper.spark() == "cs"
+    # Connect session for the URL, then the UDF modules registered into it for Python models
+    assert calls == [("connect", "sc://127.0.0.1:15002"), ("udfs", ("cs", ["python_udfs"]))]
+    helper.submit("assert spark == 'cs'\n")
 
 
 def test_python_error_is_one_line_with_model_file_line() -> None:

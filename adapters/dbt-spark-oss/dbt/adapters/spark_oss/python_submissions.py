@@ -19,7 +19,11 @@ from dbt_common.exceptions import DbtRuntimeError
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
-from dbt.adapters.spark_oss.connections import SparkOssCredentials, ensure_session_ready
+from dbt.adapters.spark_oss.connections import (
+    SparkOssCredentials,
+    ensure_session_ready,
+    register_udf_modules,
+)
 
 logger = AdapterLogger("SparkOss")
 
@@ -130,7 +134,11 @@ class SparkOssPythonJobHelper(PythonJobHelper):
         if method == SparkConnectionMethod.SESSION:
             return ensure_session_ready(self.credentials)
         if method in (SparkConnectionMethod.THRIFT, SparkConnectionMethod.HTTP):
-            return connect_session(self.credentials.resolved_connect_url())
+            spark = connect_session(self.credentials.resolved_connect_url())
+            modules = list(getattr(self.credentials, "python_udf_modules", None) or [])
+            if modules:  # for Python models only: the Thrift SQL session is another session
+                register_udf_modules(spark, modules)
+            return spark
         raise DbtRuntimeError(
             f"Python models are not supported with method '{method}' by the spark_oss adapter "
             "(use session, or thrift with a Spark Connect server)."

@@ -1,0 +1,250 @@
+"""Training: time-based split, MLlib pipeline, metrics, deterministic version, versioned save.
+
+Split (no leakage, no random split): the model is fitted on the ``train`` snapshot (features as of
+``cutoff - H``, labels from ``[cutoff - H, cutoff)``) and evaluated on the ``test`` snapshot
+(features as of ``cutoff``, labels from ``[cutoff, cutoff + H)``). Every training label lies
+before every test label, and each feature row only uses purchases before its own snapshot date.
+
+The version is a hash of the parameters and of fingerprints of the train and test data, so
+re-running on the same data and parameters gives the same version (and overwrites the same
+model directory with the same model); any change in data or parameters gives a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.ml.feature import StandardScaler, VectorAssembler
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from spark_analytics.ml.features import (
+    MODEL_INPUT_COLUMNS,
+    SNAPSHOT_TEST,
+    SNAPSHOT_TRAIN,
+    with_model_inputs,
+)
+
+MODEL_NAME = "purchase_propensity"
+LOG_LOSS_EPSILON = 1e-15
+
+METRICS_SCHEMA = T.StructType(
+    [
+        T.StructField("model_name", T.StringType(), False),
+        T.StructField("model_version", T.StringType(), False),
+        T.StructField("model_path", T.StringType(), False),
+        T.StructField("label_column", T.StringType(), False),
+        T.StructField("train_as_of_date", T.DateType(), True),
+        T.StructField("test_as_of_date", T.DateType(), True),
+        T.StructField("rows_trained", T.LongType(), False),
+        T.StructField("rows_tested", T.LongType(), False),
+        T.StructField("train_positive_rate", T.DoubleType(), False),
+        T.StructField("test_positive_rate", T.DoubleType(), False),
+        T.StructField("auc_roc", T.DoubleType(), False),
+        T.StructField("auc_pr", T.DoubleType(), False),
+        T.StructField("accuracy", T.DoubleType(), False),
+        T.StructField("log_loss", T.DoubleType(), False),
+        T.StructField("params_json", T.StringType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Hyper-parameters. Spark's objective is mean log loss + reg_param/2 * ||w||^2 (for
+    elastic_net_param 0) on standardised features. L-BFGS is deterministic and the split is by
+    time, so no random numbers are drawn; ``seed`` is recorded for completeness."""
+
+    label_col: str = "label"
+    feature_cols: tuple[str, ...] = MODEL_INPUT_COLUMNS
+    reg_param: float = 0.001
+    elastic_net_param: float = 0.0
+    max_iter: int = 100
+    tol: float = 1e-6
+    threshold: float = 0.5
+    seed: int = 42
+
+    def to_json(self) -> str:
+        values = asdict(self)
+        values["feature_cols"] = list(self.feature_cols)
+        return json.dumps(values, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model: PipelineModel
+    model_version: str
+    model_path: str
+    metrics: dict[str, Any]
+    metrics_df: DataFrame = field(repr=False)
+
+
+def build_pipeline(params: TrainingParams) -> Pipeline:
+    """``Pipeline([VectorAssembler, StandardScaler, LogisticRegression])``."""
+    assembler = VectorAssembler(
+        inputCols=list(params.feature_cols), outputCol="raw_features", handleInvalid="error"
+    )
+    scaler = StandardScaler(
+        inputCol="raw_features", outputCol="features", withMean=True, withStd=True
+    )
+    classifier = LogisticRegression(
+        featuresCol="features",
+        labelCol=params.label_col,
+        family="binomial",
+        maxIter=params.max_iter,
+        regParam=params.reg_param,
+        elasticNetParam=params.elastic_net_param,
+        tol=params.tol,
+        threshold=params.threshold,
+        standardization=False,  # the scaler already did it, as in scikit-learn's pipeline
+    )
+    return Pipeline(stages=[assembler, scaler, classifier])
+
+
+def labelled_snapshot(
+    features: DataFrame, labels: DataFrame, snapshot: str, label_col: str = "label"
+) -> DataFrame:
+    """The rows of one snapshot: features, model inputs and the label as a double."""
+    snapshot_labels = labels.where(F.col("snapshot") == snapshot).select(
+        "snapshot", "customer_id", F.col(label_col).cast("double").alias(label_col)
+    )
+    return (
+        features.where(F.col("snapshot") == snapshot)
+        .join(snapshot_labels, ["snapshot", "customer_id"], "inner")
+        .transform(with_model_inputs)
+    )
+
+
+def fingerprint(df: DataFrame, columns: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Order-independent content hash: row count and sum of per-row xxhash64 (as decimal)."""
+    row = df.select(
+        F.count(F.lit(1)).alias("rows"),
+        F.coalesce(F.sum(F.xxhash64(*columns).cast("decimal(38,0)")), F.lit(0))
+        .cast("string")
+        .alias("hash_sum"),
+    ).first()
+    return {"rows": int(row["rows"]), "hash_sum": str(row["hash_sum"])}
+
+
+def model_version(
+    params: TrainingParams, train_fingerprint: dict[str, Any], test_fingerprint: dict[str, Any]
+) -> str:
+    payload = json.dumps(
+        {"params": params.to_json(), "train": train_fingerprint, "test": test_fingerprint},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def model_root(session: SparkSession, name: str = MODEL_NAME) -> str:
+    """``<spark.sql.warehouse.dir>/ml_models/<name>`` (the server's warehouse over Connect)."""
+    warehouse = session.conf.get("spark.sql.warehouse.dir")
+    if not warehouse:
+        raise ValueError("spark.sql.warehouse.dir is not set: cannot place the model")
+    return f"{warehouse.rstrip('/')}/ml_models/{name}"
+
+
+def positive_probability(predictions: DataFrame) -> DataFrame:
+    """``probability`` as P(label = 1) (a double) instead of MLlib's vector."""
+    return predictions.withColumn("probability", vector_to_array("probability")[1])
+
+
+def evaluate(predictions: DataFrame, label_col: str = "label") -> dict[str, float]:
+    """AUC-ROC, AUC-PR (MLlib's evaluator), accuracy and log loss of a transformed DataFrame."""
+    metrics: dict[str, float] = {}
+    for name, metric in (("auc_roc", "areaUnderROC"), ("auc_pr", "areaUnderPR")):
+        evaluator = BinaryClassificationEvaluator(
+            rawPredictionCol="rawPrediction", labelCol=label_col, metricName=metric
+        )
+        metrics[name] = float(evaluator.evaluate(predictions))
+    p = F.least(
+        F.greatest(vector_to_array("probability")[1], F.lit(LOG_LOSS_EPSILON)),
+        F.lit(1 - LOG_LOSS_EPSILON),
+    )
+    y = F.col(label_col)
+    row = predictions.select(
+        F.avg((F.col("prediction") == y).cast("double")).alias("accuracy"),
+        F.avg(-(y * F.log(p) + (1 - y) * F.log(1 - p))).alias("log_loss"),
+    ).first()
+    metrics["accuracy"] = float(row["accuracy"])
+    metrics["log_loss"] = float(row["log_loss"])
+    return metrics
+
+
+def _summary(df: DataFrame, label_col: str) -> dict[str, Any]:
+    row = df.select(
+        F.count(F.lit(1)).alias("rows"),
+        F.avg(label_col).alias("positive_rate"),
+        F.max("as_of_date").alias("as_of_date"),
+        F.countDistinct(label_col).alias("classes"),
+    ).first()
+    return row.asDict()
+
+
+def _check_trainable(name: str, summary: dict[str, Any]) -> None:
+    if summary["rows"] == 0:
+        raise ValueError(f"the {name} snapshot has no labelled customers: not enough history")
+    if summary["classes"] < 2:
+        raise ValueError(
+            f"the {name} snapshot has only one label class ({summary['positive_rate']}): "
+            "cannot fit or evaluate a classifier"
+        )
+
+
+def train_and_evaluate(
+    features: DataFrame,
+    labels: DataFrame,
+    params: TrainingParams | None = None,
+    root: str | None = None,
+    save: bool = True,
+) -> TrainingResult:
+    """Fits on the ``train`` snapshot, evaluates on ``test``, saves under ``root/<version>``.
+
+    ``root`` defaults to ``model_root(session)``. Returns the model, its version and path, the
+    metrics as a dict and as a one-row DataFrame (``METRICS_SCHEMA`` + ``trained_at``).
+    """
+    params = params or TrainingParams()
+    session = features.sparkSession
+    root = root or model_root(session)
+    train = labelled_snapshot(features, labels, SNAPSHOT_TRAIN, params.label_col).persist()
+    test = labelled_snapshot(features, labels, SNAPSHOT_TEST, params.label_col).persist()
+    try:
+        train_summary, test_summary = _summary(train, params.label_col), _summary(test, params.label_col)
+        _check_trainable(SNAPSHOT_TRAIN, train_summary)
+        _check_trainable(SNAPSHOT_TEST, test_summary)
+        hashed = ["customer_id", "as_of_date", *params.feature_cols, params.label_col]
+        version = model_version(params, fingerprint(train, hashed), fingerprint(test, hashed))
+        path = f"{root.rstrip('/')}/{version}"
+        model = build_pipeline(params).fit(train)
+        metrics = evaluate(model.transform(test), params.label_col)
+    finally:
+        train.unpersist()
+        test.unpersist()
+    if save:
+        model.write().overwrite().save(path)
+    record = {
+        "model_name": MODEL_NAME,
+        "model_version": version,
+        "model_path": path,
+        "label_column": params.label_col,
+        "train_as_of_date": train_summary["as_of_date"],
+        "test_as_of_date": test_summary["as_of_date"],
+        "rows_trained": int(train_summary["rows"]),
+        "rows_tested": int(test_summary["rows"]),
+        "train_positive_rate": float(train_summary["positive_rate"]),
+        "test_positive_rate": float(test_summary["positive_rate"]),
+        **metrics,
+        "params_json": params.to_json(),
+    }
+    metrics_df = session.createDataFrame([record], METRICS_SCHEMA).withColumn(
+        "trained_at", F.current_timestamp()
+    )
+    return TrainingResult(model, version, path, record, metrics_df)
