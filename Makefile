@@ -6,7 +6,7 @@ SEED ?= 42
 BAD_ROWS ?= 100
 DOCS_PORT ?= 8080
 
-.PHONY: setup data run build summary test lint docs clean
+.PHONY: setup data run build summary test lint docs bench clean
 
 setup:
 	@scripts/setup.sh
@@ -19,7 +19,7 @@ build: setup
 	$(IN_ENV) dbt build
 
 summary: setup
-	$(IN_ENV) python -m spark_analytics.summary
+	$(IN_ENV) dbt run-operation print_run_summary
 
 run: data build summary
 
@@ -28,12 +28,19 @@ lint: setup
 	$(IN_ENV) ruff format --check .
 	$(IN_ENV) sqlfluff lint models tests macros
 
+# Everything CI runs: lint, unit and integration suites, the docs site in a real browser and
+# the local Spark cluster. `PYTEST_ARGS=-k marts make test` narrows it down.
 test: setup lint
-	$(IN_ENV) pytest -q
+	@scripts/ensure_chromium.sh
+	$(IN_ENV) pytest -q -ra --runcluster $(PYTEST_ARGS)
 
 docs: setup
 	$(IN_ENV) dbt docs generate
 	$(IN_ENV) dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
+# Side-by-side timings of broadcast, cache and repartition on the generated data.
+bench: setup
+	$(IN_ENV) python -m spark_analytics.bench_performance
 
 clean:
 	rm -rf target logs .spark data

@@ -139,9 +139,9 @@ def customer_features(
         F.count_if(_days_before(30)).alias("purchase_count_30d"),
         F.count_if(_days_before(90)).alias("purchase_count_90d"),
         F.sum(amount).cast("double").alias("total_spend"),
-        F.coalesce(F.sum(F.when(_days_before(90), amount)), F.lit(0)).cast("double").alias(
-            "spend_90d"
-        ),
+        F.coalesce(F.sum(F.when(_days_before(90), amount)), F.lit(0))
+        .cast("double")
+        .alias("spend_90d"),
         F.avg(amount).cast("double").alias("avg_amount"),
         F.max(amount).cast("double").alias("max_amount"),
         _share(amount > F.lit(high_value_threshold)).cast("double").alias("high_value_share"),

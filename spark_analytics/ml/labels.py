@@ -64,6 +64,8 @@ def customer_labels(
             "label_window_end",
             F.coalesce("purchases_in_window", F.lit(0)).cast("bigint").alias("purchases_in_window"),
             (F.coalesce("purchases_in_window", F.lit(0)) > 0).cast("int").alias("label"),
-            (F.coalesce("high_value_in_window", F.lit(0)) > 0).cast("int").alias("label_high_value"),
+            (F.coalesce("high_value_in_window", F.lit(0)) > 0)
+            .cast("int")
+            .alias("label_high_value"),
         )
     )

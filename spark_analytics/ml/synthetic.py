@@ -92,9 +92,9 @@ def random_features(
             F.greatest(F.lit(1), F.round(F.col("activity") * 20 * F.col("u1")).cast("int")).alias(
                 "purchase_count"
             ),
-            (F.lit(1) + F.floor(F.col("u2") * 60 / F.col("activity"))).cast("int").alias(
-                "recency_days"
-            ),
+            (F.lit(1) + F.floor(F.col("u2") * 60 / F.col("activity")))
+            .cast("int")
+            .alias("recency_days"),
         ).withColumn(
             "purchase_count_90d", F.round(F.col("purchase_count") * 0.5 * F.col("u3")).cast("int")
         )

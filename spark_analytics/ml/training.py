@@ -217,7 +217,8 @@ def train_and_evaluate(
     train = labelled_snapshot(features, labels, SNAPSHOT_TRAIN, params.label_col).persist()
     test = labelled_snapshot(features, labels, SNAPSHOT_TEST, params.label_col).persist()
     try:
-        train_summary, test_summary = _summary(train, params.label_col), _summary(test, params.label_col)
+        train_summary = _summary(train, params.label_col)
+        test_summary = _summary(test, params.label_col)
         _check_trainable(SNAPSHOT_TRAIN, train_summary)
         _check_trainable(SNAPSHOT_TEST, test_summary)
         hashed = ["customer_id", "as_of_date", *params.feature_cols, params.label_col]

@@ -1,3 +1,4 @@
-"""Event stream: replay transactions into a landing directory, ingest them with Structured
-Streaming into bronze/quarantine tables, and measure the pipeline (see ``replay``, ``ingest``,
-``bench``)."""
+"""Event stream: ``replay`` lands transactions as micro-batch JSON-lines files (with late,
+duplicate and malformed lines), ``ingest`` reads them with Structured Streaming into the bronze and
+quarantine tables exactly once, ``pipeline`` runs ingest + dbt in one JVM, ``bench`` measures
+throughput and end-to-end latency. The dbt side: models/staging/events, models/marts/events."""

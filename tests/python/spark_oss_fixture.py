@@ -161,6 +161,16 @@ def model(dbt, session):
         raise ValueError(f"simulated bug: batch {max_batch} is not supported")
     return orders.groupBy("batch").count()
 """,
+    # Same, as an incremental model that always rebuilds (full_refresh=True): the swap path.
+    "models/fragile_incremental.py": """
+def model(dbt, session):
+    dbt.config(materialized="incremental", full_refresh=True)
+    orders = dbt.ref("stg_orders")
+    max_batch = orders.agg({"batch": "max"}).first()[0]
+    if max_batch >= 2:
+        raise ValueError(f"simulated bug: batch {max_batch} is not supported")
+    return orders.groupBy("batch").count()
+""",
     "models/merchants_udf.sql": """
 {{ config(materialized='table') }}
 select

@@ -7,6 +7,7 @@ files directly (no second Spark), against values computed here from the seed wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -134,7 +135,7 @@ def test_plugin_extends_spark_with_session_submission() -> None:
     assert issubclass(SparkOssAdapter, SparkAdapter)
     assert SparkOssAdapter.type() == "spark_oss"
     macros = {p.name for p in (Path(Plugin.include_path) / "macros").glob("*.sql")}
-    assert {"python_model.sql", "table.sql", "incremental.sql"} <= macros
+    assert {"python_model.sql", "table.sql", "incremental.sql", "incremental_python.sql"} <= macros
     helpers = SparkOssAdapter.python_submission_helpers.fget(None)  # type: ignore[attr-defined]
     assert set(helpers) == {"session"}
     assert SparkOssAdapter.default_python_submission_method.fget(None) == "session"  # type: ignore[attr-defined]
@@ -248,7 +249,7 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     state = tmp_path_factory.mktemp("spark_oss_e2e")
     project = write_project(state / "project")
     tables = ["orders_enriched", "customer_totals_pd", "orders_append", "orders_merge"]
-    tables += ["fragile_model", "merchants_udf"]
+    tables += ["fragile_model", "fragile_incremental", "merchants_udf"]
 
     started = time.monotonic()
     first = _dbt(project, state, "build")
@@ -326,7 +327,12 @@ def test_failing_python_model_fails_alone_and_keeps_previous_table(
     results = two_builds["second_results"]
     assert second.returncode == 1
     failed = {k for k, r in results.items() if r["status"] in ("error", "fail")}
-    assert failed == {"fragile_model", "missing_udf_model", "udf_in_view_model"}
+    assert failed == {
+        "fragile_model",
+        "fragile_incremental",
+        "missing_udf_model",
+        "udf_in_view_model",
+    }
     # dbt prefixes "Runtime Error in model ..." on its own line; the adapter's part is one line
     message = results["fragile_model"]["message"].splitlines()
     assert len(message) == 2 and message[0].startswith("Runtime Error in model fragile_model")
@@ -339,6 +345,8 @@ def test_failing_python_model_fails_alone_and_keeps_previous_table(
     kept = two_builds["second_tables"]["fragile_model"]
     pd.testing.assert_frame_equal(kept, two_builds["first_tables"]["fragile_model"])
     assert kept["batch"].tolist() == [1]
+    kept = two_builds["second_tables"]["fragile_incremental"]  # full refresh: swap path too
+    pd.testing.assert_frame_equal(kept, two_builds["first_tables"]["fragile_incremental"])
     leftovers = [
         p.name
         for p in (two_builds["state"] / "spark" / "warehouse" / f"{SCHEMA}.db").iterdir()
@@ -390,3 +398,118 @@ def test_second_dbt_process_fails_fast_on_held_metastore_lock(tmp_path: Path) ->
     assert "ERROR XSDB6" not in output  # no Derby stack trace
     assert not (tmp_path / "spark" / "metastore_db").exists()  # failed before Spark started
     print(f"lock refusal took {elapsed:.1f}s")
+
+
+# --- cluster: Thrift server + Spark Connect in one application (needs --runcluster) -----------
+
+CLUSTER_PROFILE = """
+spark_oss_fixture:
+  target: cluster
+  outputs:
+    cluster:
+      type: spark_oss
+      method: thrift
+      host: 127.0.0.1
+      port: {thrift_port}
+      user: dbt
+      auth: NONE
+      schema: fixture
+      threads: 2
+      connect_url: sc://127.0.0.1:{connect_port}
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -> Any:
+    import pyspark
+
+    spark_home = Path(pyspark.__file__).resolve().parent
+    java_home = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "java_home.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home),
+        "JAVA_HOME": java_home,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    confs = {
+        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(connect_port),
+        "spark.sql.warehouse.dir": str(state / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={state}/metastore_db;create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
+        "spark.ui.enabled": "false",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.sql.shuffle.partitions": "2",
+    }
+    cmd = [str(spark_home / "bin" / "spark-submit"), "--master", "local[2]"]
+    cmd += ["--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"]
+    for key, value in confs.items():
+        cmd += ["--conf", f"{key}={value}"]
+    cmd += ["spark-internal", "--hiveconf", f"hive.server2.thrift.port={thrift_port}"]
+    cmd += ["--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"]
+    state.mkdir(parents=True, exist_ok=True)
+    log = (state / "server.log").open("w")
+    return subprocess.Popen(
+        cmd, cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+@pytest.mark.cluster
+def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
+    import signal
+
+    thrift_port, connect_port = _free_port(), _free_port()
+    server_state = tmp_path / "server"
+    server = _start_thrift_connect_app(server_state, thrift_port, connect_port)
+    try:
+        deadline = time.monotonic() + 300
+        while not (_port_open(thrift_port) and _port_open(connect_port)):
+            assert server.poll() is None, (server_state / "server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "Thrift/Connect server did not start in 300 s"
+            time.sleep(2)
+        project = write_project(tmp_path / "project")
+        (project / "profiles.yml").write_text(
+            CLUSTER_PROFILE.format(thrift_port=thrift_port, connect_port=connect_port)
+        )
+        build = _dbt(project, tmp_path, "build", "--exclude", "merchants_udf")
+        assert build.returncode == 0, build.stdout[-4000:]
+        # written by Python models over Connect, visible to the Thrift session's tests
+        enriched = pd.read_parquet(server_state / "warehouse" / "fixture.db" / "orders_enriched")
+        assert sorted(enriched["order_id"]) == [1, 2, 3, 4]
+        assert set(enriched["merchant_key"]) == {
+            normalize_merchant_name(n) for n in _latest_orders(1)["merchant_name"]
+        }
+        # SQL over Thrift cannot call the Python UDFs: a clear error, not a wrong result
+        udf_run = _dbt(project, tmp_path, "run", "--select", "merchants_udf")
+        assert udf_run.returncode == 1
+        assert "is not registered in the Spark session of target 'cluster'" in udf_run.stdout
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

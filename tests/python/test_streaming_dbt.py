@@ -26,6 +26,7 @@ from spark_analytics.streaming.replay import (
     synthetic_transactions,
     write_batch_file,
 )
+from tests.python.dbt_project import DbtProject
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The dbt project to run (the repository's; override to try a scratch copy).
@@ -45,7 +46,10 @@ REPLAY = ReplayConfig(
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("stream-dbt")
+    path = tmp_path_factory.mktemp("stream-dbt")
+    # The on-run-start hook registers every file source, so the batch files must exist too.
+    DbtProject(path).generate("--rows", "200", "--seed", "1")
+    return path
 
 
 def run_cycle(workdir: Path, *dbt_args: str) -> dict:

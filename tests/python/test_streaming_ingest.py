@@ -139,6 +139,8 @@ def test_ingest_reconciles_with_what_landed(spark: SparkSession, tmp_path: Path)
     quarantine = spark.read.parquet(config.quarantine.path)
     assert_reconciles(landing, bronze, quarantine)
     assert bronze.count() == manifest["valid_lines"]
+    duplicates = bronze.count() - bronze.select("transaction_id").distinct().count()
+    assert duplicates == manifest["duplicate_lines"] > 0  # kept in bronze, counted, never lost
     reasons = {r.reason: r["count"] for r in quarantine.groupBy("reason").count().collect()}
     assert reasons == manifest["malformed_by_reason"]
     assert bronze.where("event_date != to_date(event_time)").count() == 0

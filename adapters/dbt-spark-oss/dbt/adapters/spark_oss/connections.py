@@ -125,9 +125,12 @@ class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
     def __init__(self, handle: Any, credentials: SparkCredentials) -> None:
         super().__init__(handle)
         self._credentials = credentials
+        self._ready = False
 
     def cursor(self) -> SparkOssSessionConnectionWrapper:
-        ensure_session_ready(self._credentials)
+        if not self._ready:
+            ensure_session_ready(self._credentials)
+            self._ready = True
         super().cursor()
         return self
 
