@@ -254,3 +254,32 @@ def test_bad_rows_do_not_change_the_marts(
             clean_project.read_table(spark, MARTS, table),
             checkRowOrder=False,
         )
+
+
+def test_udf_mart_equals_the_plain_python_functions(spark: SparkSession, clean_project: DbtProject):
+    """merchant_risk_profiles calls the Python UDFs from SQL; recompute it in plain Python."""
+    from python_udfs.merchant import normalize_merchant_name
+    from python_udfs.risk import transaction_risk_score
+
+    purchases = clean_project.read_table(spark, MARTS, "fct_purchases").toPandas()
+    customers = clean_project.read_table(spark, MARTS, "dim_customers").toPandas()
+    merchants = clean_project.read_table(spark, MARTS, "dim_merchants").toPandas()
+    joined = purchases.merge(customers[["customer_id", "country_code"]], on="customer_id").merge(
+        merchants[["merchant_id", "country_code"]], on="merchant_id", suffixes=("_c", "_m")
+    )
+    joined["risk_score"] = [
+        transaction_risk_score(float(amount), when.hour, c != m)
+        for amount, when, c, m in zip(
+            joined.purchase_amount, joined.event_time, joined.country_code_c, joined.country_code_m
+        )
+    ]
+    expected = joined.groupby("merchant_id").risk_score.mean()
+
+    actual = clean_project.read_table(spark, MARTS, "merchant_risk_profiles").toPandas()
+    actual = actual.set_index("merchant_id")
+    assert set(actual.index) == set(expected.index)
+    assert (actual.avg_risk_score - expected.loc[actual.index]).abs().max() < 1e-9
+    assert all(
+        normalized == normalize_merchant_name(name)
+        for name, normalized in zip(actual.merchant_name, actual.normalized_merchant_name)
+    )

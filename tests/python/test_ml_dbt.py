@@ -20,7 +20,16 @@ from tests.python.dbt_project import DbtProject
 ROWS = 20_000
 SEED = 7
 ML = "analytics_ml"
-ML_MODELS = ("--select", "+path:models/ml")
+# Seeds and models the ML models need; then the ML models' own data tests.
+ML_BUILD = (
+    "build",
+    "--select",
+    "+path:models/ml",
+    "--resource-type",
+    "seed",
+    "--resource-type",
+    "model",
+)
 TRAINING = "ml_purchase_propensity_training"
 SCORES = "ml_purchase_propensity_scores"
 
@@ -29,7 +38,7 @@ SCORES = "ml_purchase_propensity_scores"
 def ml_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(tmp_path_factory.mktemp("ml_project"))
     project.generate("--rows", str(ROWS), "--seed", str(SEED))
-    project.dbt("run", *ML_MODELS)
+    project.dbt(*ML_BUILD)
     project.dbt("test", "--select", "path:models/ml")
     return project
 
