@@ -270,7 +270,11 @@ def test_udf_mart_equals_the_plain_python_functions(spark: SparkSession, clean_p
     joined["risk_score"] = [
         transaction_risk_score(float(amount), when.hour, c != m)
         for amount, when, c, m in zip(
-            joined.purchase_amount, joined.event_time, joined.country_code_c, joined.country_code_m
+            joined.purchase_amount,
+            joined.event_time,
+            joined.country_code_c,
+            joined.country_code_m,
+            strict=True,
         )
     ]
     expected = joined.groupby("merchant_id").risk_score.mean()
@@ -281,5 +285,7 @@ def test_udf_mart_equals_the_plain_python_functions(spark: SparkSession, clean_p
     assert (actual.avg_risk_score - expected.loc[actual.index]).abs().max() < 1e-9
     assert all(
         normalized == normalize_merchant_name(name)
-        for name, normalized in zip(actual.merchant_name, actual.normalized_merchant_name)
+        for name, normalized in zip(
+            actual.merchant_name, actual.normalized_merchant_name, strict=True
+        )
     )
