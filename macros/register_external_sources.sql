@@ -17,14 +17,39 @@
 #}
 {% macro register_external_sources() %}
     {%- if execute -%}
-        {%- for node in graph.sources.values() if node.meta.get('external') -%}
-            {%- do register_external_source(node) -%}
-        {%- endfor -%}
-        {%- for node in graph.sources.values() if node.meta.get('create_if_missing') -%}
-            {%- do create_source_table_if_missing(node) -%}
+        {%- set needed = sources_needed_by_selection() -%}
+        {%- for node in graph.sources.values() if node.unique_id in needed -%}
+            {%- if node.meta.get('external') -%}
+                {%- do register_external_source(node) -%}
+            {%- elif node.meta.get('create_if_missing') -%}
+                {%- do create_source_table_if_missing(node) -%}
+            {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return('select 1') }}
+{% endmacro %}
+
+
+{#- The sources that this invocation's selected nodes read (all of them when nothing is
+    selected, e.g. in run-operation), so `dbt build -s events` does not need the raw files. -#}
+{% macro sources_needed_by_selection() %}
+    {%- set all_sources = graph.sources.keys() | list -%}
+    {%- if selected_resources is not defined or not selected_resources -%}
+        {{ return(all_sources) }}
+    {%- endif -%}
+    {%- set needed = [] -%}
+    {%- for unique_id in selected_resources -%}
+        {%- if unique_id in all_sources -%}
+            {%- do needed.append(unique_id) -%}
+        {%- endif -%}
+        {%- set node = graph.nodes.get(unique_id) -%}
+        {%- if node -%}
+            {%- for parent in node.depends_on.nodes if parent in all_sources -%}
+                {%- do needed.append(parent) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(needed | unique | list) }}
 {% endmacro %}
 
 
@@ -53,15 +78,13 @@
     {%- call statement('create_raw_schema') -%}
         create schema if not exists {{ schema_name }}
     {%- endcall -%}
-    {%- call statement('drop_source_view') -%}
-        drop view if exists {{ schema_name }}.{{ node.identifier }}
-    {%- endcall -%}
-    {%- call statement('drop_source_table') -%}
-        drop table if exists {{ schema_name }}.{{ files_table }}
-    {%- endcall -%}
-    {%- call statement('drop_source_table_alias') -%}
-        drop table if exists {{ schema_name }}.{{ node.identifier }}
-    {%- endcall -%}
+    {#- Drop what is there, whatever its type (a format change turns a view into a table). -#}
+    {%- for identifier in [node.identifier, files_table] | unique -%}
+        {%- set existing = adapter.get_relation(database=none, schema=schema_name, identifier=identifier) -%}
+        {%- if existing is not none -%}
+            {%- do adapter.drop_relation(existing) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- call statement('create_source_table') -%}
         create table {{ schema_name }}.{{ files_table }}
         {%- if keeps_corrupt_records and not infer_schema and declared_columns %}
