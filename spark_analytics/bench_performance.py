@@ -25,24 +25,12 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from spark_analytics.session import build_session
+
 TRANSACTIONS_DDL = (
     "transaction_id string, customer_id string, merchant_id string, purchase_amount string, "
     "event_time string"
 )
-
-
-def spark_session() -> SparkSession:
-    return (
-        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
-        .appName("bench-performance")
-        .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
-        .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"))
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
 
 
 def register_views(spark: SparkSession, data: Path) -> None:
@@ -140,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    spark = spark_session()
+    spark = build_session("bench-performance", hive=False)
     register_views(spark, Path(args.data))
     rows = spark.table("purchases").count()
     print(f"benchmark on {rows:,} transactions, median of {args.repeat} runs after a warm-up")

@@ -38,7 +38,7 @@ from spark_analytics.streaming.replay import (
     synthetic_transactions,
     write_batch_file,
 )
-from spark_analytics.streaming.session import build_session
+from spark_analytics.session import build_session
 
 HOURLY = "merchant_hourly_transactions"
 

@@ -40,7 +40,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StringType, StructField, StructType
 
-from spark_analytics.streaming.session import build_session
+from spark_analytics.session import build_session
 
 log = logging.getLogger("spark_analytics.streaming.ingest")
 

@@ -26,7 +26,7 @@ from spark_analytics.streaming.ingest import (
     progress_summary,
     start_ingest,
 )
-from spark_analytics.streaming.session import build_session
+from spark_analytics.session import build_session
 
 DEFAULT_DBT_ARGS = ("build", "-s", "+merchant_daily_transactions")
 

@@ -1,4 +1,6 @@
-"""The SparkSession the streaming jobs share with dbt's embedded (``method: session``) target.
+"""The local SparkSession of the project's jobs (streaming, benchmarks).
+
+It is the one dbt's embedded (``method: session``) target would build.
 
 The static settings mirror profiles.yml's ``local`` output (warehouse and Derby metastore under
 SPARK_STATE_DIR), so tables written here are the ones dbt reads. When dbt runs in the same
