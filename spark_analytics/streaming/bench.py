@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 from pyspark.sql import SparkSession
 
+from spark_analytics.session import build_session
 from spark_analytics.streaming.ingest import IngestConfig, Target
 from spark_analytics.streaming.pipeline import ingest_available_now, run_dbt
 from spark_analytics.streaming.replay import (
@@ -38,7 +39,6 @@ from spark_analytics.streaming.replay import (
     synthetic_transactions,
     write_batch_file,
 )
-from spark_analytics.session import build_session
 
 HOURLY = "merchant_hourly_transactions"
 

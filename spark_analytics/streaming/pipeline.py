@@ -20,13 +20,13 @@ from dataclasses import replace
 
 from pyspark.sql import SparkSession
 
+from spark_analytics.session import build_session
 from spark_analytics.streaming.ingest import (
     IngestConfig,
     Target,
     progress_summary,
     start_ingest,
 )
-from spark_analytics.session import build_session
 
 DEFAULT_DBT_ARGS = ("build", "-s", "+merchant_daily_transactions")
 
