@@ -2,51 +2,36 @@
 
 Usage::
 
-    python -m spark_analytics.ml.benchmark --customers 1000000 [--driver-memory 4g] \\
-        [--master local[2]] [--out /tmp/ml-bench]
+    SPARK_MASTER=local[2] SPARK_DRIVER_MEMORY=4g \\
+        python -m spark_analytics.ml.benchmark --customers 1000000 [--out /tmp/ml-bench]
 
 Prints one JSON line: customers per snapshot, seconds to build/cache the features, seconds for
-``train_and_evaluate`` (fingerprints, fit, evaluation, save) and the test AUC. Runs its own local
-SparkSession (a command-line tool, not a dbt model), with state under ``--out``.
+``train_and_evaluate`` (fingerprints, fit, evaluation, save) and the test AUC. Runs the project's
+local SparkSession (``spark_analytics.session``; a command-line tool, not a dbt model) and saves
+the model under ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
-from pyspark.sql import SparkSession
-
 from spark_analytics.ml.synthetic import random_features
 from spark_analytics.ml.training import train_and_evaluate
+from spark_analytics.session import build_session
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--driver-memory", default="4g")
-    parser.add_argument("--master", default="local[2]")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--out", default="/tmp/ml-bench")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = (
-        SparkSession.builder.master(args.master)
-        .appName("ml-benchmark")
-        .config("spark.driver.memory", args.driver_memory)
-        .config("spark.sql.warehouse.dir", str(out / "warehouse"))
-        .config("spark.sql.shuffle.partitions", str(args.partitions))
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    spark = build_session("ml-benchmark", hive=False)
     try:
         start = time.perf_counter()
         features, labels = random_features(spark, args.customers, partitions=args.partitions)
@@ -61,8 +46,8 @@ def main(argv: list[str] | None = None) -> None:
                 {
                     "customers_per_snapshot": args.customers,
                     "rows_cached": rows,
-                    "driver_memory": args.driver_memory,
-                    "master": args.master,
+                    "driver_memory": spark.conf.get("spark.driver.memory"),
+                    "master": spark.conf.get("spark.master"),
                     "features_seconds": round(prepared - start, 1),
                     "train_and_evaluate_seconds": round(trained - prepared, 1),
                     "auc_roc": round(result.metrics["auc_roc"], 4),

@@ -34,11 +34,7 @@ ML_BUILD = (
     "--resource-type",
     "model",
 )
-# Work-around: on-run-start's register_external_sources fails on a second dbt invocation over
-# the same metastore ("DROP VIEW requires a VIEW ... raw.transactions is a EXTERNAL"), so every
-# later invocation registers the raw files in a schema of its own.
-RERUN = {"raw_schema": "raw_rerun1"}
-EARLIER_CUTOFF = {"ml_cutoff_date": "2026-05-15", "raw_schema": "raw_rerun2"}
+EARLIER_CUTOFF = {"ml_cutoff_date": "2026-05-15"}
 TRAINING = "ml_purchase_propensity_training"
 SCORES = "ml_purchase_propensity_scores"
 
@@ -60,7 +56,7 @@ def ml_project(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
     project.dbt(*ML_BUILD)
     first = project.read_table(spark, ML, TRAINING).collect()
     # The ML models again, with their data tests: a rerun on the same data must change nothing.
-    project.dbt("build", "--select", "path:models/ml", dbt_vars=RERUN)
+    project.dbt("build", "--select", "path:models/ml")
     return MlProject(project, first)
 
 
