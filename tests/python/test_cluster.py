@@ -28,7 +28,8 @@ IN_ENV = str(REPO / "scripts" / "in_env.sh")
 DBT_EXCLUDE = os.environ.get("CLUSTER_TEST_DBT_EXCLUDE", "")
 # Columns that record when or where a run happened, not what it computed.
 RUN_SPECIFIC_COLUMNS = ("trained_at", "model_path")
-DBT_ROWS = os.environ.get("CLUSTER_TEST_ROWS", "2000")
+# Enough customers for the ML model to clear its AUC test (as in the other suites).
+DBT_ROWS = os.environ.get("CLUSTER_TEST_ROWS", "20000")
 
 
 # --------------------------------------------------------------------------------------------
