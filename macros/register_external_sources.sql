@@ -6,7 +6,9 @@
       location: path of a file or directory (any Hadoop path: local, s3a://, hdfs://)
       format:   csv | json | parquet (anything Spark reads)
       options:  reader options, merged over the per-format defaults below
-      infer_schema: true -> let Spark infer the schema instead of the declared columns
+      infer_schema: true -> let Spark infer the schema instead of the declared columns (the
+                    declared columns are then selected from it, and malformed lines cannot
+                    be kept: Spark drops nothing, but fills unparseable fields with null)
 
     CSV and JSON are read with the declared columns (all strings: casting is staging's job) plus
     `_corrupt_record`, so malformed lines are kept and quarantined rather than dropped. Formats
@@ -57,8 +59,9 @@
     {%- set external = node.meta['external'] -%}
     {%- set file_format = external.get('format', 'csv') | lower -%}
     {%- set location = external['location'] -%}
-    {%- set keeps_corrupt_records = file_format in ('csv', 'json') -%}
     {%- set infer_schema = external.get('infer_schema', false) | string | lower == 'true' -%}
+    {#- An inferred schema has no corrupt-record column: read like Parquet, through the view. -#}
+    {%- set keeps_corrupt_records = file_format in ('csv', 'json') and not infer_schema -%}
     {%- set defaults = {
         'csv': {'header': 'true', 'mode': 'PERMISSIVE', 'columnNameOfCorruptRecord': '_corrupt_record'},
         'json': {'mode': 'PERMISSIVE', 'columnNameOfCorruptRecord': '_corrupt_record'},
@@ -87,7 +90,7 @@
     {%- endfor -%}
     {%- call statement('create_source_table') -%}
         create table {{ schema_name }}.{{ files_table }}
-        {%- if keeps_corrupt_records and not infer_schema and declared_columns %}
+        {%- if keeps_corrupt_records and declared_columns %}
         (
             {%- for column in declared_columns %}
             `{{ column.name }}` {{ column.data_type or 'string' }},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dbt.adapters.spark_oss.session_lock import LOCK_FILE_NAME, acquire_lock_file
 from pyspark.sql import SparkSession
 
 
@@ -36,7 +37,9 @@ def build_session(app_name: str, hive: bool = True) -> SparkSession:
         .config("spark.ui.enabled", os.environ.get("SPARK_UI_ENABLED", "false"))
     )
     if hive:
-        state.mkdir(parents=True, exist_ok=True)
+        # The same lock dbt's spark_oss adapter takes: one process per embedded metastore, and
+        # a clear message naming the holder instead of Derby's stack trace.
+        acquire_lock_file(state / LOCK_FILE_NAME)
         builder = (
             builder.config("spark.sql.warehouse.dir", str(state / "warehouse"))
             .config(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -92,7 +93,11 @@ def test_every_model_states_its_grain_and_describes_every_column(generated_docs:
 
 def chromium(*args: str) -> str:
     browser = shutil.which("chromium")
-    assert browser, "chromium is not installed: scripts/ensure_chromium.sh installs it"
+    if browser is None:
+        message = "chromium is not installed: scripts/ensure_chromium.sh installs it (root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     result = subprocess.run(
         [
             browser,

@@ -51,6 +51,18 @@ def clean_project_from_parquet(clean_project: DbtProject) -> DbtProject:
 
 
 @pytest.fixture(scope="session")
+def clean_project_with_inferred_schema(clean_project: DbtProject) -> DbtProject:
+    """The same CSV files registered with Spark's schema inference instead of declared columns."""
+    project = DbtProject(clean_project.workdir, extra_env=(("DBT_SCHEMA", "inferred"),))
+    project.dbt(
+        "build",
+        *SEEDS_AND_MODELS_ONLY,
+        dbt_vars={"transactions_infer_schema": True, "raw_schema": "raw_inferred"},
+    )
+    return project
+
+
+@pytest.fixture(scope="session")
 def bad_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(tmp_path_factory.mktemp("bad_project"))
     project.generate("--rows", str(ROWS), "--seed", str(SEED), "--bad-rows", str(BAD_ROWS))
@@ -183,6 +195,17 @@ def test_parquet_source_gives_the_same_marts(
     for table in ("sales_by_segment", "dim_customers", "dim_merchants"):
         assertDataFrameEqual(
             clean_project_from_parquet.read_table(spark, "from_parquet_marts", table),
+            clean_project.read_table(spark, MARTS, table),
+            checkRowOrder=False,
+        )
+
+
+def test_inferred_csv_schema_gives_the_same_marts(
+    spark: SparkSession, clean_project: DbtProject, clean_project_with_inferred_schema: DbtProject
+):
+    for table in ("sales_by_segment", "fct_purchases"):
+        assertDataFrameEqual(
+            clean_project_with_inferred_schema.read_table(spark, "inferred_marts", table),
             clean_project.read_table(spark, MARTS, table),
             checkRowOrder=False,
         )

@@ -47,7 +47,10 @@ def connect_session(url: str) -> Any:
                     "(same application as the Thrift server) or set connect_url in the profile."
                 ) from exc
             _connect_sessions[url] = session
-        return session
+    # dbt runs models in worker threads, and Spark Connect's "active session" is per thread:
+    # make it active here too, so APIs that look it up (e.g. PipelineModel.load) find it.
+    type(session)._set_default_and_active_session(session)
+    return session
 
 
 def prepare_code(compiled_code: str, raw_code: str | None) -> tuple[str, int, int]:
