@@ -373,9 +373,13 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
     try:
         for _, schema, table in tables:
             on_cluster = spark.table(f"{schema}.{table}").drop(*RUN_SPECIFIC_COLUMNS)
-            embedded = spark.read.parquet(str(warehouse / f"{schema}.db" / table)).drop(
-                *RUN_SPECIFIC_COLUMNS
-            )
+            embedded_dir = warehouse / f"{schema}.db" / table
+            if not any(embedded_dir.rglob("*.parquet")):
+                # An empty partitioned table (the event models before any ingest) has no files.
+                assert on_cluster.count() == 0, f"{schema}.{table} is empty only when embedded"
+                compared.append(f"{schema}.{table} (empty)")
+                continue
+            embedded = spark.read.parquet(str(embedded_dir)).drop(*RUN_SPECIFIC_COLUMNS)
             # Same column names and types (nullability aside) and the same multiset of rows;
             # MLlib's floating-point results may differ in the last bits between JVMs.
             assertDataFrameEqual(on_cluster, embedded, checkRowOrder=False, rtol=1e-9)
