@@ -35,6 +35,7 @@ def build_session(app_name: str, hive: bool = True) -> SparkSession:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.ui.enabled", os.environ.get("SPARK_UI_ENABLED", "false"))
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if hive:
         # The same lock dbt's spark_oss adapter takes: one process per embedded metastore, and
