@@ -33,6 +33,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Classic local Spark, even if an earlier suite opened a Spark Connect session.
+    for variable in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
+        os.environ.pop(variable, None)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("pytest")

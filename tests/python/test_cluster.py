@@ -230,6 +230,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(settings, env, tmp, seconds)
     finally:
         _cli(env, "down")
+        # A Spark Connect session switches this process (and every subprocess it starts) to
+        # Connect mode through these variables; later suites need classic local Spark.
+        for variable in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
+            os.environ.pop(variable, None)
 
 
 # --------------------------------------------------------------------------------------------
