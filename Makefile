@@ -26,7 +26,7 @@ run: data build summary
 lint: setup
 	$(IN_ENV) ruff check .
 	$(IN_ENV) ruff format --check .
-	$(IN_ENV) sqlfluff lint models tests macros
+	$(IN_ENV) sqlfluff lint models
 
 # Everything CI runs: lint, unit and integration suites, the docs site in a real browser and
 # the local Spark cluster. `PYTEST_ARGS=-k marts make test` narrows it down.
