@@ -150,12 +150,25 @@ def test_ingest_reconciles_with_what_landed(spark: SparkSession, tmp_path: Path)
     assert spark.read.parquet(config.bronze.path).count() == bronze.count()
 
 
+@pytest.mark.parametrize("sink", ["path", "table"])
 def test_kill_mid_batch_and_restart_gives_no_duplicates_and_no_gaps(
-    spark: SparkSession, tmp_path: Path
+    spark: SparkSession, tmp_path: Path, sink: str
 ) -> None:
+    """Both sinks: Parquet directories, and the metastore tables `make stream` writes."""
     landing = tmp_path / "landing"
     land(landing, 1200)
-    bronze, quarantine = tmp_path / "bronze", tmp_path / "quarantine"
+    if sink == "path":
+        bronze, quarantine = tmp_path / "bronze", tmp_path / "quarantine"
+        sinks = ["--bronze-path", str(bronze), "--quarantine-path", str(quarantine)]
+    else:
+        warehouse = tmp_path / "spark" / "warehouse" / "events.db"
+        bronze, quarantine = warehouse / "bronze_transactions", warehouse / "quarantine_events"
+        sinks = [
+            "--bronze-table",
+            "events.bronze_transactions",
+            "--quarantine-table",
+            "events.quarantine_events",
+        ]
     command = [
         sys.executable,
         "-m",
@@ -164,10 +177,7 @@ def test_kill_mid_batch_and_restart_gives_no_duplicates_and_no_gaps(
         str(landing),
         "--checkpoint",
         str(tmp_path / "checkpoint"),
-        "--bronze-path",
-        str(bronze),
-        "--quarantine-path",
-        str(quarantine),
+        *sinks,
         "--max-files-per-trigger",
         "2",
     ]
