@@ -15,19 +15,38 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from tests.python import warehouse
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_ENV = REPO_ROOT / "scripts" / "in_env.sh"
 # The generated dataset the project-level suites share (small: CI has 2 cores).
 ROWS = 20_000
 SEED = 7
+# Spark settings (spark_analytics.settings env vars) of every test session and dbt run.
+TEST_SPARK_ENV = {"SPARK_SHUFFLE_PARTITIONS": "4", "SPARK_DRIVER_MEMORY": "2g"}
+# The schemas the project builds into: DBT_SCHEMA plus each folder's +schema (dbt_project.yml).
+SCHEMA = "analytics"
+REFERENCE = f"{SCHEMA}_reference"
+STAGING = f"{SCHEMA}_staging"
+INTERMEDIATE = f"{SCHEMA}_intermediate"
+QUARANTINE = f"{SCHEMA}_quarantine"
+MARTS = f"{SCHEMA}_marts"
+ML = f"{SCHEMA}_ml"
+# The stream ingest's own bronze and quarantine tables (written by Python, not by dbt).
+EVENTS = "events"
 
 
 @dataclass(frozen=True)
 class DbtProject:
-    """The main dbt project, run with every piece of state under ``workdir``."""
+    """A dbt project (default: the repository's) run with every piece of state under ``workdir``.
+
+    ``project_dir`` holds the project's dbt_project.yml and profiles.yml (e.g. the adapter
+    suite's fixture project).
+    """
 
     workdir: Path
     extra_env: tuple[tuple[str, str], ...] = ()
+    project_dir: Path = REPO_ROOT
 
     @property
     def state_dir(self) -> Path:
@@ -48,21 +67,27 @@ class DbtProject:
             DATA_DIR=str(self.data_dir),
             DBT_TARGET_PATH=str(self.workdir / "target"),
             DBT_LOG_PATH=str(self.workdir / "logs"),
-            SPARK_SHUFFLE_PARTITIONS="4",
-            SPARK_DRIVER_MEMORY="2g",
+            DBT_PROJECT_DIR=str(self.project_dir),
+            DBT_PROFILES_DIR=str(self.project_dir),
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            DBT_USE_COLORS="false",
         )
+        env.update(TEST_SPARK_ENV)
         env.update(dict(self.extra_env))
         return env
 
-    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *command: str, check: bool = True, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Runs a command through scripts/in_env.sh; on failure shows its output."""
         result = subprocess.run(
             [str(IN_ENV), *command],
-            cwd=REPO_ROOT,
+            cwd=self.project_dir,
             env=self.env(),
             capture_output=True,
             text=True,
             check=False,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -87,7 +112,7 @@ class DbtProject:
         return json.loads((self.generated_dir / "manifest.json").read_text())
 
     def table_path(self, schema: str, table: str) -> Path:
-        return self.state_dir / "warehouse" / f"{schema}.db" / table
+        return warehouse.table_path(self.state_dir / "warehouse", schema, table)
 
     def read_table(self, spark: SparkSession, schema: str, table: str) -> DataFrame:
         return spark.read.parquet(str(self.table_path(schema, table)))

@@ -21,10 +21,8 @@ import pytest
 
 from python_udfs.merchant import normalize_merchant_name
 from python_udfs.risk import transaction_risk_score
+from tests.python.dbt_project import REPO_ROOT, DbtProject
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-IN_ENV = REPO_ROOT / "scripts" / "in_env.sh"
 
 # --- unit: metastore lock ---------------------------------------------------------------------
 
@@ -198,24 +196,11 @@ def test_python_runtime_converts_pandas_and_rejects_other_types() -> None:
 
 
 def _dbt(project: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(project),
-        "DBT_PROJECT_DIR": str(project),
-        "SPARK_STATE_DIR": str(state / "spark"),
-        "DATA_DIR": str(state / "data"),
-        "DBT_TARGET_PATH": str(state / "target"),
-        "DBT_LOG_PATH": str(state / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_USE_COLORS": "false",
-    }
-    return subprocess.run(
-        [str(IN_ENV), "dbt", *args], cwd=project, env=env, text=True, capture_output=True
-    )
+    return DbtProject(state, project_dir=project).dbt(*args, check=False)
 
 
 def _table(state: Path, name: str) -> pd.DataFrame:
-    return pd.read_parquet(state / "spark" / "warehouse" / f"{SCHEMA}.db" / name)
+    return pd.read_parquet(DbtProject(state).table_path(SCHEMA, name))
 
 
 def _results(state: Path) -> dict[str, dict[str, Any]]:

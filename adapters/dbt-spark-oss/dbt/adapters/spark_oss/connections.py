@@ -61,10 +61,39 @@ class SparkOssCredentials(SparkCredentials):
         return f"sc://{host}:{DEFAULT_CONNECT_PORT}"
 
 
+CONNECT_TOKEN_ENV = "SPARK_CONNECT_TOKEN"
+_LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "::1")
+
+
+def connect_url_with_token(url: str, token: str | None = None) -> str:
+    """``url`` plus the Spark Connect token from ``$SPARK_CONNECT_TOKEN`` (``;token=...``).
+
+    The token never goes into the profile (``dbt debug`` prints ``connect_url``). pyspark's
+    client requires TLS whenever a token is set, except for the host name ``localhost`` (a
+    loopback-only local channel), so a loopback IP is connected to as ``localhost``.
+    """
+    token = token if token is not None else os.environ.get(CONNECT_TOKEN_ENV, "").strip()
+    if not token or ";token=" in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    hostport, _, params = rest.partition("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or host.count(":") > (2 if host.startswith("[") else 0):
+        host, sep, port = hostport, "", ""  # no port, or a bare IPv6 address
+    if host in _LOOPBACK_HOSTS:
+        hostport = f"localhost{sep}{port}"
+    params = params.lstrip(";")
+    return f"{scheme}://{hostport}/;" + ";".join(p for p in (params, f"token={token}") if p)
+
+
 def spark_session_for(credentials: SparkCredentials) -> Any:
     """The SparkSession that dbt-spark's session cursor uses (same builder, same options)."""
     from pyspark.sql import SparkSession
 
+    # Spark's web UI (Jetty) binds $SPARK_LOCAL_IP, else 0.0.0.0, whatever the confs say:
+    # set it (before the JVM starts) to the profile's driver bind address, default loopback.
+    params = credentials.server_side_parameters
+    os.environ.setdefault("SPARK_LOCAL_IP", params.get("spark.driver.bindAddress", "127.0.0.1"))
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in credentials.server_side_parameters.items():
         builder = builder.config(key, value)

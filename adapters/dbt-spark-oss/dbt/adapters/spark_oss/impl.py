@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import builtins
+import os
+import signal
 from importlib import import_module
 from typing import Any
 
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.base.meta import available
 from dbt.adapters.base.relation import AdapterTrackingRelationInfo
-from dbt.adapters.spark.connections import SparkConnectionMethod
+from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt.adapters.spark_oss.connections import SparkOssConnectionManager
 from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
 
 SESSION_SUBMISSION = "session"
+FAULT_POINT_ENV = "SPARK_OSS_FAULT_POINT"
+logger = AdapterLogger("SparkOss")
 
 
 class SparkOssAdapter(SparkAdapter):
@@ -44,9 +48,15 @@ class SparkOssAdapter(SparkAdapter):
         return {SESSION_SUBMISSION: SparkOssPythonJobHelper}
 
     @available
-    def python_udfs_registered_by_adapter(self) -> bool:
-        """True when this target registers the project's Python UDFs (method: session)."""
-        creds = self.config.credentials
-        return creds.method == SparkConnectionMethod.SESSION and bool(
-            getattr(creds, "python_udf_modules", None)
-        )
+    def spark_oss_fault_point(self, point: str, node_id: str = "") -> str:
+        """Kill this process at ``point`` when ``SPARK_OSS_FAULT_POINT`` names it (fault suite).
+
+        ``SPARK_OSS_FAULT_POINT=<point>`` or ``<point>:<model name>``; unset (always, outside the
+        fault suite) this does nothing. SIGKILL, not an exception: no handler, no clean-up runs,
+        exactly like ``kill -9`` or a lost machine.
+        """
+        wanted = os.environ.get(FAULT_POINT_ENV, "")
+        if wanted and wanted in (point, f"{point}:{node_id.rsplit('.', 1)[-1]}"):
+            logger.info(f"{FAULT_POINT_ENV}={wanted}: killing dbt (pid {os.getpid()})")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return ""

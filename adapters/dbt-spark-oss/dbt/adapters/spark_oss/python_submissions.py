@@ -10,6 +10,7 @@ application, Python and SQL models share the catalog.
 from __future__ import annotations
 
 import linecache
+import os
 import threading
 import traceback
 from typing import Any
@@ -20,7 +21,9 @@ from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark_oss.connections import (
+    CONNECT_TOKEN_ENV,
     SparkOssCredentials,
+    connect_url_with_token,
     ensure_session_ready,
     register_udf_modules,
 )
@@ -38,14 +41,17 @@ def connect_session(url: str) -> Any:
         if session is None:
             from pyspark.sql import SparkSession
 
+            token = os.environ.get(CONNECT_TOKEN_ENV, "").strip()
             try:
-                session = SparkSession.builder.remote(url).getOrCreate()
+                session = SparkSession.builder.remote(connect_url_with_token(url)).getOrCreate()
             except Exception as exc:  # pragma: no cover - depends on a running server
+                detail = str(exc).replace(token, "***") if token else str(exc)
                 raise DbtRuntimeError(
                     f"Cannot open a Spark Connect session at {url} for Python models: "
-                    f"{type(exc).__name__}: {exc}. Start the cluster's Spark Connect server "
-                    "(same application as the Thrift server) or set connect_url in the profile."
-                ) from exc
+                    f"{type(exc).__name__}: {detail}. Start the cluster's Spark Connect server "
+                    "(same application as the Thrift server), set connect_url in the profile, "
+                    f"or ${CONNECT_TOKEN_ENV} if the server requires a token."
+                ) from None
             _connect_sessions[url] = session
     # dbt runs models in worker threads, and Spark Connect's "active session" is per thread:
     # make it active here too, so APIs that look it up (e.g. PipelineModel.load) find it.

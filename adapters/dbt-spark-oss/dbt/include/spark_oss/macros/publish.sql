@@ -1,0 +1,119 @@
+{#-- Crash-safe publishing on plain Parquet + a Hive metastore (docs/reliability.md).
+
+     Every build of a table-like model (table, incremental, seed) writes a complete new VERSION:
+     a managed table `<schema>_versions.<name>__v<timestamp>` in a fresh directory. The name users
+     and `ref()` read, `<schema>.<name>`, is a view over the current version, and a build becomes
+     visible in ONE metastore operation: `alter view <schema>.<name> as select * from <version>`
+     (a single alterTable call, which also carries schema changes). Until then readers keep
+     reading the previous version, unchanged; afterwards versions beyond the newest
+     `keep_versions` (model config, default 2) are dropped. A build killed at any point leaves
+     at most an unreferenced version, which the next build ignores and the clean-up removes. --#}
+
+{% macro spark_oss_versions_schema(relation) %}
+  {{ return(relation.schema ~ '_versions') }}
+{% endmacro %}
+
+
+{#-- A new, never-used version of `relation`: ids are UTC timestamps (sortable, unique per build). --#}
+{% macro spark_oss_new_version(relation) %}
+  {%- set version_id = modules.datetime.datetime.utcnow().strftime('%Y%m%d%H%M%S%f') -%}
+  {{ return(api.Relation.create(
+        database=relation.database,
+        schema=spark_oss_versions_schema(relation),
+        identifier=relation.identifier ~ '__v' ~ version_id,
+        type='table')) }}
+{% endmacro %}
+
+
+{% macro spark_oss_version_pattern(relation) %}
+  {{ return('^' ~ relation.identifier | lower ~ '__v[0-9]{20}$') }}
+{% endmacro %}
+
+
+{#-- The versions of `relation` present in the metastore, newest first. --#}
+{% macro spark_oss_list_versions(relation) %}
+  {%- set versions_schema = spark_oss_versions_schema(relation) -%}
+  {%- call statement('spark_oss_list_versions', fetch_result=True) -%}
+    show tables in {{ versions_schema }} like '{{ relation.identifier | lower }}__v*'
+  {%- endcall -%}
+  {%- set pattern = spark_oss_version_pattern(relation) -%}
+  {%- set names = [] -%}
+  {%- for row in load_result('spark_oss_list_versions').table -%}
+    {%- if modules.re.match(pattern, row[1]) -%}{%- do names.append(row[1]) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- set versions = [] -%}
+  {%- for name in names | sort(reverse=true) -%}
+    {%- do versions.append(api.Relation.create(
+          database=relation.database, schema=versions_schema, identifier=name, type='table')) -%}
+  {%- endfor -%}
+  {{ return(versions) }}
+{% endmacro %}
+
+
+{#-- The version the published view reads, or none (not published, or not a view). --#}
+{% macro spark_oss_current_version(relation) %}
+  {%- if relation is none or not relation.is_view -%}{{ return(none) }}{%- endif -%}
+  {%- call statement('spark_oss_view_text', fetch_result=True) -%}
+    describe table extended {{ relation }}
+  {%- endcall -%}
+  {%- set pattern = spark_oss_versions_schema(relation) | lower ~ '`?\\.`?(' ~ relation.identifier | lower ~ '__v[0-9]{20})' -%}
+  {%- for row in load_result('spark_oss_view_text').table if row[0] == 'View Text' -%}
+    {%- set match = modules.re.search(pattern, row[1] | lower) -%}
+    {%- if match -%}
+      {{ return(api.Relation.create(database=relation.database,
+            schema=spark_oss_versions_schema(relation), identifier=match.group(1), type='table')) }}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(none) }}
+{% endmacro %}
+
+
+{% macro spark_oss_prepare_versions(relation) %}
+  {% do adapter.create_schema(api.Relation.create(database=relation.database,
+        schema=spark_oss_versions_schema(relation))) %}
+  {% do spark_oss_fault_point('before_build') %}
+{% endmacro %}
+
+
+{#-- Makes `version` what `<schema>.<name>` reads, in one metastore operation. `existing` is the
+     relation found under the published name before the build (none, a view, or a table built
+     before versioned publishing: that one-time migration renames it aside first). --#}
+{% macro spark_oss_publish(target, version, existing) %}
+  {% do spark_oss_fault_point('before_publish') %}
+  {%- set view = target.incorporate(type='view') -%}
+  {%- set legacy = none -%}
+  {%- if existing is not none and not existing.is_view -%}
+    {%- set legacy = target.incorporate(path={'identifier': target.identifier ~ '__pre_versioning'}, type=existing.type) -%}
+    {% do adapter.drop_relation(legacy) %}
+    {% do adapter.rename_relation(existing, legacy) %}
+  {%- endif -%}
+  {%- set replace = existing is not none and legacy is none -%}
+  {%- call statement('spark_oss_publish') -%}
+    {% if replace %}alter view {{ view }}{% else %}create view {{ view }} {{ comment_clause() }}{% endif %}
+    as select * from {{ version }}
+  {%- endcall -%}
+  {%- if legacy is not none -%}{% do adapter.drop_relation(legacy) %}{%- endif -%}
+  {% do adapter.cache_added(view) if not replace %}
+  {% do spark_oss_fault_point('after_publish') %}
+  {% do spark_oss_expire_versions(view, version) %}
+  {{ return(view) }}
+{% endmacro %}
+
+
+{#-- Drops the versions beyond the newest `keep_versions` (never the current one). --#}
+{% macro spark_oss_expire_versions(target, current) %}
+  {%- set keep = config.get('keep_versions', 2) | int -%}
+  {%- if keep < 1 -%}
+    {% do exceptions.raise_compiler_error("keep_versions must be at least 1 (got " ~ keep ~ ") in " ~ model.unique_id) %}
+  {%- endif -%}
+  {%- for version in spark_oss_list_versions(target)[keep:] if version.identifier != current.identifier -%}
+    {% do adapter.drop_relation(version) %}
+  {%- endfor -%}
+{% endmacro %}
+
+
+{#-- Test hook: `SPARK_OSS_FAULT_POINT=<point>` makes the dbt process kill itself there (SIGKILL), so
+     the fault suite can stop a build at an exact point. A no-op otherwise. --#}
+{% macro spark_oss_fault_point(point) %}
+  {% do adapter.spark_oss_fault_point(point, model.unique_id if model is defined and model else '') %}
+{% endmacro %}
