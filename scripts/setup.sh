@@ -37,8 +37,10 @@ fi
 ensure_java
 
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ constraints.txt -nt "$STAMP" ] \
-   || [ adapters/dbt-spark-oss/pyproject.toml -nt "$STAMP" ]; then
+   || [ adapters/dbt-spark-oss/pyproject.toml -nt "$STAMP" ] \
+   || [ libs/spark-metastore-lock/pyproject.toml -nt "$STAMP" ]; then
   echo "setup: installing the pinned stack into $VENV"
-  "$VENV/bin/pip" install -q -c constraints.txt -e ".[dev]" -e adapters/dbt-spark-oss
+  "$VENV/bin/pip" install -q -c constraints.txt -e ".[dev]" \
+    -e libs/spark-metastore-lock -e adapters/dbt-spark-oss
   touch "$STAMP"
 fi

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbt_common.exceptions import DbtRuntimeError
+from spark_metastore_lock import SessionLockedError, acquire_session_lock, record_session_jvm
 
 from dbt.adapters.contracts.connection import Connection, ConnectionState
 from dbt.adapters.events.logging import AdapterLogger
@@ -24,7 +25,6 @@ from dbt.adapters.spark.connections import (
     SparkCredentials,
 )
 from dbt.adapters.spark.session import SessionConnectionWrapper
-from dbt.adapters.spark_oss.session_lock import SessionLockedError, acquire_session_lock
 
 logger = AdapterLogger("SparkOss")
 
@@ -136,12 +136,14 @@ def ensure_session_ready(credentials: SparkCredentials) -> Any:
     open connections without running anything (compile, sqlfluff's dbt templater) neither start
     a JVM nor take the lock.
     """
+    lock = None
     if getattr(credentials, "session_lock", True):
         try:
-            acquire_session_lock(credentials.server_side_parameters)
+            lock = acquire_session_lock(credentials.server_side_parameters)
         except SessionLockedError as exc:
             raise FailedToConnectError(str(exc)) from None
     spark = spark_session_for(credentials)
+    record_session_jvm(lock, spark)
     modules = list(getattr(credentials, "python_udf_modules", None) or [])
     if modules:
         register_udf_modules(spark, modules)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import signal
 from importlib import import_module
 from typing import Any
@@ -12,6 +13,7 @@ from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.base.meta import available
 from dbt.adapters.base.relation import AdapterTrackingRelationInfo
 from dbt.adapters.events.logging import AdapterLogger
+from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt.adapters.spark_oss.connections import SparkOssConnectionManager
 from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
@@ -46,6 +48,40 @@ class SparkOssAdapter(SparkAdapter):
     def python_submission_helpers(self) -> dict[str, builtins.type[PythonJobHelper]]:
         # Databricks helpers are dropped on purpose: they need a Databricks workspace.
         return {SESSION_SUBMISSION: SparkOssPythonJobHelper}
+
+    @available
+    def spark_oss_remove_orphan_versions(
+        self, location: str, name: str, catalog_versions: list[str]
+    ) -> list[str]:
+        """Delete ``<location>/<name>__v<id>`` directories that no catalog table owns.
+
+        Those are what a build killed in the middle of its write leaves (the catalog entry of a
+        managed CTAS is created after its files). Only on the embedded target, where the dbt
+        process has Spark's Hadoop FileSystem at hand; returns the deleted paths.
+        """
+        if self.config.credentials.method != SparkConnectionMethod.SESSION:
+            return []
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None or not location:
+            return []
+        jvm = spark.sparkContext._jvm
+        root = jvm.org.apache.hadoop.fs.Path(location)
+        fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        if not fs.exists(root):
+            return []
+        owned = {version.lower() for version in catalog_versions}
+        pattern = re.compile(rf"^{re.escape(name.lower())}__v\d{{20}}$")
+        deleted = []
+        for status in fs.listStatus(root):
+            directory = status.getPath().getName()
+            if status.isDirectory() and pattern.match(directory) and directory not in owned:
+                fs.delete(status.getPath(), True)
+                deleted.append(str(status.getPath()))
+        if deleted:
+            logger.info(f"Removed directories of killed builds: {deleted}")
+        return deleted
 
     @available
     def spark_oss_fault_point(self, point: str, node_id: str = "") -> str:

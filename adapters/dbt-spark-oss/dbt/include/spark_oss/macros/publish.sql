@@ -81,6 +81,7 @@
 {% macro spark_oss_publish(target, version, existing) %}
   {% do spark_oss_fault_point('before_publish') %}
   {%- set view = target.incorporate(type='view') -%}
+  {%- set previous = spark_oss_current_version(existing) -%}
   {%- set legacy = none -%}
   {%- if existing is not none and not existing.is_view -%}
     {%- set legacy = target.incorporate(path={'identifier': target.identifier ~ '__pre_versioning'}, type=existing.type) -%}
@@ -95,20 +96,45 @@
   {%- if legacy is not none -%}{% do adapter.drop_relation(legacy) %}{%- endif -%}
   {% do adapter.cache_added(view) if not replace %}
   {% do spark_oss_fault_point('after_publish') %}
-  {% do spark_oss_expire_versions(view, version) %}
+  {% do spark_oss_expire_versions(view, version, previous) %}
   {{ return(view) }}
 {% endmacro %}
 
 
-{#-- Drops the versions beyond the newest `keep_versions` (never the current one). --#}
-{% macro spark_oss_expire_versions(target, current) %}
+{#-- Drops old versions: keeps the current one, the one it replaced (`previous`, the rollback
+     target) and, with keep_versions > 2, the next newest; drops the rest, including versions of
+     killed builds that were never published. --#}
+{% macro spark_oss_expire_versions(relation, current, previous) %}
   {%- set keep = config.get('keep_versions', 2) | int -%}
   {%- if keep < 1 -%}
     {% do exceptions.raise_compiler_error("keep_versions must be at least 1 (got " ~ keep ~ ") in " ~ model.unique_id) %}
   {%- endif -%}
-  {%- for version in spark_oss_list_versions(target)[keep:] if version.identifier != current.identifier -%}
-    {% do adapter.drop_relation(version) %}
+  {%- set kept = [current.identifier] -%}
+  {%- if previous is not none and keep > 1 -%}{%- do kept.append(previous.identifier) -%}{%- endif -%}
+  {%- for version in spark_oss_list_versions(relation) -%}
+    {%- if version.identifier not in kept and kept | length < keep
+          and version.identifier < current.identifier -%}
+      {%- do kept.append(version.identifier) -%}
+    {%- elif version.identifier not in kept -%}
+      {% do adapter.drop_relation(version) %}
+    {%- endif -%}
   {%- endfor -%}
+  {%- if target.type == 'spark_oss' and target.method == 'session' -%}
+    {%- set versions = spark_oss_list_versions(relation) | map(attribute='identifier') | list -%}
+    {% do adapter.spark_oss_remove_orphan_versions(
+          spark_oss_schema_location(spark_oss_versions_schema(relation)), relation.identifier, versions) %}
+  {%- endif -%}
+{% endmacro %}
+
+
+{% macro spark_oss_schema_location(schema_name) %}
+  {%- call statement('spark_oss_schema_location', fetch_result=True) -%}
+    describe schema {{ schema_name }}
+  {%- endcall -%}
+  {%- for row in load_result('spark_oss_schema_location').table if row[0] | lower == 'location' -%}
+    {{ return(row[1]) }}
+  {%- endfor -%}
+  {{ return('') }}
 {% endmacro %}
 
 

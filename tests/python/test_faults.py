@@ -1,0 +1,198 @@
+"""Fault suite of the crash-safe publishing (docs/reliability.md): `make faults`.
+
+Every materialization of the fault project (tests/python/fault_project.py) is killed with SIGKILL
+at each point of its build (the adapter's SPARK_OSS_FAULT_POINT hook kills dbt exactly there, as
+`kill -9` would), and once in the middle of a long write; readers must see the previously published
+version unchanged until the flip, and one plain rerun must give tables equal to a clean run's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.python import warehouse
+from tests.python.fault_project import MODELS, ORDERS, SCHEMA, FaultProject
+from tests.python.fault_table import record_fault
+from tests.python.thrift_app import free_port, start_thrift_connect_app, wait_until_serving
+
+# before_build is not killed here: nothing is written before it (the versions schema only).
+POINTS = ("before_publish", "after_publish")
+
+
+def _content(state: dict[str, dict[str, object] | None]) -> dict[str, tuple[object, object]]:
+    """Rows and fingerprint per model (what a reader sees), without the version ids."""
+    return {
+        name: (entry["rows"], entry["fingerprint"]) if entry else None
+        for name, entry in state.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def clean_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict]:
+    """The content of every model after a clean batch-1 build and a clean batch-2 build."""
+    project = FaultProject(tmp_path_factory.mktemp("faults_clean"))
+    project.dbt("build", batch=1)
+    first = _content(project.state())
+    project.dbt("build", batch=2)
+    return {1: first, 2: _content(project.state())}
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> FaultProject:
+    project = FaultProject(tmp_path_factory.mktemp("faults_killed"))
+    project.dbt("build", batch=1)
+    return project
+
+
+def test_kill_at_every_point_of_every_materialization_then_rerun(
+    faulty: FaultProject, clean_runs: dict[int, dict]
+) -> None:
+    published = faulty.state()
+    assert _content(published) == clean_runs[1]
+    for point in POINTS:
+        for model in MODELS:
+            killed = faulty.dbt(
+                "build", "-s", model, fault=f"{point}:{model}", batch=2, check=False
+            )
+            assert killed.returncode == -signal.SIGKILL, (point, model, killed.stdout[-3000:])
+        after = faulty.state()
+        for model, label in MODELS.items():
+            entry, before = after[model], published[model]
+            assert entry is not None and entry["type"] == "view", (point, model, entry)
+            if point == "after_publish":
+                # the flip happened: the new version is what readers see
+                assert entry["version"] != before["version"], (point, model)
+                assert _content({model: entry})[model] == clean_runs[2][model], (point, model)
+            else:
+                # killed before the flip: the previous version, unchanged
+                assert entry == before, (point, model, entry, before)
+            record_fault(
+                f"kill -9 {point.replace('_', ' ')}: {label}",
+                "readers see the "
+                + ("new version" if point == "after_publish" else "previous version, unchanged"),
+            )
+        published = after
+
+    faulty.dbt("build", batch=2)  # a plain rerun, no clean-up
+    assert _content(faulty.state()) == clean_runs[2]
+    for model in MODELS:
+        kept = warehouse.versions(faulty.warehouse, SCHEMA, model)
+        assert 1 <= len(kept) <= 2, (model, [p.name for p in kept])
+    record_fault(
+        "plain rerun after all the kills above",
+        "succeeds without clean-up; every table equals a clean run's; at most 2 versions kept",
+    )
+
+
+def test_kill_during_a_long_write_then_rerun(
+    faulty: FaultProject, clean_runs: dict[int, dict], tmp_path: Path
+) -> None:
+    faulty.dbt("build", "-s", "sql_table", batch=2)
+    before = faulty.state()["sql_table"]
+    versions_dir = faulty.warehouse / f"{SCHEMA}_versions.db"
+    known = {p.name for p in versions_dir.iterdir()}
+    process = subprocess.Popen(
+        faulty.dbt_command("run", "-s", "sql_table", batch=2, slow_rows=400_000_000),
+        cwd=faulty.project,
+        env=faulty.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    writing: list[Path] = []
+    while not writing:
+        assert process.poll() is None, "the long write finished before it could be killed"
+        assert time.monotonic() < deadline, "no version directory was being written"
+        writing = [
+            p for p in versions_dir.iterdir() if p.name not in known and (p / "_temporary").exists()
+        ]
+        time.sleep(0.2)
+    time.sleep(1.0)  # well inside the write
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (writing[0] / "_SUCCESS").exists()
+    assert faulty.state()["sql_table"] == before  # the published version did not move
+    faulty.dbt("build", batch=2)
+    assert _content(faulty.state()) == clean_runs[2]
+    assert not writing[0].exists()  # the killed write's directory was removed
+    record_fault(
+        "kill -9 in the middle of a CTAS write (table, SQL)",
+        "previous version still published; rerun succeeds (no LOCATION_ALREADY_EXISTS), "
+        "tables equal a clean run's, the half-written directory is removed",
+    )
+
+
+def _expected_reads() -> dict[int, tuple[int, Decimal]]:
+    """(rows, sum of amount) of sql_partitioned_table per batch, computed from the seed text."""
+    rows = list(csv.DictReader(io.StringIO(ORDERS)))
+    return {
+        batch: (
+            sum(1 for r in rows if int(r["batch"]) <= batch),
+            sum((Decimal(r["amount"]) for r in rows if int(r["batch"]) <= batch), Decimal(0)),
+        )
+        for batch in (1, 2)
+    }
+
+
+@pytest.mark.cluster
+def test_thrift_reader_never_sees_a_missing_or_partial_table(tmp_path: Path) -> None:
+    from pyhive import hive
+
+    project = FaultProject(tmp_path / "client")
+    thrift_port, connect_port = free_port(), free_port()
+    server_state = tmp_path / "server"
+    server = start_thrift_connect_app(server_state, thrift_port, connect_port)
+    ports = {"FAULT_THRIFT_PORT": str(thrift_port), "FAULT_CONNECT_PORT": str(connect_port)}
+    try:
+        wait_until_serving(server, server_state, thrift_port, connect_port)
+        project.dbt("build", "-s", "+sql_partitioned_table", "--target", "thrift", env=ports)
+        valid = _expected_reads()
+        reads: list[tuple[int, Decimal]] = []
+        errors: list[str] = []
+        stop = threading.Event()
+
+        def poll() -> None:
+            connection = hive.connect(host="127.0.0.1", port=thrift_port, username="reader")
+            cursor = connection.cursor()
+            while not stop.is_set():
+                try:
+                    cursor.execute(
+                        f"select count(*), sum(amount) from {SCHEMA}.sql_partitioned_table"
+                    )
+                    count, total = cursor.fetchall()[0]
+                    reads.append((int(count), Decimal(str(total))))
+                except Exception as exc:  # every failure is a finding, not a crash
+                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            connection.close()
+
+        reader = threading.Thread(target=poll, daemon=True)
+        reader.start()
+        rebuilds = 4
+        for batch in (2, 1, 2, 1)[:rebuilds]:
+            project.dbt(
+                "run", "-s", "sql_partitioned_table", "--target", "thrift", batch=batch, env=ports
+            )
+        stop.set()
+        reader.join(timeout=60)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    wrong = [read for read in reads if read not in valid.values()]
+    assert errors == [], errors[:5]
+    assert wrong == [], wrong[:5]
+    assert len(reads) >= 20 and set(reads) == set(valid.values()), (len(reads), set(reads))
+    record_fault(
+        f"reader polling over the Thrift Server during {rebuilds} rebuilds "
+        "(table, SQL, partitioned)",
+        f"{len(reads)} reads: 0 errors, 0 empty or partial reads (each read is a whole version)",
+    )

@@ -1,0 +1,81 @@
+"""A Spark Thrift Server with Spark Connect in the same application, on loopback, for tests.
+
+Lighter than the standalone cluster (spark_analytics.cluster): one local[2] driver, started with
+pip pyspark's spark-submit, its metastore and warehouse under ``state``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -> Any:
+    import pyspark
+
+    spark_home = Path(pyspark.__file__).resolve().parent
+    java_home = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "java_home.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home),
+        "JAVA_HOME": java_home,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    confs = {
+        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(connect_port),
+        "spark.sql.warehouse.dir": str(state / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={state}/metastore_db;create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
+        "spark.ui.enabled": "false",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.sql.shuffle.partitions": "2",
+    }
+    cmd = [str(spark_home / "bin" / "spark-submit"), "--master", "local[2]"]
+    cmd += ["--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"]
+    for key, value in confs.items():
+        cmd += ["--conf", f"{key}={value}"]
+    cmd += ["spark-internal", "--hiveconf", f"hive.server2.thrift.port={thrift_port}"]
+    cmd += ["--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"]
+    state.mkdir(parents=True, exist_ok=True)
+    log = (state / "server.log").open("w")
+    return subprocess.Popen(
+        cmd, cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_until_serving(server: Any, state: Path, *ports: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(port_open(port) for port in ports):
+        assert server.poll() is None, (state / "server.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, f"Thrift/Connect server did not start in {timeout} s"
+        time.sleep(2)
