@@ -6,7 +6,7 @@ SEED ?= 42
 BAD_ROWS ?= 100
 DOCS_PORT ?= 8080
 
-.PHONY: setup data run build summary test lint docs bench clean
+.PHONY: setup data run build summary report test lint docs bench clean faults
 
 setup:
 	@scripts/setup.sh
@@ -21,7 +21,11 @@ build: setup
 summary: setup
 	$(IN_ENV) dbt run-operation print_run_summary
 
-run: data build summary
+# The analysts' report from the marts (after `make run`): reports/index.html + reports/charts/.
+report: setup
+	$(IN_ENV) python -m spark_analytics.report --out reports
+
+run: data build summary report
 
 lint: setup
 	$(IN_ENV) ruff check .
@@ -34,13 +38,22 @@ test: setup lint
 	@scripts/ensure_chromium.sh
 	$(IN_ENV) pytest -q -ra --runcluster $(PYTEST_ARGS)
 
+# The fault suite (docs/reliability.md): kill -9 at every point of every materialization, a Thrift
+# reader during rebuilds, the metastore lock, hostile input, bad files, streaming, security. Prints
+# the table of what was checked and writes it to target/faults.md. Also part of `make test`.
+FAULT_SUITES := $(wildcard tests/python/test_faults.py tests/python/test_metastore_lock.py \
+	tests/python/test_hostile_input.py tests/python/test_bad_files.py tests/python/test_properties.py \
+	tests/python/test_streaming_hardening.py tests/python/test_security.py)
+faults: setup
+	FAULT_TABLE=target/faults.md $(IN_ENV) pytest -q -ra --runcluster $(FAULT_SUITES) $(PYTEST_ARGS)
+
 docs: setup
 	$(IN_ENV) dbt docs generate
 	$(IN_ENV) dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 # Side-by-side timings of broadcast, cache and repartition on the generated data.
 bench: setup
-	$(IN_ENV) python -m spark_analytics.bench_performance
+	$(IN_ENV) python -m spark_analytics.bench.hints
 
 clean:
 	rm -rf target logs .spark data
@@ -59,7 +72,7 @@ cluster-status: setup
 # Starts its own cluster on free ports (state in pytest's tmp dir), so it never collides with
 # `make cluster-up`; builds the project on both targets and compares every table.
 cluster-test: setup
-	$(IN_ENV) pytest -q -rs --runcluster -m cluster tests/python/test_cluster.py
+	$(IN_ENV) pytest -q -rs --runcluster -m cluster tests/python/test_cluster.py tests/python/test_security.py
 # --- end cluster ---
 
 # --- event stream: replay -> Structured Streaming ingest -> incremental dbt models (owner: stream) ---
@@ -73,8 +86,8 @@ stream: setup
 		--seed $(SEED) --out $(STREAM_DIR)/landing --batch-rows 10000 --late-fraction 0.01 \
 		--late-hours 6 --duplicate-fraction 0.01 --malformed-fraction 0.001 --out-of-order
 	$(IN_ENV) python -m spark_analytics.streaming.pipeline --landing $(STREAM_DIR)/landing \
-		--checkpoint $(STREAM_DIR)/checkpoint -- build -s +merchant_daily_transactions
+		--checkpoint $(STREAM_DIR)/checkpoint -- build -s +fct_merchant_daily_transactions
 
 stream-bench: setup
-	$(IN_ENV) python -m spark_analytics.streaming.bench
+	$(IN_ENV) python -m spark_analytics.bench.streaming
 # --- end event stream ---

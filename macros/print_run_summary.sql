@@ -1,6 +1,6 @@
 {#- `dbt run-operation print_run_summary`: where the marts are and what they hold. -#}
 {% macro print_run_summary() %}
-    {%- set sales = ref('sales_by_segment') -%}
+    {%- set sales = ref('rpt_sales_by_segment') -%}
     {%- set quarantine = ref('quarantine_transactions') -%}
     {%- set segments = run_query(
         'select purchase_segment, transaction_count, customer_count, avg_purchase, total_sales'

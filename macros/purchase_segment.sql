@@ -5,8 +5,8 @@
 {% macro purchase_segment(amount_column) %}
     case
         when {{ amount_column }} is null then null
-        when {{ amount_column }} > {{ var('high_value_threshold') }} then 'High Value'
-        when {{ amount_column }} > {{ var('medium_value_threshold') }} then 'Medium Value'
+        when {{ amount_column }} > {{ validated_number('high_value_threshold') }} then 'High Value'
+        when {{ amount_column }} > {{ validated_number('medium_value_threshold') }} then 'Medium Value'
         else 'Low Value'
     end
 {% endmacro %}

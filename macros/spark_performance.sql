@@ -14,11 +14,20 @@
     {#- At parse time config.get() returns placeholders, so hints are only rendered to run. -#}
     {%- set hints = model_meta().get('spark_hints', {}) -%}
     {%- set rendered = [] -%}
+    {%- if hints is not mapping -%}
+        {%- do _input_error("meta.spark_hints of " ~ _hint_owner(), hints, "expected a mapping {broadcast: [...], repartition: [...]}") -%}
+    {%- endif -%}
+    {%- for key in hints if key not in ('broadcast', 'repartition') -%}
+        {%- do _input_error("meta.spark_hints key of " ~ _hint_owner(), key, "expected broadcast or repartition") -%}
+    {%- endfor -%}
+    {#- Hint arguments are pasted into SQL: identifiers only (validate_inputs.sql). -#}
     {%- if hints.get('broadcast') -%}
-        {%- do rendered.append('broadcast(' ~ hints['broadcast'] | join(', ') ~ ')') -%}
+        {%- set names = validated_identifier_list("meta.spark_hints.broadcast of " ~ _hint_owner(), hints['broadcast']) -%}
+        {%- do rendered.append('broadcast(' ~ names | join(', ') ~ ')') -%}
     {%- endif -%}
     {%- if hints.get('repartition') -%}
-        {%- do rendered.append('repartition(' ~ hints['repartition'] | join(', ') ~ ')') -%}
+        {%- set columns = validated_identifier_list("meta.spark_hints.repartition of " ~ _hint_owner(), hints['repartition'], allow_leading_number=true) -%}
+        {%- do rendered.append('repartition(' ~ columns | join(', ') ~ ')') -%}
     {%- endif -%}
     {%- if rendered -%}/*+ {{ rendered | join(', ') }} */{%- endif -%}
 {% endmacro %}
@@ -38,6 +47,11 @@
         {%- do run_query('clear cache') -%}
     {%- endif -%}
     {{ return('select 1') }}
+{% endmacro %}
+
+
+{% macro _hint_owner() %}
+    {{ return(model.unique_id if model is defined and model else 'this node') }}
 {% endmacro %}
 
 

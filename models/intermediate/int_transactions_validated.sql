@@ -1,3 +1,15 @@
+{#-
+    The reference and dedup stages of the rejection-reason contract (dbt_project.yml); the row
+    stage ran in stg_raw__transactions. Each stage only sees rows that passed the earlier ones.
+-#}
+{%- set reference_checks = {
+    'unknown_merchant_id': 'not is_known_merchant',
+    'unknown_customer_id': 'not is_known_customer',
+} -%}
+{%- set dedup_checks = {
+    'duplicate_transaction_id': 'occurrence_number > 1',
+} -%}
+
 with
 
 transactions as (
@@ -8,22 +20,28 @@ transactions as (
 
 merchants as (
 
-    select * from {{ ref('stg_raw__merchants') }}
-    where rejection_reason is null
+    select * from {{ ref('int_merchants_accepted') }}
 
 ),
 
 customers as (
 
-    select * from {{ ref('stg_raw__customers') }}
-    where rejection_reason is null
+    select * from {{ ref('int_customers_accepted') }}
 
 ),
 
 with_references as (
 
     select {{ spark_hints() }}
-        transactions.*,
+        transactions.transaction_id,
+        transactions.customer_id,
+        transactions.merchant_id,
+        transactions.purchase_amount,
+        transactions.event_time,
+        transactions.raw_purchase_amount,
+        transactions.raw_event_time,
+        transactions.raw_record,
+        transactions.rejection_reason as row_rejection_reason,
         merchants.merchant_id is not null as is_known_merchant,
         customers.customer_id is not null as is_known_customer
 
@@ -41,10 +59,7 @@ reference_checked as (
         *,
         coalesce(
             row_rejection_reason,
-            case
-                when not is_known_merchant then 'unknown_merchant_id'
-                when not is_known_customer then 'unknown_customer_id'
-            end
+            {{ first_failing_check('transactions', 'reference', reference_checks) }}
         ) as reference_rejection_reason
 
     from with_references
@@ -83,7 +98,7 @@ final as (
         raw_record,
         coalesce(
             reference_rejection_reason,
-            case when occurrence_number > 1 then 'duplicate_transaction_id' end
+            {{ first_failing_check('transactions', 'dedup', dedup_checks) }}
         ) as rejection_reason
 
     from deduplicated

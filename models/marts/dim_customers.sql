@@ -2,8 +2,7 @@ with
 
 customers as (
 
-    select * from {{ ref('stg_raw__customers') }}
-    where rejection_reason is null
+    select * from {{ ref('int_customers_accepted') }}
 
 ),
 

@@ -8,8 +8,7 @@ purchases as (
 
 merchants as (
 
-    select * from {{ ref('stg_raw__merchants') }}
-    where rejection_reason is null
+    select * from {{ ref('int_merchants_accepted') }}
 
 ),
 

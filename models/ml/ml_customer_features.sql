@@ -1,5 +1,5 @@
 {#- The SQL twin of spark_analytics.ml.features.customer_features (tests compare the two). -#}
-{%- set high_value_threshold = var('high_value_threshold') -%}
+{%- set high_value_threshold = validated_number('high_value_threshold') -%}
 
 with
 

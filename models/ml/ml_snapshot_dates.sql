@@ -2,8 +2,8 @@
     var ml_cutoff_date ('YYYY-MM-DD'): the test snapshot date. Default: the last event date minus
     (ml_horizon_days - 1), so the test labels cover exactly the last ml_horizon_days days.
 -#}
-{%- set cutoff_date = var('ml_cutoff_date', none) -%}
-{%- set horizon_days = var('ml_horizon_days', 30) | int -%}
+{%- set cutoff_date = validated_date('ml_cutoff_date') -%}
+{%- set horizon_days = validated_integer('ml_horizon_days', 30, min_value=1) -%}
 
 with
 

@@ -9,5 +9,6 @@ runs on a classic SparkSession and over Spark Connect (no RDD API, no ``sparkCon
 * ``training``: time-based split, ``Pipeline([VectorAssembler, StandardScaler,
   LogisticRegression])``, metrics, deterministic model version, versioned save.
 * ``scoring``: load the latest saved model and score customers.
-* ``synthetic``: test/benchmark data (from ``spark_analytics.datagen`` or random features).
+* ``synthetic``: test/benchmark data (from ``spark_analytics.datagen`` or random features);
+  the benchmark itself is ``spark_analytics.bench.ml``.
 """

@@ -23,11 +23,12 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_analytics.contracts import dbt_var
+
 SNAPSHOT_TRAIN = "train"
 SNAPSHOT_TEST = "test"
 SNAPSHOT_SCORE = "score"
 DEFAULT_HORIZON_DAYS = 30
-HIGH_VALUE_THRESHOLD = 1000
 
 KEY_COLUMNS = ("snapshot", "as_of_date", "customer_id")
 FEATURE_COLUMNS = (
@@ -115,9 +116,12 @@ def customer_features(
     snapshots: DataFrame,
     categories: DataFrame,
     customers: DataFrame,
-    high_value_threshold: float = HIGH_VALUE_THRESHOLD,
+    high_value_threshold: float | None = None,
 ) -> DataFrame:
     """One row per (snapshot, customer with at least one purchase before the snapshot date).
+
+    ``high_value_threshold`` defaults to the dbt var of that name (dbt_project.yml), the one
+    place the segment thresholds live.
 
     Tenure counts from the signup date, or from the first purchase when the customer has none.
     Unknown categories count as not discretionary.
@@ -131,6 +135,8 @@ def customer_features(
         )
         .withColumn("is_discretionary", F.coalesce("is_discretionary", F.lit(False)))
     )
+    if high_value_threshold is None:
+        high_value_threshold = dbt_var("high_value_threshold")
     amount = F.col("purchase_amount")
     aggregated = history.groupBy("snapshot", "as_of_date", "customer_id").agg(
         F.max("purchase_date").alias("last_purchase_date"),

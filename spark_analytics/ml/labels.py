@@ -14,7 +14,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_analytics.ml.features import HIGH_VALUE_THRESHOLD
+from spark_analytics.contracts import dbt_var
 
 LABEL_COLUMNS = ("purchases_in_window", "label", "label_high_value")
 
@@ -34,12 +34,15 @@ def customer_labels(
     population: DataFrame,
     purchases: DataFrame,
     snapshots: DataFrame,
-    high_value_threshold: float = HIGH_VALUE_THRESHOLD,
+    high_value_threshold: float | None = None,
 ) -> DataFrame:
     """One row per (snapshot with a label window, customer of ``population`` in it).
 
     ``population`` has (snapshot, customer_id): typically the feature table's keys.
+    ``high_value_threshold`` defaults to the dbt var of that name (dbt_project.yml).
     """
+    if high_value_threshold is None:
+        high_value_threshold = dbt_var("high_value_threshold")
     future = (
         purchases_in_window(purchases, snapshots)
         .groupBy("snapshot", "customer_id")

@@ -14,8 +14,8 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_analytics.datagen_entities import CATEGORIES
-from spark_analytics.datagen_world import (
+from spark_analytics.datagen.entities import CATEGORIES
+from spark_analytics.datagen.world import (
     DatagenConfig,
     build_world,
     iter_customer_tables,

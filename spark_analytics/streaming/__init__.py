@@ -1,4 +1,11 @@
-"""Event stream: ``replay`` lands transactions as micro-batch JSON-lines files (with late,
-duplicate and malformed lines), ``ingest`` reads them with Structured Streaming into the bronze and
-quarantine tables exactly once, ``pipeline`` runs ingest + dbt in one JVM, ``bench`` measures
-throughput and end-to-end latency. The dbt side: models/staging/events, models/marts/events."""
+"""Event stream: the path from landed files to the bronze and quarantine tables.
+
+* ``replay``: lands transactions from ``spark_analytics.datagen`` as micro-batch JSON-lines files,
+  with late, duplicate and malformed lines (the generator's own ids and defect kinds).
+* ``ingest``: reads them with Structured Streaming into the bronze and quarantine tables, exactly
+  once.
+* ``pipeline``: ingest + dbt in one JVM.
+
+Its benchmark is ``spark_analytics.bench.streaming``; the dbt side is models/staging/events and
+models/marts/events.
+"""

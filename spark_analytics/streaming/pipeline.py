@@ -1,7 +1,7 @@
 """One pipeline cycle in one JVM: ingest what has landed (availableNow), then dbt.
 
     python -m spark_analytics.streaming.pipeline --landing data/landing \
-        --checkpoint data/checkpoints/events -- build -s +merchant_daily_transactions
+        --checkpoint data/checkpoints/events -- build -s +fct_merchant_daily_transactions
 
 The embedded Derby metastore admits one JVM at a time, so the ingest and dbt's embedded session
 cannot run side by side in two processes. Here dbt runs in-process (dbtRunner) after the ingest
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from dataclasses import replace
 
@@ -24,20 +25,19 @@ from spark_analytics.session import build_session
 from spark_analytics.streaming.ingest import (
     IngestConfig,
     Target,
+    add_file_source_arguments,
+    file_source_options,
     progress_summary,
-    start_ingest,
+    run_available_now,
 )
 
-DEFAULT_DBT_ARGS = ("build", "-s", "+merchant_daily_transactions")
+DEFAULT_DBT_ARGS = ("build", "-s", "+fct_merchant_daily_transactions")
 
 
 def ingest_available_now(spark: SparkSession, config: IngestConfig) -> dict:
-    """Processes every file landed so far, then returns the progress summary."""
-    query = start_ingest(spark, replace(config, trigger="available-now"))
-    query.awaitTermination()
-    if query.exception() is not None:
-        raise RuntimeError(f"ingest failed: {query.exception()}")
-    return progress_summary(query)
+    """Processes every file landed so far (old enough, with a minimum file age), then returns
+    the progress summary. Raises ``IngestError`` (a RuntimeError) with a clear message."""
+    return progress_summary(run_available_now(spark, replace(config, trigger="available-now")))
 
 
 def run_dbt(args: list[str]) -> float:
@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--bronze-table", default="events.bronze_transactions")
     parser.add_argument("--quarantine-table", default="events.quarantine_events")
-    parser.add_argument("--max-files-per-trigger", type=int, default=None)
+    add_file_source_arguments(parser)
     parser.add_argument("--skip-dbt", action="store_true")
     parser.add_argument("dbt_args", nargs="*", help="dbt command (after --)")
     return parser.parse_args(argv)
@@ -72,11 +72,15 @@ def main(argv: list[str] | None = None) -> None:
         checkpoint=args.checkpoint,
         bronze=Target(table=args.bronze_table),
         quarantine=Target(table=args.quarantine_table),
-        max_files_per_trigger=args.max_files_per_trigger,
+        **file_source_options(args),
     )
     spark = build_session("events-pipeline")
     started = time.monotonic()
-    summary = {"ingest": ingest_available_now(spark, config)}
+    try:
+        summary = {"ingest": ingest_available_now(spark, config)}
+    except RuntimeError as exc:
+        print(f"pipeline: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     summary["ingest_seconds"] = round(time.monotonic() - started, 2)
     if not args.skip_dbt:
         summary["dbt_seconds"] = round(run_dbt(args.dbt_args or list(DEFAULT_DBT_ARGS)), 2)

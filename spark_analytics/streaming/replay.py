@@ -1,19 +1,21 @@
-"""Replays transactions into a landing directory as a stream of JSON-lines micro-batch files.
+"""Replays generated transactions into a landing directory as JSON-lines micro-batch files.
 
-Each file is written under a hidden temporary name and renamed into place, so a file source
-never sees half a file. On top of the clean input the replay injects what a real feed does:
+The events are ``spark_analytics.datagen``'s valid transactions (same ids, same JSON lines as its
+``transactions/json`` files) and the bad lines are its defects (``datagen.badrows``, the kinds
+in ``STREAM_REASONS``, ids ``tbad00000001``...): this module only decides when and where they
+land. Each file is written under a hidden temporary name and renamed into place, so a file
+source never sees half a file. On top of the clean input the replay does what a real feed does:
 late events (held back until the stream clock has moved ``late_hours`` past them), duplicate
-transaction_ids (exact re-sends, in the same or a later file), malformed lines of several kinds,
-and (``out_of_order``) shuffled lines within a file. A manifest records what was injected, so the
+transaction_ids (exact re-sends, in the same or a later file), bad lines, and
+(``out_of_order``) shuffled lines within a file. A manifest records what was injected, so the
 ingest and the models can be reconciled against it.
 
     python -m spark_analytics.streaming.replay --out data/landing --rows 100000 --rate 5000 \
         --batch-rows 5000 --seed 42 --late-fraction 0.02 --late-hours 6 \
         --duplicate-fraction 0.01 --malformed-fraction 0.005 --out-of-order
 
-The clean input is any iterable of pandas DataFrames with the columns transaction_id,
-customer_id, merchant_id, purchase_amount, event_time (``--source synthetic`` makes them here;
-``--source datagen`` uses ``spark_analytics.datagen.iter_transaction_chunks``).
+``plan_batches`` and ``replay`` take any iterable of pandas DataFrames with the columns of
+``datagen.iter_transaction_chunks`` (``generated_transactions`` makes them).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,18 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-EVENT_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "purchase_amount", "event_time")
+from spark_analytics import progress
+from spark_analytics.datagen import DatagenConfig, iter_transaction_chunks
+from spark_analytics.datagen.badrows import STREAM_REASONS, BadRow, Fields, json_line, render_json
 
-# Kind of malformed line -> the quarantine reason the ingest must give it.
-MALFORMED_KINDS: dict[str, str] = {
-    "truncated_json": "malformed_row",
-    "not_json": "malformed_row",
-    "missing_transaction_id": "missing_transaction_id",
-    "missing_merchant_id": "missing_merchant_id",
-    "non_numeric_amount": "non_numeric_amount",
-    "negative_amount": "negative_amount",
-    "unparseable_event_time": "unparseable_event_time",
-}
+EVENT_COLUMNS = ("transaction_id", "customer_id", "merchant_id", "purchase_amount", "event_time")
 
 
 @dataclass(frozen=True)
@@ -81,67 +77,57 @@ class ReplayBatch:
         return self.on_time + self.late + self.duplicates
 
 
-def format_events(chunk: pd.DataFrame) -> pd.Series:
-    """The JSON line of every transaction in ``chunk`` (event_time as ISO-8601 UTC, with
-    microseconds; amount as a JSON number with 2 decimals)."""
-    event_time = pd.to_datetime(chunk["event_time"], utc=True).dt.tz_convert(None)
-    quoted = {
-        name: chunk[name].astype(str).map(json.dumps)
-        for name in ("transaction_id", "customer_id", "merchant_id")
-    }
-    return (
-        '{"transaction_id":'
-        + quoted["transaction_id"]
-        + ',"customer_id":'
-        + quoted["customer_id"]
-        + ',"merchant_id":'
-        + quoted["merchant_id"]
-        + ',"purchase_amount":'
-        + chunk["purchase_amount"].astype(float).round(2).map(repr)
-        + ',"event_time":"'
-        + event_time.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        + '"}'
-    )
+@dataclass(frozen=True)
+class Event:
+    """One clean transaction: its event time (the stream clock), fields and JSON line."""
+
+    event_time: pd.Timestamp
+    fields: Fields
+    line: str
 
 
-def format_event(row: dict) -> str:
-    """One transaction as a JSON line (see format_events)."""
-    if "_line" in row:
-        return row["_line"]
-    return format_events(pd.DataFrame([row])).iloc[0]
-
-
-def malformed_line(kind: str, row: dict, rng: np.random.Generator) -> str:
-    """A broken variant of ``row`` of the given kind (see MALFORMED_KINDS)."""
-    good = json.loads(format_event(row))
-    if kind == "truncated_json":
-        text = format_event(row)
-        return text[: int(rng.integers(1, len(text) - 1))]
-    if kind == "not_json":
-        return f"#corrupted record {int(rng.integers(0, 1_000_000))}#"
-    if kind == "missing_transaction_id":
-        del good["transaction_id"]
-    elif kind == "missing_merchant_id":
-        good["merchant_id"] = "  "
-    elif kind == "non_numeric_amount":
-        good["purchase_amount"] = "12,50 EUR"
-    elif kind == "negative_amount":
-        good["purchase_amount"] = -abs(good["purchase_amount"]) - 0.01
-    elif kind == "unparseable_event_time":
-        good["event_time"] = "yesterday afternoon"
-    else:
-        raise ValueError(f"unknown malformed kind {kind!r}")
-    return json.dumps(good, separators=(",", ":"))
-
-
-def iter_rows(chunks: Iterable[pd.DataFrame]) -> Iterator[dict]:
-    """Rows of the clean input, in input (= arrival) order."""
+def iter_events(chunks: Iterable[pd.DataFrame]) -> Iterator[Event]:
+    """The clean input as events, in input (= arrival) order."""
     for chunk in chunks:
         missing = set(EVENT_COLUMNS) - set(chunk.columns)
         if missing:
             raise ValueError(f"input chunk lacks columns {sorted(missing)}")
-        rows = chunk.loc[:, list(EVENT_COLUMNS)].assign(_line=format_events(chunk))
-        yield from rows.to_dict("records")
+        times = pd.to_datetime(chunk["event_time"], utc=True)
+        epochs = (times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        cents = np.rint(chunk["purchase_amount"].astype(float).to_numpy() * 100).astype(np.int64)
+        columns = zip(
+            times,
+            chunk["transaction_id"].astype(str),
+            chunk["customer_id"].astype(str),
+            chunk["merchant_id"].astype(str),
+            cents,
+            epochs,
+            strict=True,
+        )
+        for event_time, tx, customer, merchant, amount, epoch in columns:
+            fields = Fields(tx, customer, merchant, int(amount), int(epoch))
+            yield Event(event_time, fields, json_line(fields).rstrip("\n"))
+
+
+def bad_line(reason: str, variant: int, number: int, source: Fields) -> str:
+    """The generator's bad JSON line of ``reason`` (flavour ``variant``), built from a clean
+    event's customer, merchant, amount and time under a fresh id ``tbad{number:08d}``."""
+    transaction_id = f"tbad{number:08d}"
+    bad = BadRow(
+        after=-1,  # placement is the replay's (plan_batches), not the file generator's
+        reason=reason,
+        transaction_id=transaction_id,
+        source=-1,
+        variant=variant,
+        cents=source.cents,
+        delay=0,
+        unknown_merchant=0,
+    )
+    fields = Fields(
+        transaction_id, source.customer_id, source.merchant_id, source.cents, source.epoch
+    )
+    year = time.gmtime(source.epoch).tm_year
+    return render_json(bad, fields, year).rstrip("\n")
 
 
 def plan_batches(chunks: Iterable[pd.DataFrame], config: ReplayConfig) -> Iterator[ReplayBatch]:
@@ -150,58 +136,62 @@ def plan_batches(chunks: Iterable[pd.DataFrame], config: ReplayConfig) -> Iterat
     The stream clock is the largest event_time emitted so far. A late event is held back until
     the clock reaches event_time + late_hours (or the input ends), so it lands in a later file
     than its neighbours in event time. A duplicate is an exact copy of an emitted event, landing
-    in the same file or one of the next two.
+    in the same file or one of the next two. A bad line (one of ``STREAM_REASONS``, reasons
+    drawn at random, each reason's flavours in turn) lands at a random place in the file.
     """
     rng = np.random.default_rng(config.seed)
     late_delay = pd.Timedelta(hours=config.late_hours)
-    held: list[tuple[pd.Timestamp, dict]] = []  # (release at, row)
-    resend: dict[int, list[dict]] = {}  # batch seq -> rows to send again
+    held: list[tuple[pd.Timestamp, Event]] = []  # (release at, event)
+    resend: dict[int, list[Event]] = {}  # batch seq -> events to send again
     clock: pd.Timestamp | None = None
     seq = 0
-    rows = iter_rows(chunks)
+    events = iter_events(chunks)
     exhausted = False
+    flavours: Counter[str] = Counter()  # bad lines so far per reason
+    bad_lines = 0
 
     while True:
         batch = ReplayBatch(seq=seq, lines=[])
-        emitted: list[dict] = []
+        emitted: list[Event] = []
         while batch.on_time < config.batch_rows and not exhausted:
-            row = next(rows, None)
-            if row is None:
+            event = next(events, None)
+            if event is None:
                 exhausted = True
                 break
-            event_time = pd.Timestamp(row["event_time"])
             if rng.random() < config.late_fraction:
-                held.append((event_time + late_delay, row))
+                held.append((event.event_time + late_delay, event))
                 continue
-            clock = event_time if clock is None else max(clock, event_time)
-            emitted.append(row)
+            clock = event.event_time if clock is None else max(clock, event.event_time)
+            emitted.append(event)
             batch.on_time += 1
         # The last file takes everything still held back or scheduled for re-sending.
         is_due = [exhausted or (clock is not None and at <= clock) for at, _ in held]
-        emitted.extend(row for (_, row), due in zip(held, is_due, strict=True) if due)
+        emitted.extend(event for (_, event), due in zip(held, is_due, strict=True) if due)
         batch.late = sum(is_due)
         held = [item for item, due in zip(held, is_due, strict=True) if not due]
         originals = list(emitted)
         resent = resend.pop(seq, [])
         if exhausted:
-            resent += [row for rows_ in resend.values() for row in rows_]
+            resent += [event for pending in resend.values() for event in pending]
             resend.clear()
-        for row in originals:
+        for event in originals:
             if rng.random() < config.duplicate_fraction:
                 target = seq if exhausted else seq + int(rng.integers(0, 3))
-                resend.setdefault(target, []).append(row)
+                resend.setdefault(target, []).append(event)
         resent += resend.pop(seq, [])
         emitted.extend(resent)
         batch.duplicates = len(resent)
-        batch.lines = [format_event(row) for row in emitted]
-        kinds = sorted(MALFORMED_KINDS)
-        for row in originals:
+        batch.lines = [event.line for event in emitted]
+        for event in originals:
             if rng.random() < config.malformed_fraction:
-                kind = kinds[int(rng.integers(0, len(kinds)))]
+                reason = STREAM_REASONS[int(rng.integers(0, len(STREAM_REASONS)))]
+                bad_lines += 1
+                line = bad_line(reason, flavours[reason], bad_lines, event.fields)
+                flavours[reason] += 1
                 # at a random position, so bad lines are not all at the end of the file
                 position = int(rng.integers(0, len(batch.lines) + 1))
-                batch.lines.insert(position, malformed_line(kind, row, rng))
-                batch.malformed[kind] = batch.malformed.get(kind, 0) + 1
+                batch.lines.insert(position, line)
+                batch.malformed[reason] = batch.malformed.get(reason, 0) + 1
         if config.out_of_order:
             rng.shuffle(batch.lines)
         if batch.lines:
@@ -251,8 +241,7 @@ class Manifest:
         self.late_events += batch.late
         self.duplicate_lines += batch.duplicates
         self.malformed_lines += bad
-        for kind, count in batch.malformed.items():
-            reason = MALFORMED_KINDS[kind]
+        for reason, count in batch.malformed.items():
             self.malformed_by_reason[reason] = self.malformed_by_reason.get(reason, 0) + count
 
     def to_dict(self) -> dict:
@@ -277,19 +266,24 @@ def replay(
     rate: float = 0.0,
     prefix: str | None = None,
     manifest_path: Path | None = None,
+    total_events: int | None = None,
 ) -> dict:
     """Writes the planned batches into ``out`` at ``rate`` clean events/s (0 = unthrottled) and
     returns (and writes) the manifest."""
     prefix = prefix or f"events-s{config.seed}-{uuid.uuid4().hex[:8]}"
     manifest = Manifest(prefix=prefix, config={**asdict(config), "rate": rate})
-    started = time.monotonic()
+    started: float | None = None  # the clock starts with the first file, after the generator's
+    shown = progress.bar(total=total_events, desc="replay", unit="events")
     for batch in plan_batches(chunks, config):
+        started = time.monotonic() if started is None else started
         path = write_batch_file(Path(out), f"{prefix}-{batch.seq:06d}.jsonl", batch.lines)
         manifest.add(batch, path, time.time())
         if rate > 0:
             ahead = manifest.source_events / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
+        shown.update(manifest.source_events - shown.n)
+    shown.close()
     result = manifest.to_dict()
     manifest_path = manifest_path or Path(out) / "_manifests" / f"{prefix}.json"
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
@@ -297,38 +291,25 @@ def replay(
     return result
 
 
-def synthetic_transactions(
+def generated_transactions(
     rows: int,
     seed: int = 42,
-    start: str = "2024-01-01",
-    span_hours: float = 48.0,
-    merchants: int = 20,
-    customers: int = 500,
-    chunk_rows: int = 50_000,
+    months: int = 1,
+    start_date: str = "2026-01-01",
+    merchants: int | None = None,
+    customers: int | None = None,
+    chunk_rows: int = 100_000,
 ) -> Iterator[pd.DataFrame]:
-    """Valid transactions in event-time order, ``rows`` of them spread over ``span_hours``."""
-    rng = np.random.default_rng(seed)
-    offsets = np.sort(rng.uniform(0, span_hours * 3600, size=rows))
-    origin = pd.Timestamp(start)
-    for begin in range(0, rows, chunk_rows):
-        n = min(chunk_rows, rows - begin)
-        ids = np.arange(begin, begin + n)
-        yield pd.DataFrame(
-            {
-                "transaction_id": [f"t{seed}-{i:09d}" for i in ids],
-                "customer_id": [f"c{c:06d}" for c in rng.integers(0, customers, n)],
-                "merchant_id": [f"m{m:04d}" for m in rng.integers(0, merchants, n)],
-                "purchase_amount": np.round(rng.lognormal(3.5, 1.0, n), 2),
-                "event_time": origin + pd.to_timedelta(np.floor(offsets[begin : begin + n]), "s"),
-            }
-        )
-
-
-def datagen_transactions(rows: int, seed: int, months: int = 1) -> Iterable[pd.DataFrame]:
-    """The project generator's valid transactions (roughly in event-time order)."""
-    from spark_analytics.datagen import DatagenConfig, iter_transaction_chunks  # noqa: PLC0415
-
-    config = DatagenConfig(rows=rows, seed=seed, months=months, chunk_rows=min(rows, 100_000))
+    """``spark_analytics.datagen``'s valid transactions (roughly in event-time order)."""
+    config = DatagenConfig(
+        rows=rows,
+        seed=seed,
+        months=months,
+        start_date=start_date,
+        merchants=merchants,
+        customers=customers,
+        chunk_rows=min(rows, chunk_rows),
+    )
     return iter_transaction_chunks(config.validate())
 
 
@@ -344,10 +325,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duplicate-fraction", type=float, default=0.0)
     parser.add_argument("--malformed-fraction", type=float, default=0.0)
     parser.add_argument("--out-of-order", action="store_true", help="shuffle lines within a file")
-    parser.add_argument("--source", choices=("synthetic", "datagen"), default="synthetic")
-    parser.add_argument("--span-hours", type=float, default=48.0, help="synthetic: event span")
-    parser.add_argument("--months", type=int, default=1, help="datagen: months of events")
-    parser.add_argument("--start", default="2024-01-01", help="synthetic: first event time")
+    parser.add_argument(
+        "--source", choices=("datagen",), default="datagen", help="spark_analytics.datagen (only)"
+    )
+    parser.add_argument("--months", type=int, default=1, help="months of events")
+    parser.add_argument("--start-date", default="2026-01-01", help="first day of events (UTC)")
+    parser.add_argument("--merchants", type=int, default=None, help="default: the generator's")
     parser.add_argument("--prefix", default=None, help="file name prefix (default: unique)")
     parser.add_argument("--manifest", type=Path, default=None)
     return parser.parse_args(argv)
@@ -364,13 +347,12 @@ def main(argv: list[str] | None = None) -> None:
         malformed_fraction=args.malformed_fraction,
         out_of_order=args.out_of_order,
     )
-    if args.source == "datagen":
-        chunks = datagen_transactions(args.rows, args.seed, args.months)
-    else:
-        chunks = synthetic_transactions(
-            args.rows, seed=args.seed, start=args.start, span_hours=args.span_hours
-        )
-    result = replay(chunks, args.out, config, args.rate, args.prefix, args.manifest)
+    chunks = generated_transactions(
+        args.rows, args.seed, args.months, args.start_date, merchants=args.merchants
+    )
+    result = replay(
+        chunks, args.out, config, args.rate, args.prefix, args.manifest, total_events=args.rows
+    )
     summary = {k: v for k, v in result.items() if k not in ("files", "config")}
     print(json.dumps({"files": len(result["files"]), **summary}))
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.python.dbt_project import ROWS, SEED, DbtProject
+from spark_analytics.settings import LOOPBACK, session_conf
+from tests.python.dbt_project import ROWS, SEED, TEST_SPARK_ENV, DbtProject
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Prints the table of what the fault suites checked (make faults).
+pytest_plugins = ["tests.python.fault_table"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,22 +32,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    """Classic local Spark with the project's settings (spark_analytics.settings), no metastore."""
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
     # Classic local Spark, even if an earlier suite opened a Spark Connect session.
     for variable in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
         os.environ.pop(variable, None)
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("pytest")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    env = {**os.environ, **TEST_SPARK_ENV, "SPARK_MASTER": "local[2]", "SPARK_UI_ENABLED": "false"}
+    builder = SparkSession.builder
+    for key, value in session_conf(env, app_name="pytest").items():
+        builder = builder.config(key, value)
+    session = builder.config("spark.sql.warehouse.dir", str(warehouse)).getOrCreate()
     yield session
     session.stop()
 

@@ -3,7 +3,8 @@
 Unmarked tests are pure and fast (they run in `make test`). Tests marked `cluster` share ONE
 cluster started by a module-scoped fixture on free ports with its state in a tmp dir; they run
 with `make cluster-test` (pytest --runcluster -m cluster tests/python/test_cluster.py).
-Order matters for the last test, which stops the cluster and checks nothing is left behind.
+They do not depend on their order: each creates the tables it reads, and the `cluster` fixture
+starts the shared cluster again if a test (the `down` test) stopped it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from spark_analytics import cluster as cl
+from spark_analytics.cluster.security import connect_url, read_token
+from tests.python.warehouse import table_path as published_path
 
 REPO = Path(__file__).resolve().parents[2]
 IN_ENV = str(REPO / "scripts" / "in_env.sh")
@@ -207,7 +210,9 @@ class Cluster:
     def connect(self):  # noqa: ANN201 (pyspark connect session)
         from pyspark.sql import SparkSession
 
-        return SparkSession.builder.remote(self.settings.connect_url).create()
+        # Spark Connect requires the cluster's token (spark_analytics.cluster.security)
+        token = read_token(self.settings)
+        return SparkSession.builder.remote(connect_url(self.settings, token)).create()
 
     def thrift(self, sql: str) -> list[tuple]:
         return cl.thrift_query(self.settings, sql)
@@ -215,19 +220,29 @@ class Cluster:
     def pgids(self) -> list[int]:
         return [c.pid for c in cl.read_state(self.settings)]
 
+    def up(self) -> None:
+        """Starts the cluster unless it is running (state file with live processes)."""
+        state = cl.read_state(self.settings)
+        if state and all(cl.pid_alive(c.pid) for c in state):
+            return
+        started = time.monotonic()
+        done = _cli(self.env, "up")
+        self.startup_seconds = time.monotonic() - started
+        print(f"\ncluster start-up: {self.startup_seconds:.1f}s\n{done.stdout}")
+        assert done.returncode == 0, f"cluster up failed:\n{done.stdout}\n{done.stderr}"
+        self.env["SPARK_CONNECT_TOKEN"] = read_token(self.settings)  # a new one per `up`
+
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster for the module, on free ports, stopped at the end whatever happened."""
     tmp = tmp_path_factory.mktemp("cluster")
     settings = _free_settings(tmp / "state")
     env = _env_for(settings, tmp)
     try:
-        started = time.monotonic()
-        done = _cli(env, "up")
-        seconds = time.monotonic() - started
-        print(f"\ncluster start-up: {seconds:.1f}s\n{done.stdout}")
-        assert done.returncode == 0, f"cluster up failed:\n{done.stdout}\n{done.stderr}"
-        yield Cluster(settings, env, tmp, seconds)
+        shared = Cluster(settings, env, tmp, 0.0)
+        shared.up()
+        yield shared
     finally:
         _cli(env, "down")
         # A Spark Connect session switches this process (and every subprocess it starts) to
@@ -236,8 +251,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             os.environ.pop(variable, None)
 
 
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The shared cluster, running (started again if an earlier test stopped it)."""
+    shared_cluster.up()
+    return shared_cluster
+
+
 # --------------------------------------------------------------------------------------------
-# Cluster tests (one cluster, in this order)
+# Cluster tests (one shared cluster, any order)
 
 
 @pytest.mark.cluster
@@ -377,7 +399,7 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
     try:
         for _, schema, table in tables:
             on_cluster = spark.table(f"{schema}.{table}").drop(*RUN_SPECIFIC_COLUMNS)
-            embedded_dir = warehouse / f"{schema}.db" / table
+            embedded_dir = published_path(warehouse, schema, table)
             if not any(embedded_dir.rglob("*.parquet")):
                 # An empty partitioned table (the event models before any ingest) has no files.
                 assert on_cluster.count() == 0, f"{schema}.{table} is empty only when embedded"

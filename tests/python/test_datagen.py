@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from spark_analytics.datagen import DatagenConfig, iter_transaction_chunks, main, write_dataset
-from spark_analytics.datagen_badrows import PARQUET_REASONS, TEXT_REASONS
-from spark_analytics.datagen_entities import CATEGORIES, FIRST_NAMES, LAST_NAMES
+from spark_analytics.datagen.badrows import PARQUET_REASONS, TEXT_REASONS
+from spark_analytics.datagen.entities import CATEGORIES, FIRST_NAMES, LAST_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS, BAD, CHUNK, SEED = 6000, 70, 2500, 7

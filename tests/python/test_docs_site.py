@@ -1,19 +1,24 @@
-"""The docs site: complete descriptions, served on loopback, rendered in a real headless browser."""
+"""The docs site: complete descriptions, served on loopback, rendered in a real headless browser.
+
+The browser tests open the served site: the overview page, a mart page with its columns and
+tests, and the lineage graph, whose nodes (cytoscape keeps them off the DOM, on a canvas) a probe
+script writes into the DOM. Screenshots of each page go to reports/screenshots/ (git-ignored).
+"""
 
 from __future__ import annotations
 
+import html
 import json
-import os
-import shutil
+import re
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.python.browser import chromium, screenshot
 from tests.python.dbt_project import IN_ENV, REPO_ROOT, DbtProject
 
 PACKAGE = "spark_analytics"
@@ -91,51 +96,127 @@ def test_every_model_states_its_grain_and_describes_every_column(generated_docs:
     assert not missing, "undocumented: " + ", ".join(missing)
 
 
-def chromium(*args: str) -> str:
-    browser = shutil.which("chromium")
-    if browser is None:
-        message = "chromium is not installed: scripts/ensure_chromium.sh installs it (root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    result = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}",
-            "--virtual-time-budget=20000",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=True,
-    )
-    return result.stdout
+# What the lineage graph must show: the marts, the Python models and the exposures.
+MARTS = (
+    "fct_purchases",
+    "dim_customers",
+    "dim_merchants",
+    "rpt_sales_by_segment",
+    "rpt_merchant_risk_profiles",
+    "fct_merchant_hourly_transactions",
+    "fct_merchant_daily_transactions",
+)
+PYTHON_MODELS = ("ml_purchase_propensity_training", "ml_purchase_propensity_scores")
+EXPOSURES = ("analytics_report", "purchase_propensity_scoring", "merchant_hourly_dashboard")
+
+# Appended to a copy of the site's index.html (served from the same target/ folder, so the app
+# loads manifest.json as usual): waits for the lineage graph (cytoscape in #cy) and writes the
+# nodes it holds into the DOM, where --dump-dom finds them.
+GRAPH_PROBE = """<script>
+(function () {
+  var tries = 0;
+  var timer = setInterval(function () {
+    tries += 1;
+    var container = document.getElementById('cy');
+    var cy = container && container._cyreg && container._cyreg.cy;
+    if ((cy && cy.nodes().length > 0) || tries > 150) {
+      clearInterval(timer);
+      var nodes = cy ? cy.nodes().map(function (node) {
+        return {id: node.id(), label: node.data('label'), visible: node.visible()};
+      }) : [];
+      var out = document.createElement('pre');
+      out.id = 'graph-probe';
+      out.textContent = JSON.stringify(nodes);
+      document.body.appendChild(out);
+    }
+  }, 200);
+})();
+</script></body>"""
 
 
-def test_docs_site_renders_a_model_page_in_a_browser(docs_server: str):
-    dom = chromium("--dump-dom", f"{docs_server}/#!/model/model.{PACKAGE}.fct_purchases")
-    assert "fct_purchases" in dom
+def test_overview_exposures_and_shared_doc_blocks_are_in_the_manifest(generated_docs: Path):
+    manifest = json.loads((generated_docs / "manifest.json").read_text())
+    overview = manifest["docs"][f"doc.{PACKAGE}.__overview__"]
+    assert "Where each output goes" in overview["block_contents"]
+    exposures = {
+        exposure["name"]: exposure
+        for exposure in manifest["exposures"].values()
+        if exposure["package_name"] == PACKAGE
+    }
+    assert set(exposures) == set(EXPOSURES)
+    for exposure in exposures.values():
+        upstream = exposure["depends_on"]["nodes"]
+        assert upstream and all(node in manifest["nodes"] for node in upstream), exposure["name"]
+    report_inputs = exposures["analytics_report"]["depends_on"]["nodes"]
+    assert f"model.{PACKAGE}.rpt_sales_by_segment" in report_inputs
+    assert f"model.{PACKAGE}.ml_purchase_propensity_training" in report_inputs
+    # Shared columns read their description from one doc block.
+    blocks = {
+        name: manifest["docs"][f"doc.{PACKAGE}.{name}"]["block_contents"].strip()
+        for name in ("customer_id", "merchant_id", "rejection_reason", "purchase_segment")
+    }
+    uses = {name: 0 for name in blocks}
+    for node in manifest["nodes"].values():
+        if node["package_name"] != PACKAGE or node["resource_type"] != "model":
+            continue
+        for column, spec in node["columns"].items():
+            if column in blocks and blocks[column] in spec["description"]:
+                uses[column] += 1
+    assert all(count >= 2 for count in uses.values()), uses
+
+
+def test_docs_site_home_page_shows_the_overview(docs_server: str):
+    dom = chromium("--dump-dom", f"{docs_server}/#!/overview")
+    assert "Spark analytics: dbt on Apache Spark" in dom
+    assert "Pointing it at your own files" in dom
+    assert "Where each output goes" in dom
+    assert "reports/index.html" in dom
+    screenshot(f"{docs_server}/#!/overview", "docs_overview.png")
+
+
+def test_docs_site_mart_page_shows_columns_and_tests(docs_server: str):
+    url = f"{docs_server}/#!/model/model.{PACKAGE}.fct_purchases"
+    dom = chromium("--dump-dom", url)
     assert "One row per accepted purchase" in dom
+    for column in ("transaction_id", "customer_id", "merchant_id", "purchase_amount"):
+        assert column in dom, column
     assert "purchase_segment" in dom
+    # The column tests, as the site renders them (badges with a tooltip title).
+    for test in ("Unique", "Not Null", "Accepted Values", "Foreign Key"):
+        assert f'title="{test}"' in dom, test
+    # A shared column description, from a doc block (models/docs/_shared_columns.md).
+    assert "one macro (" in dom
+    screenshot(url, "docs_fct_purchases.png", size="1400,1600")
 
 
-def test_docs_site_lineage_graph_renders(docs_server: str, tmp_path: Path):
-    screenshot = tmp_path / "lineage.png"
-    chromium(
-        f"--screenshot={screenshot}",
-        "--window-size=1400,900",
-        f"{docs_server}/#!/model/model.{PACKAGE}.sales_by_segment?g_v=1",
+def test_docs_lineage_graph_has_the_marts_python_models_and_exposures(
+    docs_server: str, generated_docs: Path
+):
+    probe = generated_docs / "graph_probe.html"
+    index = (generated_docs / "index.html").read_text(encoding="utf-8")
+    probe.write_text(index.replace("</body>", GRAPH_PROBE), encoding="utf-8")
+    try:
+        # The lineage of fct_purchases (+fct_purchases+): every mart, ML model and exposure.
+        dom = chromium(
+            "--dump-dom",
+            f"{docs_server}/graph_probe.html#!/model/model.{PACKAGE}.fct_purchases?g_v=1",
+            budget_ms=40_000,
+        )
+    finally:
+        probe.unlink()
+    match = re.search(r'<pre id="graph-probe">(.*?)</pre>', dom, re.S)
+    assert match, "the lineage graph probe did not run"
+    nodes = {node["id"]: node for node in json.loads(html.unescape(match.group(1)))}
+    expected = [f"model.{PACKAGE}.{name}" for name in (*MARTS, *PYTHON_MODELS)]
+    expected += [f"exposure.{PACKAGE}.{name}" for name in EXPOSURES]
+    missing = [unique_id for unique_id in expected if unique_id not in nodes]
+    assert not missing, f"not in the lineage graph: {missing}; graph has {sorted(nodes)}"
+    hidden = [unique_id for unique_id in expected if not nodes[unique_id]["visible"]]
+    assert not hidden, f"in the graph but hidden: {hidden}"
+    screenshot(
+        f"{docs_server}/#!/model/model.{PACKAGE}.fct_purchases?g_v=1",
+        "docs_lineage_fct_purchases.png",
     )
-    assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
 
 
 def test_docs_server_listens_on_loopback_only(docs_server: str):

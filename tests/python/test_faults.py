@@ -41,10 +41,9 @@ def _content(state: dict[str, dict[str, object] | None]) -> dict[str, tuple[obje
 def clean_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict]:
     """The content of every model after a clean batch-1 build and a clean batch-2 build."""
     project = FaultProject(tmp_path_factory.mktemp("faults_clean"))
-    project.dbt("build", batch=1)
-    first = _content(project.state())
-    project.dbt("build", batch=2)
-    return {1: first, 2: _content(project.state())}
+    first = project.state(project.dbt("build", batch=1), "FAULT_STATE_END")
+    second = project.state(project.dbt("build", batch=2), "FAULT_STATE_END")
+    return {1: _content(first), 2: _content(second)}
 
 
 @pytest.fixture(scope="module")
@@ -57,34 +56,39 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> FaultProject:
 def test_kill_at_every_point_of_every_materialization_then_rerun(
     faulty: FaultProject, clean_runs: dict[int, dict]
 ) -> None:
-    published = faulty.state()
-    assert _content(published) == clean_runs[1]
-    for point in POINTS:
-        for model in MODELS:
-            killed = faulty.dbt(
-                "build", "-s", model, fault=f"{point}:{model}", batch=2, check=False
-            )
-            assert killed.returncode == -signal.SIGKILL, (point, model, killed.stdout[-3000:])
-        after = faulty.state()
-        for model, label in MODELS.items():
-            entry, before = after[model], published[model]
-            assert entry is not None and entry["type"] == "view", (point, model, entry)
-            if point == "after_publish":
-                # the flip happened: the new version is what readers see
-                assert entry["version"] != before["version"], (point, model)
-                assert _content({model: entry})[model] == clean_runs[2][model], (point, model)
+    killed_at: tuple[str, str] | None = None
+    published: dict[str, dict | None] = {}
+    for point in (*POINTS, None):
+        for model in MODELS if point else ["(plain rerun)"]:
+            fault = f"{point}:{model}" if point else None
+            run = faulty.dbt("build", "-s", model, fault=fault, batch=2, check=False)
+            # What readers saw after the previous kill (printed before anything was built).
+            seen = faulty.state(run, "FAULT_STATE_START")
+            if killed_at is None:
+                assert _content(seen) == clean_runs[1]
             else:
-                # killed before the flip: the previous version, unchanged
-                assert entry == before, (point, model, entry, before)
-            record_fault(
-                f"kill -9 {point.replace('_', ' ')}: {label}",
-                "readers see the "
-                + ("new version" if point == "after_publish" else "previous version, unchanged"),
-            )
-        published = after
+                before_point, before_model = killed_at
+                entry, old = seen[before_model], published[before_model]
+                assert entry is not None and entry["type"] == "view", (killed_at, entry)
+                if before_point == "after_publish":
+                    assert entry["version"] != old["version"], killed_at  # the flip happened
+                    assert _content(seen)[before_model] == clean_runs[2][before_model], killed_at
+                    outcome = "the new version, complete"
+                else:
+                    assert entry == old, (killed_at, entry, old)  # same version, same rows
+                    outcome = "the previous version, unchanged"
+                record_fault(
+                    f"kill -9 {before_point.replace('_', ' ')}: {MODELS[before_model]}",
+                    f"readers see {outcome}",
+                )
+            published = seen
+            if point is None:
+                break
+            assert run.returncode == -signal.SIGKILL, (point, model, run.stdout[-3000:])
+            killed_at = (point, model)
 
-    faulty.dbt("build", batch=2)  # a plain rerun, no clean-up
-    assert _content(faulty.state()) == clean_runs[2]
+    rerun = faulty.dbt("build", batch=2)  # a plain rerun of everything, no clean-up
+    assert _content(faulty.state(rerun, "FAULT_STATE_END")) == clean_runs[2]
     for model in MODELS:
         kept = warehouse.versions(faulty.warehouse, SCHEMA, model)
         assert 1 <= len(kept) <= 2, (model, [p.name for p in kept])
@@ -95,10 +99,9 @@ def test_kill_at_every_point_of_every_materialization_then_rerun(
 
 
 def test_kill_during_a_long_write_then_rerun(
-    faulty: FaultProject, clean_runs: dict[int, dict], tmp_path: Path
+    faulty: FaultProject, clean_runs: dict[int, dict]
 ) -> None:
-    faulty.dbt("build", "-s", "sql_table", batch=2)
-    before = faulty.state()["sql_table"]
+    before = faulty.state(faulty.dbt("run", "-s", "sql_table", batch=2), "FAULT_STATE_END")
     versions_dir = faulty.warehouse / f"{SCHEMA}_versions.db"
     known = {p.name for p in versions_dir.iterdir()}
     process = subprocess.Popen(
@@ -108,7 +111,7 @@ def test_kill_during_a_long_write_then_rerun(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 300
     writing: list[Path] = []
     while not writing:
         assert process.poll() is None, "the long write finished before it could be killed"
@@ -121,9 +124,9 @@ def test_kill_during_a_long_write_then_rerun(
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (writing[0] / "_SUCCESS").exists()
-    assert faulty.state()["sql_table"] == before  # the published version did not move
-    faulty.dbt("build", batch=2)
-    assert _content(faulty.state()) == clean_runs[2]
+    rerun = faulty.dbt("build", batch=2)
+    assert faulty.state(rerun, "FAULT_STATE_START")["sql_table"] == before["sql_table"]
+    assert _content(faulty.state(rerun, "FAULT_STATE_END")) == clean_runs[2]
     assert not writing[0].exists()  # the killed write's directory was removed
     record_fault(
         "kill -9 in the middle of a CTAS write (table, SQL)",

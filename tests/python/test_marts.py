@@ -160,7 +160,7 @@ SALES_COLUMNS = [
 
 def test_sales_by_segment_equals_seed_pyspark(spark: SparkSession, clean_project: DbtProject):
     expected = seed_sales_by_segment(read_raw_transactions(spark, clean_project))
-    actual = clean_project.read_table(spark, MARTS, "sales_by_segment").select(*SALES_COLUMNS)
+    actual = clean_project.read_table(spark, MARTS, "rpt_sales_by_segment").select(*SALES_COLUMNS)
     assert actual.count() == 3
     assertDataFrameEqual(actual, expected, checkRowOrder=False)
 
@@ -192,7 +192,7 @@ def test_merchant_mart_equals_pyspark(spark: SparkSession, clean_project: DbtPro
 def test_parquet_source_gives_the_same_marts(
     spark: SparkSession, clean_project: DbtProject, clean_project_from_parquet: DbtProject
 ):
-    for table in ("sales_by_segment", "dim_customers", "dim_merchants"):
+    for table in ("rpt_sales_by_segment", "dim_customers", "dim_merchants"):
         assertDataFrameEqual(
             clean_project_from_parquet.read_table(spark, "from_parquet_marts", table),
             clean_project.read_table(spark, MARTS, table),
@@ -203,7 +203,7 @@ def test_parquet_source_gives_the_same_marts(
 def test_inferred_csv_schema_gives_the_same_marts(
     spark: SparkSession, clean_project: DbtProject, clean_project_with_inferred_schema: DbtProject
 ):
-    for table in ("sales_by_segment", "fct_purchases"):
+    for table in ("rpt_sales_by_segment", "fct_purchases"):
         assertDataFrameEqual(
             clean_project_with_inferred_schema.read_table(spark, "inferred_marts", table),
             clean_project.read_table(spark, MARTS, table),
@@ -271,7 +271,7 @@ def test_nothing_is_lost(spark: SparkSession, bad_project: DbtProject):
 def test_bad_rows_do_not_change_the_marts(
     spark: SparkSession, clean_project: DbtProject, bad_project: DbtProject
 ):
-    for table in ("sales_by_segment", "dim_customers", "dim_merchants", "fct_purchases"):
+    for table in ("rpt_sales_by_segment", "dim_customers", "dim_merchants", "fct_purchases"):
         assertDataFrameEqual(
             bad_project.read_table(spark, MARTS, table),
             clean_project.read_table(spark, MARTS, table),
@@ -280,7 +280,7 @@ def test_bad_rows_do_not_change_the_marts(
 
 
 def test_udf_mart_equals_the_plain_python_functions(spark: SparkSession, clean_project: DbtProject):
-    """merchant_risk_profiles calls the Python UDFs from SQL; recompute it in plain Python."""
+    """rpt_merchant_risk_profiles calls the Python UDFs from SQL; recompute it in plain Python."""
     from python_udfs.merchant import normalize_merchant_name
     from python_udfs.risk import transaction_risk_score
 
@@ -302,7 +302,7 @@ def test_udf_mart_equals_the_plain_python_functions(spark: SparkSession, clean_p
     ]
     expected = joined.groupby("merchant_id").risk_score.mean()
 
-    actual = clean_project.read_table(spark, MARTS, "merchant_risk_profiles").toPandas()
+    actual = clean_project.read_table(spark, MARTS, "rpt_merchant_risk_profiles").toPandas()
     actual = actual.set_index("merchant_id")
     assert set(actual.index) == set(expected.index)
     assert (actual.avg_risk_score - expected.loc[actual.index]).abs().max() < 1e-9

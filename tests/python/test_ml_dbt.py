@@ -19,11 +19,8 @@ from pyspark.testing import assertDataFrameEqual
 
 from spark_analytics.ml.features import customer_features, snapshot_dates
 from spark_analytics.ml.labels import customer_labels
-from tests.python.dbt_project import DbtProject
+from tests.python.dbt_project import MARTS, ML, REFERENCE, ROWS, SEED, DbtProject
 
-ROWS = 20_000
-SEED = 7
-ML = "analytics_ml"
 # Seeds and models the ML models need; then the ML models' own data tests.
 ML_BUILD = (
     "build",
@@ -62,9 +59,9 @@ def ml_project(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
 
 def marts(spark: SparkSession, project: DbtProject) -> tuple[DataFrame, DataFrame, DataFrame]:
     return (
-        project.read_table(spark, "analytics_marts", "fct_purchases"),
-        project.read_table(spark, "analytics_reference", "merchant_categories"),
-        project.read_table(spark, "analytics_marts", "dim_customers"),
+        project.read_table(spark, MARTS, "fct_purchases"),
+        project.read_table(spark, REFERENCE, "merchant_categories"),
+        project.read_table(spark, MARTS, "dim_customers"),
     )
 
 

@@ -130,7 +130,22 @@ def test_train_and_test_features_unchanged_by_post_cutoff_data(
     fitted = F.col("snapshot").isin("train", "test")
     assertDataFrameEqual(after.where(fitted), before.where(fitted))
     assert after.where(~fitted).count() == 3 > before.where(~fitted).count()
-    assert labels_after.collect() != labels_before.collect()
+    # Train labels look at [03-02, 04-01) only; test labels at [04-01, 05-01), where FUTURE adds
+    # c1's 2000 on 04-01 and c2's 5 on 04-03.
+    train = F.col("snapshot") == "train"
+    assertDataFrameEqual(labels_after.where(train), labels_before.where(train))
+    test_counts = "snapshot = 'test'"
+    columns = ("customer_id", "purchases_in_window", "label", "label_high_value")
+    expected_before = spark.createDataFrame(
+        [("c1", 0, 0, 0), ("c2", 0, 0, 0)],
+        "customer_id string, purchases_in_window bigint, label int, label_high_value int",
+    )
+    expected_after = spark.createDataFrame(
+        [("c1", 1, 1, 1), ("c2", 1, 1, 0)],
+        "customer_id string, purchases_in_window bigint, label int, label_high_value int",
+    )
+    assertDataFrameEqual(labels_before.where(test_counts).select(*columns), expected_before)
+    assertDataFrameEqual(labels_after.where(test_counts).select(*columns), expected_after)
 
 
 def test_snapshot_dates_default_cutoff_is_last_horizon_days(spark: SparkSession) -> None:
@@ -146,8 +161,13 @@ def test_snapshot_dates_default_cutoff_is_last_horizon_days(spark: SparkSession)
     )
     assertDataFrameEqual(snapshot_dates(purchases), expected)
     explicit = snapshot_dates(purchases, cutoff_date=D(2026, 3, 1), horizon_days=7)
-    as_of = {r["snapshot"]: r["as_of_date"] for r in explicit.collect()}
-    assert as_of == {"train": D(2026, 2, 22), "test": D(2026, 3, 1), "score": D(2026, 4, 6)}
+    assertDataFrameEqual(
+        explicit.select("snapshot", "as_of_date"),
+        spark.createDataFrame(
+            [("train", D(2026, 2, 22)), ("test", D(2026, 3, 1)), ("score", D(2026, 4, 6))],
+            "snapshot string, as_of_date date",
+        ),
+    )
 
 
 def test_snapshot_dates_rejects_bad_arguments(spark: SparkSession) -> None:
@@ -183,9 +203,18 @@ def test_model_inputs_are_log1p_of_skewed_features(spark: SparkSession) -> None:
     values = (1, 121, 4, 2, 3, 1660.0, 1650.0, 415.0, 1500.0, 0.25, 0.5)
     row = dict(zip(FEATURE_COLUMNS, values, strict=True))
     features = spark.createDataFrame([("test", D(2026, 4, 1), "c1", *row.values())], FEATURE_SCHEMA)
-    actual = with_model_inputs(features).select(*MODEL_INPUT_COLUMNS).first().asDict()
-    for column in MODEL_INPUT_COLUMNS:
-        raw = column.removeprefix("log_")
-        expected = math.log1p(row[raw]) if column.startswith("log_") else row[raw]
-        assert actual[column] == pytest.approx(expected), column
+    expected = spark.createDataFrame(
+        [
+            tuple(
+                math.log1p(row[column.removeprefix("log_")])
+                if column.startswith("log_")
+                else row[column]
+                for column in MODEL_INPUT_COLUMNS
+            )
+        ],
+        with_model_inputs(features).select(*MODEL_INPUT_COLUMNS).schema,
+    )
+    assertDataFrameEqual(
+        with_model_inputs(features).select(*MODEL_INPUT_COLUMNS), expected, rtol=1e-9
+    )
     assert set(KEY_COLUMNS) <= set(with_model_inputs(features).columns)

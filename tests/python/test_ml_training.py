@@ -27,7 +27,7 @@ from sklearn.metrics import accuracy_score, auc, log_loss, precision_recall_curv
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from spark_analytics.datagen_world import DatagenConfig
+from spark_analytics.datagen import DatagenConfig
 from spark_analytics.ml.features import (
     MODEL_INPUT_COLUMNS,
     SNAPSHOT_SCORE,

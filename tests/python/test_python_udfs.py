@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,18 +61,20 @@ def test_normalized_names_are_lower_ascii_single_spaced() -> None:
 # --- transaction_risk_score -------------------------------------------------------------------
 
 
-def _expected(amount: float, hour: int, cross: bool) -> float:
-    """The documented formula, written out independently of the implementation."""
-    night = 1.0 if 0 <= hour <= 5 else 0.5 if hour in (22, 23) else 0.0
-    return round(0.5 * (1 - math.exp(-amount / 500.0)) + 0.25 * night + 0.25 * cross, 4)
-
-
 @pytest.mark.parametrize(
-    ("amount", "hour", "cross"),
-    [(0.0, 12, False), (1000.0, 3, True), (250.0, 22, False), (10_000.0, 5, True), (1, 6, 0)],
+    ("amount", "hour", "cross", "expected"),
+    [
+        # 0.5 * (1 - exp(-amount / 500)) + 0.25 * night + 0.25 * cross-border, 4 decimals
+        (0.0, 12, False, 0.0),  # 0 + 0 + 0
+        (1000.0, 3, True, 0.9323),  # 0.5 * (1 - e^-2) = 0.43233 + 0.25 + 0.25
+        (250.0, 22, False, 0.3217),  # 0.5 * (1 - e^-0.5) = 0.19673 + 0.25 * 0.5
+        (10_000.0, 5, True, 1.0),  # 0.5 * (1 - e^-20) ~ 0.5 + 0.25 + 0.25
+        (1, 6, 0, 0.001),  # 0.5 * (1 - e^-0.002) = 0.000999
+        (100.0, 3, True, 0.5906),  # 0.5 * (1 - e^-0.2) = 0.09063 + 0.25 + 0.25
+    ],
 )
-def test_risk_score_matches_documented_formula(amount: float, hour: int, cross: bool) -> None:
-    assert transaction_risk_score(amount, hour, cross) == _expected(amount, hour, bool(cross))
+def test_risk_score_by_hand(amount: float, hour: int, cross: bool, expected: float) -> None:
+    assert transaction_risk_score(amount, hour, cross) == expected
 
 
 def test_risk_score_bounds_and_monotonic_in_amount() -> None:
@@ -108,8 +108,9 @@ def test_risk_score_malformed_input_is_null(amount: object, hour: object, cross:
 
 
 def test_risk_score_null_cross_border_counts_as_domestic() -> None:
-    assert transaction_risk_score(100.0, 12, None) == transaction_risk_score(100.0, 12, False)
-    assert transaction_risk_score("100", "12", "true") == transaction_risk_score(100.0, 12, True)
+    assert transaction_risk_score(100.0, 12, None) == 0.0906  # 0.5 * (1 - e^-0.2)
+    assert transaction_risk_score(100.0, 12, False) == 0.0906
+    assert transaction_risk_score("100", "12", "true") == 0.3406  # + 0.25 cross-border
 
 
 def test_vectorized_risk_scores_agree_with_scalar_function() -> None:
@@ -137,7 +138,7 @@ def test_vectorized_risk_scores_on_typed_series() -> None:
         pd.Series([3, 3, 30], dtype="Int64").astype("float64"),
         pd.Series([True, False, True]),
     )
-    assert got.iloc[0] == _expected(100.0, 3, True)
+    assert got.iloc[0] == pytest.approx(0.5906, abs=1e-9)  # see test_risk_score_by_hand
     assert np.isnan(got.iloc[1]) and np.isnan(got.iloc[2])
 
 
@@ -175,7 +176,14 @@ def test_spark_udfs_match_plain_functions(spark: SparkSession) -> None:
         """
     )
     expected = spark.createDataFrame(
-        [(n, normalize_merchant_name(n), transaction_risk_score(a, h, c)) for n, a, h, c in rows],
+        [
+            ("Café Nero Ltd.", "cafe nero", 0.0123),  # 0.5 * (1 - e^-0.025), day, domestic
+            ("ACME  Corp", "acme", 0.9751),  # 0.5 * (1 - e^-3) + 0.25 night + 0.25 cross
+            (None, None, None),  # null amount
+            ("Zoë Bakery LLC", "zoe bakery", None),  # hour 25
+            ("Inc.", "inc", None),  # only a suffix: kept; negative amount
+            ("Müller GmbH", "muller", None),  # null hour
+        ],
         "merchant_name string, merchant_key string, risk_score double",
     )
     assertDataFrameEqual(actual, expected)
@@ -190,7 +198,5 @@ def test_spark_risk_udf_on_malformed_string_input_gives_null(spark: SparkSession
     actual = df.selectExpr(
         "transaction_risk_score(amount, hour_of_day, is_cross_border) as risk_score"
     )
-    expected = spark.createDataFrame(
-        [(None,), (None,), (None,), (transaction_risk_score(100.0, 3, True),)], "risk_score double"
-    )
+    expected = spark.createDataFrame([(None,), (None,), (None,), (0.5906,)], "risk_score double")
     assertDataFrameEqual(actual, expected)

@@ -21,14 +21,16 @@ import pytest
 
 from python_udfs.merchant import normalize_merchant_name
 from python_udfs.risk import transaction_risk_score
-from tests.python.dbt_project import REPO_ROOT, DbtProject
+from tests.python import warehouse
+from tests.python.dbt_project import DbtProject
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
+from tests.python.thrift_app import free_port, port_open, start_thrift_connect_app
 
 # --- unit: metastore lock ---------------------------------------------------------------------
 
 
 def test_state_dir_from_derby_connection_url(tmp_path: Path) -> None:
-    from dbt.adapters.spark_oss.session_lock import lock_path, session_state_dir
+    from spark_metastore_lock import lock_path, session_state_dir
 
     url = f"jdbc:derby:;databaseName={tmp_path}/state/metastore_db;create=true"
     params = {"spark.hadoop.javax.jdo.option.ConnectionURL": url}
@@ -37,7 +39,7 @@ def test_state_dir_from_derby_connection_url(tmp_path: Path) -> None:
 
 
 def test_state_dir_relative_url_uses_derby_home_else_cwd(tmp_path: Path) -> None:
-    from dbt.adapters.spark_oss.session_lock import session_state_dir
+    from spark_metastore_lock import session_state_dir
 
     url = "jdbc:derby:;databaseName=meta/metastore_db;create=true"
     with_home = {
@@ -50,7 +52,7 @@ def test_state_dir_relative_url_uses_derby_home_else_cwd(tmp_path: Path) -> None
 
 
 def test_state_dir_defaults_and_non_derby(tmp_path: Path) -> None:
-    from dbt.adapters.spark_oss.session_lock import session_state_dir
+    from spark_metastore_lock import session_state_dir
 
     assert session_state_dir({}, cwd=str(tmp_path)) == tmp_path.resolve()
     pg = {"spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:postgresql://127.0.0.1/hive"}
@@ -60,7 +62,7 @@ def test_state_dir_defaults_and_non_derby(tmp_path: Path) -> None:
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from dbt.adapters.spark_oss.session_lock import acquire_lock_file
+from spark_metastore_lock import acquire_lock_file
 acquire_lock_file(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(120)
@@ -76,7 +78,7 @@ def _hold_lock(path: Path) -> subprocess.Popen[str]:
 
 
 def test_lock_held_by_another_process_fails_fast_naming_file_and_pid(tmp_path: Path) -> None:
-    from dbt.adapters.spark_oss.session_lock import (
+    from spark_metastore_lock import (
         SessionLockedError,
         acquire_lock_file,
         release_all,
@@ -332,12 +334,13 @@ def test_failing_python_model_fails_alone_and_keeps_previous_table(
     assert kept["batch"].tolist() == [1]
     kept = two_builds["second_tables"]["fragile_incremental"]  # full refresh: swap path too
     pd.testing.assert_frame_equal(kept, two_builds["first_tables"]["fragile_incremental"])
-    leftovers = [
-        p.name
-        for p in (two_builds["state"] / "spark" / "warehouse" / f"{SCHEMA}.db").iterdir()
-        if "__dbt" in p.name
-    ]
+    schemas = two_builds["state"] / "spark" / "warehouse"
+    leftovers = [p.name for p in (schemas / f"{SCHEMA}.db").iterdir() if "__dbt" in p.name]
+    leftovers += [p.name for p in (schemas / f"{SCHEMA}_versions.db").iterdir() if "_new" in p.name]
     assert leftovers == []
+    # the failed build published nothing: fragile_model's batch-1 version is the newest one
+    versions = warehouse.versions(schemas, SCHEMA, "fragile_model")
+    assert pd.read_parquet(versions[0])["batch"].tolist() == [1]
 
 
 def test_sql_model_calls_python_udfs(two_builds: dict[str, Any]) -> None:
@@ -404,73 +407,16 @@ spark_oss_fixture:
 """
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -> Any:
-    import pyspark
-
-    spark_home = Path(pyspark.__file__).resolve().parent
-    java_home = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "java_home.sh")], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(spark_home),
-        "JAVA_HOME": java_home,
-        "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-    }
-    confs = {
-        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
-        "spark.connect.grpc.binding.address": "127.0.0.1",
-        "spark.connect.grpc.binding.port": str(connect_port),
-        "spark.sql.warehouse.dir": str(state / "warehouse"),
-        "spark.hadoop.javax.jdo.option.ConnectionURL": (
-            f"jdbc:derby:;databaseName={state}/metastore_db;create=true"
-        ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
-        "spark.ui.enabled": "false",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.host": "127.0.0.1",
-        "spark.sql.shuffle.partitions": "2",
-    }
-    cmd = [str(spark_home / "bin" / "spark-submit"), "--master", "local[2]"]
-    cmd += ["--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"]
-    for key, value in confs.items():
-        cmd += ["--conf", f"{key}={value}"]
-    cmd += ["spark-internal", "--hiveconf", f"hive.server2.thrift.port={thrift_port}"]
-    cmd += ["--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"]
-    state.mkdir(parents=True, exist_ok=True)
-    log = (state / "server.log").open("w")
-    return subprocess.Popen(
-        cmd, cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
 @pytest.mark.cluster
 def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
     import signal
 
-    thrift_port, connect_port = _free_port(), _free_port()
+    thrift_port, connect_port = free_port(), free_port()
     server_state = tmp_path / "server"
-    server = _start_thrift_connect_app(server_state, thrift_port, connect_port)
+    server = start_thrift_connect_app(server_state, thrift_port, connect_port)
     try:
         deadline = time.monotonic() + 300
-        while not (_port_open(thrift_port) and _port_open(connect_port)):
+        while not (port_open(thrift_port) and port_open(connect_port)):
             assert server.poll() is None, (server_state / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "Thrift/Connect server did not start in 300 s"
             time.sleep(2)
@@ -481,7 +427,9 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
         build = _dbt(project, tmp_path, "build", "--exclude", "merchants_udf")
         assert build.returncode == 0, build.stdout[-4000:]
         # written by Python models over Connect, visible to the Thrift session's tests
-        enriched = pd.read_parquet(server_state / "warehouse" / "fixture.db" / "orders_enriched")
+        enriched = pd.read_parquet(
+            warehouse.table_path(server_state / "warehouse", "fixture", "orders_enriched")
+        )
         assert sorted(enriched["order_id"]) == [1, 2, 3, 4]
         assert set(enriched["merchant_key"]) == {
             normalize_merchant_name(n) for n in _latest_orders(1)["merchant_name"]

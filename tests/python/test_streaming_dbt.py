@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -22,16 +20,15 @@ from pyspark.testing import assertDataFrameEqual
 
 from spark_analytics.streaming.replay import (
     ReplayConfig,
+    generated_transactions,
     plan_batches,
-    synthetic_transactions,
     write_batch_file,
 )
-from tests.python.dbt_project import DbtProject
+from tests.python.dbt_project import EVENTS, MARTS, REPO_ROOT, DbtProject
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # The dbt project to run (the repository's; override to try a scratch copy).
 PROJECT_DIR = os.environ.get("STREAM_TEST_DBT_PROJECT_DIR", str(REPO_ROOT))
-SELECT = ["-s", "+merchant_daily_transactions"]
+SELECT = ["-s", "+fct_merchant_daily_transactions"]
 ROUNDS = 3
 REPLAY = ReplayConfig(
     batch_rows=200,
@@ -45,48 +42,43 @@ REPLAY = ReplayConfig(
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("stream-dbt")
+def project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    project = DbtProject(
+        tmp_path_factory.mktemp("stream-dbt"),
+        extra_env=(
+            ("DBT_PROJECT_DIR", PROJECT_DIR),
+            ("DBT_TARGET", "local"),
+            ("SPARK_MASTER", "local[2]"),
+            ("SPARK_DRIVER_MEMORY", "1g"),
+        ),
+    )
     # The on-run-start hook registers every file source, so the batch files must exist too.
-    DbtProject(path).generate("--rows", "200", "--seed", "1")
-    return path
+    project.generate("--rows", "200", "--seed", "1")
+    return project
 
 
-def run_cycle(workdir: Path, *dbt_args: str) -> dict:
-    env = {
-        **os.environ,
-        "SPARK_STATE_DIR": str(workdir / "spark"),
-        "DATA_DIR": str(workdir / "data"),
-        "DBT_TARGET_PATH": str(workdir / "target"),
-        "DBT_LOG_PATH": str(workdir / "logs"),
-        "DBT_PROFILES_DIR": str(REPO_ROOT),
-        "DBT_PROJECT_DIR": PROJECT_DIR,
-        "DBT_TARGET": "local",
-        "SPARK_MASTER": "local[2]",
-        "SPARK_DRIVER_MEMORY": "1g",
-    }
-    command = [
+def run_cycle(project: DbtProject, *dbt_args: str) -> dict:
+    """One `spark_analytics.streaming.pipeline` process: ingest availableNow, then dbt."""
+    done = project.run(
         sys.executable,
         "-m",
         "spark_analytics.streaming.pipeline",
         "--landing",
-        str(workdir / "landing"),
+        str(project.workdir / "landing"),
         "--checkpoint",
-        str(workdir / "checkpoint"),
+        str(project.workdir / "checkpoint"),
         "--",
         *dbt_args,
-    ]
-    done = subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900
+        timeout=900,
     )
-    assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-4000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def warehouse_table(workdir: Path, spark: SparkSession, name: str) -> DataFrame:
-    """A table's current files, read by path (the metastore belongs to the pipeline process)."""
-    (location,) = (workdir / "spark" / "warehouse").glob(f"*/{name}")
-    files = spark.read.parquet(str(location))
+def warehouse_table(project: DbtProject, spark: SparkSession, name: str) -> DataFrame:
+    """A table's current files, read by path (the metastore belongs to the pipeline process):
+    the ingest's bronze table in EVENTS, the event models in MARTS."""
+    schema = EVENTS if name == "bronze_transactions" else MARTS
+    files = spark.read.parquet(str(project.table_path(schema, name)))
     return spark.createDataFrame(files.collect(), files.schema)  # a snapshot, not a lazy read
 
 
@@ -109,9 +101,9 @@ def independent_hourly(bronze: DataFrame) -> DataFrame:
 
 
 def test_incremental_runs_equal_full_refresh_and_pyspark(
-    spark: SparkSession, workdir: Path
+    spark: SparkSession, project: DbtProject
 ) -> None:
-    chunks = synthetic_transactions(2400, seed=5, span_hours=40, merchants=6)
+    chunks = generated_transactions(2400, seed=5, merchants=6)
     batches = list(plan_batches(chunks, REPLAY))
     per_round = -(-len(batches) // ROUNDS)
     rounds = [batches[i : i + per_round] for i in range(0, len(batches), per_round)]
@@ -137,34 +129,34 @@ def test_incremental_runs_equal_full_refresh_and_pyspark(
         ), "no late event for an already computed window"
         seen |= current
 
-    landing = workdir / "landing"
+    landing = project.workdir / "landing"
     for index, round_batches in enumerate(rounds):
         for batch in round_batches:
             write_batch_file(landing, f"events-{batch.seq:06d}.jsonl", batch.lines)
         command = "build" if index == ROUNDS - 1 else "run"  # the last one runs the data tests
-        run_cycle(workdir, command, *SELECT)
-    incremental_hourly = warehouse_table(workdir, spark, "merchant_hourly_transactions")
-    incremental_daily = warehouse_table(workdir, spark, "merchant_daily_transactions")
+        run_cycle(project, command, *SELECT)
+    incremental_hourly = warehouse_table(project, spark, "fct_merchant_hourly_transactions")
+    incremental_daily = warehouse_table(project, spark, "fct_merchant_daily_transactions")
 
-    bronze = warehouse_table(workdir, spark, "bronze_transactions")
+    bronze = warehouse_table(project, spark, "bronze_transactions")
     expected = independent_hourly(bronze)
     assertDataFrameEqual(incremental_hourly.select(*expected.columns), expected)
     assert bronze.select("transaction_id").distinct().count() == 2400
 
     # a batch delivered again (same lines, new file name) changes nothing
     shutil.copy(landing / "events-000004.jsonl", landing / "events-000004-redelivered.jsonl")
-    cycle = run_cycle(workdir, "run", *SELECT)
+    cycle = run_cycle(project, "run", *SELECT)
     assert cycle["ingest"]["input_rows"] > 0
     assertDataFrameEqual(
-        warehouse_table(workdir, spark, "merchant_hourly_transactions"), incremental_hourly
+        warehouse_table(project, spark, "fct_merchant_hourly_transactions"), incremental_hourly
     )
 
-    run_cycle(workdir, "run", "--full-refresh", *SELECT)
+    run_cycle(project, "run", "--full-refresh", *SELECT)
     assertDataFrameEqual(
-        warehouse_table(workdir, spark, "merchant_hourly_transactions"), incremental_hourly
+        warehouse_table(project, spark, "fct_merchant_hourly_transactions"), incremental_hourly
     )
     assertDataFrameEqual(
-        warehouse_table(workdir, spark, "merchant_daily_transactions"), incremental_daily
+        warehouse_table(project, spark, "fct_merchant_daily_transactions"), incremental_daily
     )
     daily_from_hourly = incremental_hourly.groupBy("merchant_id", "event_date").agg(
         F.sum("transaction_count").alias("transaction_count")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from spark_analytics.streaming.ingest import (
     read_lines,
 )
 from spark_analytics.streaming.pipeline import ingest_available_now
-from spark_analytics.streaming.replay import ReplayConfig, replay, synthetic_transactions
+from spark_analytics.streaming.replay import ReplayConfig, generated_transactions, replay
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPLAY = ReplayConfig(
@@ -40,7 +41,7 @@ REPLAY = ReplayConfig(
 
 
 def land(landing: Path, rows: int, seed: int = 11) -> dict:
-    chunks = synthetic_transactions(rows, seed=seed, span_hours=30)
+    chunks = generated_transactions(rows, seed=seed)
     return replay(chunks, landing, REPLAY, prefix=f"seed{seed}")
 
 
@@ -65,7 +66,7 @@ def split_landed(lines: list[tuple[str, str]]) -> tuple[Counter, Counter]:
                 str(record["transaction_id"]).strip()
                 and str(record["merchant_id"]).strip()
                 and amount >= 0
-                and record["event_time"][:4].isdigit()
+                and datetime.strptime(record["event_time"], "%Y-%m-%d %H:%M:%S")
             )
         except (ValueError, KeyError, TypeError):
             ok = False

@@ -1,22 +1,25 @@
-"""The replay tool: what it lands is the clean input plus exactly what the manifest says."""
+"""The replay tool: what it lands is the clean input plus exactly what the manifest says, and
+both are the generator's (spark_analytics.datagen): its JSON lines, its ids, its defects."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from spark_analytics.datagen import DatagenConfig, write_dataset
+from spark_analytics.datagen.badrows import STREAM_REASONS
 from spark_analytics.streaming.replay import (
     EVENT_COLUMNS,
-    MALFORMED_KINDS,
     ReplayConfig,
+    generated_transactions,
     main,
     plan_batches,
     replay,
-    synthetic_transactions,
 )
 
 CONFIG = ReplayConfig(
@@ -31,7 +34,15 @@ CONFIG = ReplayConfig(
 
 
 def clean_input(rows: int = 1000) -> list[pd.DataFrame]:
-    return list(synthetic_transactions(rows, seed=3, span_hours=24, chunk_rows=300))
+    return list(generated_transactions(rows, seed=3, chunk_rows=300))
+
+
+def is_timestamp(text: object) -> bool:
+    try:
+        datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return False
+    return True
 
 
 def parsed_lines(lines: list[str]) -> tuple[list[dict], list[str]]:
@@ -48,7 +59,7 @@ def parsed_lines(lines: list[str]) -> tuple[list[dict], list[str]]:
             and str(record["merchant_id"]).strip()
             and isinstance(record["purchase_amount"], float)
             and record["purchase_amount"] >= 0
-            and record["event_time"].endswith("Z")
+            and is_timestamp(record["event_time"])
         )
         (good if is_valid else bad).append(record if is_valid else line)
     return good, bad
@@ -106,7 +117,7 @@ def test_replay_writes_whole_files_and_a_manifest(tmp_path: Path) -> None:
     lines = [line for f in files for line in f.read_text().splitlines()]
     assert len(lines) == result["lines"] == result["valid_lines"] + result["malformed_lines"]
     assert result["source_events"] == 500
-    assert set(result["malformed_by_reason"]) <= set(MALFORMED_KINDS.values())
+    assert set(result["malformed_by_reason"]) <= set(STREAM_REASONS)
     saved = json.loads((tmp_path / "landing" / "_manifests" / "t.json").read_text())
     assert saved == json.loads(json.dumps(result))
 
@@ -124,3 +135,26 @@ def test_cli_throttles_to_the_rate(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_bad_config_is_rejected() -> None:
     with pytest.raises(ValueError, match="late_fraction"):
         ReplayConfig(late_fraction=1.5)
+
+
+def test_clean_lines_are_the_generators_json_lines(tmp_path: Path) -> None:
+    config = DatagenConfig(rows=300, seed=3, months=1, formats=("json",), out=str(tmp_path))
+    write_dataset(config)
+    written = (tmp_path / "transactions" / "json" / "part-00000.jsonl").read_text().splitlines()
+    batches = plan_batches(clean_input(300), ReplayConfig(batch_rows=100, seed=3))
+    assert [line for batch in batches for line in batch.lines] == written
+
+
+def test_bad_lines_are_the_generators_defects_with_its_ids() -> None:
+    config = ReplayConfig(batch_rows=100, seed=3, malformed_fraction=0.2)
+    batches = list(plan_batches(clean_input(1000), config))
+    reasons = Counter()
+    for batch in batches:
+        reasons.update(batch.malformed)
+    assert set(reasons) == set(STREAM_REASONS)  # every kind is injected at this rate
+    _, bad = parsed_lines([line for batch in batches for line in batch.lines])
+    assert len(bad) == sum(reasons.values())
+    ids = [line.split('"transaction_id":"')[1][:12] for line in bad if '"transaction_id":"' in line]
+    ids += [line.split("transaction_id=")[1][:12] for line in bad if "transaction_id=" in line]
+    assert len(ids) == len(bad)
+    assert all(tid.startswith("tbad") and tid[4:].isdigit() for tid in ids)

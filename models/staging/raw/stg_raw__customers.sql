@@ -1,3 +1,10 @@
+{#- The row and dedup checks of the rejection-reason contract (dbt_project.yml). -#}
+{%- set checks = {
+    'malformed_row': 'raw_record is not null',
+    'missing_customer_id': 'customer_id is null',
+    'duplicate_customer_id': 'count(*) over (partition by customer_id) > 1',
+} -%}
+
 with
 
 source as (
@@ -24,13 +31,7 @@ flagged as (
 
     select
         *,
-        case
-            when raw_record is not null then 'malformed_row'
-            when customer_id is null then 'missing_customer_id'
-            when
-                count(*) over (partition by customer_id) > 1
-                then 'duplicate_customer_id'
-        end as rejection_reason
+        {{ first_failing_check('customers', ['row', 'dedup'], checks) }} as rejection_reason
 
     from typed
 

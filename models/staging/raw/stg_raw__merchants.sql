@@ -1,3 +1,10 @@
+{#- The row and dedup checks of the rejection-reason contract (dbt_project.yml). -#}
+{%- set checks = {
+    'malformed_row': 'raw_record is not null',
+    'missing_merchant_id': 'merchant_id is null',
+    'duplicate_merchant_id': 'count(*) over (partition by merchant_id) > 1',
+} -%}
+
 with
 
 source as (
@@ -23,13 +30,7 @@ flagged as (
 
     select
         *,
-        case
-            when raw_record is not null then 'malformed_row'
-            when merchant_id is null then 'missing_merchant_id'
-            when
-                count(*) over (partition by merchant_id) > 1
-                then 'duplicate_merchant_id'
-        end as rejection_reason
+        {{ first_failing_check('merchants', ['row', 'dedup'], checks) }} as rejection_reason
 
     from typed
 

@@ -1,3 +1,15 @@
+{#- The row-stage checks of the rejection-reason contract (dbt_project.yml, docs/contracts.md). -#}
+{%- set row_checks = {
+    'malformed_row': 'raw_record is not null',
+    'missing_transaction_id': 'transaction_id is null',
+    'missing_customer_id': 'customer_id is null',
+    'missing_merchant_id': 'merchant_id is null',
+    'null_amount': "nullif(trim(raw_purchase_amount), '') is null",
+    'non_numeric_amount': 'purchase_amount is null',
+    'negative_amount': 'purchase_amount < 0',
+    'unparseable_event_time': 'event_time is null',
+} -%}
+
 with
 
 source as (
@@ -26,17 +38,8 @@ flagged as (
 
     select
         *,
-        -- First failing check wins, so every rejected row carries exactly one reason.
-        case
-            when raw_record is not null then 'malformed_row'
-            when transaction_id is null then 'missing_transaction_id'
-            when customer_id is null then 'missing_customer_id'
-            when merchant_id is null then 'missing_merchant_id'
-            when nullif(trim(raw_purchase_amount), '') is null then 'null_amount'
-            when purchase_amount is null then 'non_numeric_amount'
-            when purchase_amount < 0 then 'negative_amount'
-            when event_time is null then 'unparseable_event_time'
-        end as row_rejection_reason
+        -- First failing check wins (order: var rejection_reasons), one reason per rejected row.
+        {{ first_failing_check('transactions', 'row', row_checks) }} as rejection_reason
 
     from typed
 

@@ -129,6 +129,31 @@ def register_udf_modules(spark: Any, modules: list[str]) -> list[str]:
         return names
 
 
+def route_query_context_logs(log_file: str = os.path.join("logs", "spark.log")) -> None:
+    """Send PySpark's query-error records to ``log_file`` instead of stderr.
+
+    PySpark 4 logs every failed query as JSON with the whole JVM stack trace (loggers
+    ``SQLQueryContextLogger`` and ``DataFrameQueryContextLogger``, about 14 KB for one missing
+    table) through a stderr handler of its own. dbt already prints the error (model, message,
+    compiled path), so the trace goes to the file the JVM logs to (conf/log4j2.properties).
+    """
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        query_logger = PySparkLogger.getLogger(name)
+        if any(getattr(handler, "_spark_oss_file", False) for handler in query_logger.handlers):
+            continue
+        for handler in list(query_logger.handlers):
+            query_logger.removeHandler(handler)
+        os.makedirs(os.path.dirname(log_file) or ".", exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8", delay=True)
+        file_handler._spark_oss_file = True  # type: ignore[attr-defined]
+        query_logger.addHandler(file_handler)  # keeps PySpark's JSON format
+        query_logger.propagate = False
+
+
 def ensure_session_ready(credentials: SparkCredentials) -> Any:
     """Lock the metastore, start (or get) the embedded SparkSession, register the Python UDFs.
 
@@ -144,6 +169,7 @@ def ensure_session_ready(credentials: SparkCredentials) -> Any:
             raise FailedToConnectError(str(exc)) from None
     spark = spark_session_for(credentials)
     record_session_jvm(lock, spark)
+    route_query_context_logs()
     modules = list(getattr(credentials, "python_udf_modules", None) or [])
     if modules:
         register_udf_modules(spark, modules)

@@ -42,8 +42,12 @@ merchant_risk as (
         merchant_id,
         count(*) as transaction_count,
         avg(risk_score) as avg_risk_score,
-        avg(case when risk_score >= {{ var('high_risk_score', 0.6) }} then 1.0 else 0.0 end)
-            as high_risk_share
+        avg(
+            case
+                when risk_score >= {{ validated_number('high_risk_score', 0.6) }} then 1.0
+                else 0.0
+            end
+        ) as high_risk_share
 
     from scored_purchases
     group by merchant_id

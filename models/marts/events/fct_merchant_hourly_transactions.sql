@@ -14,7 +14,7 @@
     A date is recomputed from all of its transactions, so a late event is counted however late it
     is; a duplicate arriving later never wins the dedup in staging, so it is never counted twice.
 -#}
-{%- set lookback_hours = var('late_event_lookback_hours', 0) | int -%}
+{%- set lookback_hours = validated_integer('late_event_lookback_hours', 0, min_value=0) -%}
 {%- set no_previous_run -%}
     (select cast(null as timestamp) as max_ingested_at, cast(null as timestamp) as window_end)
 {%- endset -%}
@@ -24,7 +24,7 @@ with
 
 transactions as (
 
-    select * from {{ ref('stg_events__transactions') }}
+    select * from {{ ref('int_event_transactions') }}
 
 ),
 

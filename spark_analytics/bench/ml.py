@@ -3,7 +3,7 @@
 Usage::
 
     SPARK_MASTER=local[2] SPARK_DRIVER_MEMORY=4g \\
-        python -m spark_analytics.ml.benchmark --customers 1000000 [--out /tmp/ml-bench]
+        python -m spark_analytics.bench.ml --customers 1000000 [--out /tmp/ml-bench]
 
 Prints one JSON line: customers per snapshot, seconds to build/cache the features, seconds for
 ``train_and_evaluate`` (fingerprints, fit, evaluation, save) and the test AUC. Runs the project's
@@ -18,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+from spark_analytics import progress
 from spark_analytics.ml.synthetic import random_features
 from spark_analytics.ml.training import train_and_evaluate
 from spark_analytics.session import build_session
@@ -33,14 +34,18 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     spark = build_session("ml-benchmark", hive=False)
     try:
+        steps = progress.bar(total=2, desc="ml benchmark", unit="steps")
         start = time.perf_counter()
         features, labels = random_features(spark, args.customers, partitions=args.partitions)
         features = features.persist()
         labels = labels.persist()
         rows = features.count() + labels.count()
         prepared = time.perf_counter()
+        steps.update(1)
         result = train_and_evaluate(features, labels, root=str(out / "models"))
         trained = time.perf_counter()
+        steps.update(1)
+        steps.close()
         print(
             json.dumps(
                 {

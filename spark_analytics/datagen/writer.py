@@ -1,75 +1,10 @@
-"""Deterministic synthetic e-commerce data: transactions, customers, merchants.
-
-Usage::
-
-    python -m spark_analytics.datagen --rows 1000000 --seed 42 --out data/generated \\
-        [--customers N] [--merchants M] [--months 6] [--start-date 2026-01-01] \\
-        [--bad-rows K] [--formats csv,json,parquet] [--chunk-rows 500000]
-
-Pure numpy / pyarrow, streamed: rows are generated and written one part file
-(``--chunk-rows`` valid rows) at a time, so memory stays bounded whatever ``--rows`` is. The same
-seed and arguments give byte-identical files; the valid rows do not depend on ``--chunk-rows``,
-``--formats`` or ``--bad-rows``.
-
-Output layout under ``--out`` (a contract other code relies on)::
-
-    transactions/csv/part-00000.csv         header transaction_id,customer_id,merchant_id,
-                                            purchase_amount,event_time; amount with 2 decimals,
-                                            event_time 'yyyy-MM-dd HH:mm:ss' (UTC)
-    transactions/json/part-00000.jsonl      same fields; purchase_amount a number
-    transactions/parquet/part-00000.parquet strings, purchase_amount double,
-                                            event_time timestamp[us, UTC]
-    customers/customers.jsonl               customer_id, customer_name, email, country (ISO2),
-                                            signup_date (yyyy-MM-dd)
-    merchants/merchants.parquet             merchant_id, merchant_name (messy on purpose),
-                                            category_code (from seeds/merchant_categories.csv),
-                                            country
-    manifest.json                           seed, resolved arguments, row counts per file,
-                                            bad rows per (format, reason) and one entry per
-                                            injected bad row; written last
-
-Ids: ``t000000000001`` (12 digits, in file order), ``c0000001``, ``m00001``; injected bad rows
-use ``tbad00000001``... (see ``spark_analytics.datagen_badrows`` for the reasons; parquet gets
-only the type-compatible ones: null_amount, negative_amount, duplicate_transaction_id,
-unknown_merchant_id).
-
-The latent model (hidden, but what makes the data learnable):
-
-* Customer segment (budget 45% / regular 40% / premium 15%) sets a persistent spend level: the
-  customer's mean log amount (segment mean + N(0, 0.3)). Each purchase's log amount is that level
-  + the merchant category's offset (travel, jewelry, electronics high; restaurants, fuel low)
-  + N(0, 0.55), plus 1.1 on 4% "splurges". Overall about 78% of amounts are <= 500, 14% in
-  (500, 1000] and 7% > 1000; amounts are clipped to [1.00, 50000.00].
-* Activity rate: lognormal x (1 + Pareto(1.6)), so a few customers are very active (the top 1% make
-  about a fifth of all purchases). A customer buys only while active.
-* Signup: 70% signed up in the two years before the window, 30% during it (active from then on).
-* Churn: churn probability = logistic(-0.7 - 0.9 * standardised log activity + noise), so less
-  active customers churn more. A churning customer gets a churn date 1 to (window days + 90) days
-  after becoming active (uniform; so some churn only after the window) and never buys from then on.
-* Purchases: the number of rows per day follows the total activity of the customers active that
-  day x weekday factor (weekend peak) x slow growth x pay-day bumps; within a day times follow an
-  hour-of-day profile (lunch and evening peaks). Each purchase's customer is drawn among the active
-  customers proportionally to activity, its merchant by Zipf-like merchant popularity.
-* So "no purchase in the 30 days after a cut-off" is predictable from recency / frequency (churned
-  and low-activity customers), and "a purchase > 1000 in the 30 days after" from frequency and past
-  amounts (spend level); both are noisy (logistic regression on RFM features: AUC about 0.85 and
-  0.82 at 1M rows). ``customer_traits(config)`` returns the hidden traits for checks.
-
-Rows are in time order up to a N(0, 10 min) jitter of each event time (roughly sorted).
-
-Python API: ``DatagenConfig``, ``iter_transaction_chunks(config)`` (valid rows as pandas
-DataFrames, exactly as written), ``write_dataset(config)`` (writes everything, returns the
-manifest), ``customer_traits(config)``.
-"""
+"""Writes the data set: transaction part files per format (with injected bad rows), customers,
+merchants and the manifest (``write_dataset``)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import resource
 import shutil
-import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -79,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from spark_analytics.datagen_badrows import (
+from spark_analytics import progress
+from spark_analytics.datagen.badrows import (
     CSV_HEADER,
     FAMILY_PARQUET,
     FAMILY_TEXT,
@@ -94,29 +30,18 @@ from spark_analytics.datagen_badrows import (
     render_csv,
     render_json,
 )
-from spark_analytics.datagen_entities import CATEGORIES
-from spark_analytics.datagen_world import (
-    FORMATS,
-    DatagenConfig,
+from spark_analytics.datagen.config import DatagenConfig
+from spark_analytics.datagen.entities import CATEGORIES
+from spark_analytics.datagen.world import (
     Rows,
     RowSource,
     World,
     build_world,
     chunk_bounds,
-    customer_traits,
     iter_customer_tables,
-    iter_transaction_chunks,
     merchants_table,
     rows_to_arrow,
 )
-
-__all__ = [
-    "DatagenConfig",
-    "customer_traits",
-    "iter_transaction_chunks",
-    "main",
-    "write_dataset",
-]
 
 EXTENSIONS = {"csv": "csv", "json": "jsonl", "parquet": "parquet"}
 PARQUET_COMPRESSION = "snappy"
@@ -250,7 +175,8 @@ class _Writer:
         for fmt in self.config.formats:
             (self.out / "transactions" / fmt).mkdir(parents=True, exist_ok=True)
         cursors = dict.fromkeys(self.config.formats, 0)
-        for part, (lo, hi) in enumerate(chunk_bounds(self.config.rows, self.config.chunk_rows)):
+        bounds = chunk_bounds(self.config.rows, self.config.chunk_rows)
+        for part, (lo, hi) in enumerate(progress.chunks(bounds, self.config.rows, "transactions")):
             rows = self.source.rows(lo, hi)
             table = rows_to_arrow(self.world, rows)
             text = (
@@ -458,64 +384,3 @@ def write_dataset(config: DatagenConfig) -> dict[str, object]:
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out / "manifest.json")
     return manifest
-
-
-def parse_args(argv: list[str] | None = None) -> DatagenConfig:
-    p = argparse.ArgumentParser(
-        prog="python -m spark_analytics.datagen",
-        description="Deterministic synthetic transactions, customers and merchants.",
-    )
-    p.add_argument("--rows", type=int, default=1_000_000, help="valid transactions")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--out", default="data/generated", help="output directory")
-    p.add_argument("--customers", type=int, default=None, help="default max(1000, rows // 20)")
-    p.add_argument(
-        "--merchants", type=int, default=None, help="default min(5000, max(50, rows // 2000))"
-    )
-    p.add_argument("--months", type=int, default=6, help="length of the event window")
-    p.add_argument("--start-date", default="2026-01-01", help="first day of the window (UTC)")
-    p.add_argument("--bad-rows", type=int, default=0, help="extra bad rows per format")
-    p.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset")
-    p.add_argument("--chunk-rows", type=int, default=500_000, help="valid rows per part file")
-    a = p.parse_args(argv)
-    config = DatagenConfig(
-        rows=a.rows,
-        seed=a.seed,
-        out=a.out,
-        customers=a.customers,
-        merchants=a.merchants,
-        months=a.months,
-        start_date=a.start_date,
-        bad_rows=a.bad_rows,
-        formats=tuple(f.strip() for f in a.formats.split(",") if f.strip()),
-        chunk_rows=a.chunk_rows,
-    )
-    try:
-        return config.validate()
-    except ValueError as exc:
-        p.error(str(exc))
-        raise  # unreachable: p.error exits
-
-
-def main(argv: list[str] | None = None) -> int:
-    config = parse_args(argv)
-    started = time.perf_counter()
-    manifest = write_dataset(config)
-    elapsed = time.perf_counter() - started
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    summary = {
-        "out": str(config.out),
-        "rows": config.rows,
-        "bad_rows_per_format": config.bad_rows,
-        "formats": list(config.formats),
-        "files": len(manifest["files"]),  # type: ignore[arg-type]
-        "seconds": round(elapsed, 2),
-        "rows_per_second": round(config.rows / elapsed) if elapsed else None,
-        "peak_rss_mb": round(peak_rss_mb, 1),
-    }
-    print(json.dumps(summary), file=sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

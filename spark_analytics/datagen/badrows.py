@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spark_analytics.datagen_world import STREAM_BAD, DatagenConfig, rng_for
+from spark_analytics.datagen.config import STREAM_BAD, DatagenConfig, rng_for
 
 MALFORMED = "malformed_row"
 NON_NUMERIC = "non_numeric_amount"
@@ -58,6 +58,10 @@ TEXT_REASONS = (
 )
 PARQUET_REASONS = (NULL_AMOUNT, NEGATIVE, DUPLICATE, UNKNOWN_MERCHANT)
 REASONS_BY_FORMAT = {"csv": TEXT_REASONS, "json": TEXT_REASONS, "parquet": PARQUET_REASONS}
+# The defects one line shows on its own, without reference data or earlier rows: what the stream
+# replay (spark_analytics.streaming.replay) injects into its JSON lines. Its duplicates are exact
+# re-deliveries, which the event models deduplicate; unknown merchants are a dbt reference check.
+STREAM_REASONS = (MALFORMED, NON_NUMERIC, BAD_TIME, NULL_AMOUNT, NEGATIVE)
 FAMILY_TEXT, FAMILY_PARQUET = 0, 1
 DUPLICATE_LOOKBACK = 100
 BAD_TIMES = ("{y}-13-45 99:00:00", "yesterday", "not a date", "{y}-02-30 25:61:00", "0000-00-00")

@@ -1,13 +1,13 @@
 """Benchmark of the event pipeline on this machine: ingest throughput and end-to-end latency.
 
-    python -m spark_analytics.streaming.bench [--events 300000] [--cycles 5]
+    python -m spark_analytics.bench.streaming [--events 300000] [--cycles 5]
 
 1. Throughput: ``--events`` transactions (with late, duplicate and bad lines) are landed as
    files of ``--batch-rows``, then one availableNow ingest processes them; events/s = landed
    lines / wall time of the ingest (sustained: many micro-batches, not one).
 2. Latency, ``--cycles`` times: one file of ``--cycle-rows`` lands; the clock runs until its
-   transactions are visible in merchant_hourly_transactions, i.e. ingest micro-batch + dbt
-   incremental run (+merchant_daily_transactions) + a query that checks the table.
+   transactions are visible in fct_merchant_hourly_transactions, i.e. ingest micro-batch + dbt
+   incremental run (+fct_merchant_daily_transactions) + a query that checks the table.
 
 Everything runs in one warm process (dbt in-process on the same SparkSession), with its own
 metastore, warehouse and landing directory under ``--workdir`` (wiped first).
@@ -28,19 +28,19 @@ from pathlib import Path
 import pandas as pd
 from pyspark.sql import SparkSession
 
+from spark_analytics.progress import track
 from spark_analytics.session import build_session
 from spark_analytics.streaming.ingest import IngestConfig, Target
 from spark_analytics.streaming.pipeline import ingest_available_now, run_dbt
 from spark_analytics.streaming.replay import (
     ReplayConfig,
-    datagen_transactions,
+    generated_transactions,
     plan_batches,
     replay,
-    synthetic_transactions,
     write_batch_file,
 )
 
-HOURLY = "merchant_hourly_transactions"
+HOURLY = "fct_merchant_hourly_transactions"
 
 
 def isolate(workdir: Path) -> None:
@@ -87,7 +87,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-files-per-trigger", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--cycle-rows", type=int, default=5_000)
-    parser.add_argument("--source", choices=("synthetic", "datagen"), default="datagen")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -108,11 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         malformed_fraction=0.001,
     )
     total = args.events + args.cycles * args.cycle_rows
-    chunks = (
-        datagen_transactions(total, seed=42)
-        if args.source == "datagen"
-        else synthetic_transactions(total, seed=42, span_hours=24 * 30)
-    )
+    chunks = generated_transactions(total, seed=42)
 
     started = time.monotonic()
     spark = build_session("events-bench")
@@ -134,12 +129,12 @@ def main(argv: list[str] | None = None) -> None:
         "wall_seconds": round(ingest_seconds, 2),
         "events_per_second": round(bulk["lines"] / ingest_seconds),
     }
-    first_dbt = run_dbt(["run", "-s", "+merchant_daily_transactions", "--full-refresh"])
+    first_dbt = run_dbt(["run", "-s", "+fct_merchant_daily_transactions", "--full-refresh"])
     hourly = hourly_table(spark)
 
     # 2. latency: one file at a time, landed -> visible in the hourly table
     cycles = []
-    for cycle in range(args.cycles):
+    for cycle in track(range(args.cycles), desc="latency cycles", unit="cycles"):
         batch = next(batches)
         name = f"cycle-{cycle:03d}.jsonl"
         landed_at = time.monotonic()
@@ -147,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         ingest_at = time.monotonic()
         ingest_available_now(spark, config)
         dbt_at = time.monotonic()
-        run_dbt(["run", "-s", "+merchant_daily_transactions"])
+        run_dbt(["run", "-s", "+fct_merchant_daily_transactions"])
         check_at = time.monotonic()
         if not is_visible(spark, hourly, config, name):
             raise RuntimeError(f"{name} is not visible in {hourly} after the dbt run")

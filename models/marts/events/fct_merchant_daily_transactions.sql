@@ -20,7 +20,7 @@ with
 
 hourly as (
 
-    select * from {{ ref('merchant_hourly_transactions') }}
+    select * from {{ ref('fct_merchant_hourly_transactions') }}
 
 ),
 

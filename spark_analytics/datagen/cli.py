@@ -1,0 +1,69 @@
+"""Command line: ``python -m spark_analytics.datagen --rows N --seed S --out DIR ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+from spark_analytics.datagen.config import FORMATS, DatagenConfig
+from spark_analytics.datagen.writer import write_dataset
+
+
+def parse_args(argv: list[str] | None = None) -> DatagenConfig:
+    p = argparse.ArgumentParser(
+        prog="python -m spark_analytics.datagen",
+        description="Deterministic synthetic transactions, customers and merchants.",
+    )
+    p.add_argument("--rows", type=int, default=1_000_000, help="valid transactions")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", default="data/generated", help="output directory")
+    p.add_argument("--customers", type=int, default=None, help="default max(1000, rows // 20)")
+    p.add_argument(
+        "--merchants", type=int, default=None, help="default min(5000, max(50, rows // 2000))"
+    )
+    p.add_argument("--months", type=int, default=6, help="length of the event window")
+    p.add_argument("--start-date", default="2026-01-01", help="first day of the window (UTC)")
+    p.add_argument("--bad-rows", type=int, default=0, help="extra bad rows per format")
+    p.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset")
+    p.add_argument("--chunk-rows", type=int, default=500_000, help="valid rows per part file")
+    a = p.parse_args(argv)
+    config = DatagenConfig(
+        rows=a.rows,
+        seed=a.seed,
+        out=a.out,
+        customers=a.customers,
+        merchants=a.merchants,
+        months=a.months,
+        start_date=a.start_date,
+        bad_rows=a.bad_rows,
+        formats=tuple(f.strip() for f in a.formats.split(",") if f.strip()),
+        chunk_rows=a.chunk_rows,
+    )
+    try:
+        return config.validate()
+    except ValueError as exc:
+        p.error(str(exc))
+        raise  # unreachable: p.error exits
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    started = time.perf_counter()
+    manifest = write_dataset(config)
+    elapsed = time.perf_counter() - started
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    summary = {
+        "out": str(config.out),
+        "rows": config.rows,
+        "bad_rows_per_format": config.bad_rows,
+        "formats": list(config.formats),
+        "files": len(manifest["files"]),  # type: ignore[arg-type]
+        "seconds": round(elapsed, 2),
+        "rows_per_second": round(config.rows / elapsed) if elapsed else None,
+        "peak_rss_mb": round(peak_rss_mb, 1),
+    }
+    print(json.dumps(summary), file=sys.stdout)
+    return 0

@@ -1,0 +1,3 @@
+from spark_analytics.report.cli import main
+
+raise SystemExit(main())

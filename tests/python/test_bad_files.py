@@ -1,0 +1,154 @@
+"""Bad files get a clear error or a failing test with a readable message, never silently empty
+or wrong marts.
+
+Registration-time faults (missing path, empty directory, empty or header-only CSV, a Parquet
+file with other columns) stop the `register_external_sources` hook, naming the source and the
+location; it registers only the source under test (``--args {only: [...]}``) so each case is
+one short dbt invocation. Content faults (a wrong delimiter: every row malformed; a file that is
+not UTF-8) are caught by the source tests `quarantine_share_below` and `valid_utf8` in one small
+`dbt build` (2k rows).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.python.dbt_project import DbtProject
+
+ROWS = 2000
+
+
+def _out(result: subprocess.CompletedProcess[str]) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    project = DbtProject(tmp_path_factory.mktemp("bad_files"))
+    project.generate("--rows", str(ROWS), "--seed", "7", "--formats", "csv")
+    return project
+
+
+@pytest.fixture(scope="module")
+def bad(project: DbtProject) -> Path:
+    """The bad files, next to the good ones."""
+    root = project.data_dir / "bad"
+    (root / "empty_dir").mkdir(parents=True)
+    (root / "empty_csv").mkdir()
+    (root / "empty_csv" / "part-0.csv").write_bytes(b"")
+    (root / "header_only").mkdir()
+    (root / "header_only" / "part-0.csv").write_text(
+        "transaction_id,customer_id,merchant_id,purchase_amount,event_time\n"
+    )
+    good_csv = next((project.generated_dir / "transactions" / "csv").glob("*.csv"))
+    (root / "semicolon").mkdir()
+    (root / "semicolon" / "part-0.csv").write_text(good_csv.read_text().replace(",", ";"))
+    # customers as Latin-1 (the generator writes UTF-8): accents become invalid bytes
+    good_customers = next((project.generated_dir / "customers").glob("*.jsonl"))
+    lines = good_customers.read_text(encoding="utf-8").splitlines()
+    latin = []
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        if i % 3 == 0 and isinstance(record.get("customer_name"), str):
+            record["customer_name"] = "Zoë Müller-Ångström"
+        latin.append(json.dumps(record, ensure_ascii=False))
+    (root / "latin1").mkdir()
+    (root / "latin1" / "customers.jsonl").write_bytes("\n".join(latin).encode("latin-1", "replace"))
+    # merchants with other column names
+    (root / "other_schema").mkdir()
+    pq.write_table(
+        pa.table({"id": ["M1", "M2"], "name": ["a", "b"], "mcc": ["5411", "5812"]}),
+        root / "other_schema" / "merchants.parquet",
+    )
+    return root
+
+
+def _register(project: DbtProject, source: str, dbt_vars: dict[str, str]):
+    return project.dbt(
+        "run-operation",
+        "register_external_sources",
+        "--args",
+        json.dumps({"only": [source]}),
+        dbt_vars=dbt_vars,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "source", "var", "expected"),
+    [
+        (
+            "missing",
+            "raw.transactions",
+            "transactions_location",
+            r"Path does not exist|PATH_NOT_FOUND",
+        ),
+        (
+            "empty_dir",
+            "raw.transactions",
+            "transactions_location",
+            r"Source raw\.transactions is empty",
+        ),
+        (
+            "empty_csv",
+            "raw.transactions",
+            "transactions_location",
+            r"Source raw\.transactions is empty",
+        ),
+        (
+            "header_only",
+            "raw.transactions",
+            "transactions_location",
+            r"Source raw\.transactions is empty",
+        ),
+        (
+            "other_schema",
+            "raw.merchants",
+            "merchants_location",
+            r"do not have the declared column\(s\) merchant_id, merchant_name, "
+            r"category_code, country",
+        ),
+    ],
+)
+def test_bad_location_stops_the_run_naming_source_and_path(
+    project: DbtProject, bad: Path, case: str, source: str, var: str, expected: str
+) -> None:
+    location = str(bad / case)
+    result = _register(project, source, {var: location})
+    out = _out(result)
+    assert result.returncode != 0, out[-4000:]
+    assert re.search(expected, out), out[-4000:]
+    # the console names the source and the location before (or in) the error
+    assert f"Registering source {source}" in out and location in out, out[-4000:]
+
+
+def test_wrong_delimiter_and_non_utf8_fail_the_build_with_readable_messages(
+    project: DbtProject, bad: Path
+) -> None:
+    result = project.dbt(
+        "build",
+        "-s",
+        "+quarantine_transactions",
+        "+quarantine_customers",
+        dbt_vars={
+            "transactions_location": str(bad / "semicolon"),
+            "customers_location": str(bad / "latin1"),
+        },
+        check=False,
+    )
+    out = _out(result)
+    assert result.returncode != 0, out[-6000:]
+    assert re.search(
+        r"Quarantine share too high for \S*raw\S*transactions\S*: 2000 of 2000 rows \(100(\.0)?%\)",
+        out,
+    ), out[-6000:]
+    assert re.search(r"Not UTF-8: \d+ value\(s\) of \S*raw\S*customers", out), out[-6000:]
+    # the good merchants source passes both checks
+    assert not re.search(r"(Quarantine share too high|Not UTF-8)[^\n]*merchants", out), out[-6000:]

@@ -1,0 +1,134 @@
+"""The project's structure rules (a dbt_project_evaluator-style check, docs/contracts.md).
+
+Over ``target/manifest.json`` of a ``dbt parse`` in isolated state: every model's name has its
+folder's prefix, every layer reads only the layers allowed below (marts never read staging),
+every model states its grain; over the YAML files: unique names, generic test arguments always
+under ``arguments:``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.python.dbt_project import REPO_ROOT, DbtProject
+
+# folder under models/ -> (name pattern, the layers its models may read)
+LAYERS = {
+    "staging": (r"stg_[a-z0-9]+__[a-z0-9_]+", {"source"}),
+    "intermediate": (r"int_[a-z0-9_]+", {"staging", "intermediate", "seed"}),
+    "quarantine": (r"quarantine_[a-z0-9_]+", {"staging", "intermediate"}),
+    "marts": (r"(fct|dim|rpt)_[a-z0-9_]+", {"intermediate", "marts", "seed"}),
+    "ml": (r"ml_[a-z0-9_]+", {"marts", "ml", "seed"}),
+}
+# ... plus the one exposures file, models/_exposures.yml (consumers of the models).
+YAML_NAME = re.compile(r"_[a-z0-9_]+__(models|sources)\.yml|_exposures\.yml")
+TEST_KEYS = {"arguments", "config", "name", "description"}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    project = DbtProject(tmp_path_factory.mktemp("structure"))
+    project.dbt("parse")
+    return json.loads((project.workdir / "target" / "manifest.json").read_text())
+
+
+def layer_of(node: dict) -> str:
+    if node["resource_type"] in ("source", "seed"):
+        return node["resource_type"]
+    return Path(node["original_file_path"]).parts[1]
+
+
+def models(manifest: dict) -> list[dict]:
+    return [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+
+
+def test_every_folder_is_a_known_layer(manifest: dict) -> None:
+    unknown = {n["name"]: layer_of(n) for n in models(manifest) if layer_of(n) not in LAYERS}
+    assert not unknown, f"models outside the known layers {sorted(LAYERS)}: {unknown}"
+
+
+def test_model_names_have_their_folders_prefix(manifest: dict) -> None:
+    wrong = [
+        f"{n['original_file_path']}: {n['name']} does not match {LAYERS[layer_of(n)][0]}"
+        for n in models(manifest)
+        if layer_of(n) in LAYERS and not re.fullmatch(LAYERS[layer_of(n)][0], n["name"])
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_each_layer_reads_only_the_layers_it_may(manifest: dict) -> None:
+    everything = {**manifest["nodes"], **manifest["sources"]}
+    wrong = []
+    for node in models(manifest):
+        allowed = LAYERS.get(layer_of(node), ("", set()))[1]
+        for parent_id in node["depends_on"]["nodes"]:
+            parent = everything[parent_id]
+            if layer_of(parent) not in allowed:
+                wrong.append(
+                    f"{node['name']} ({layer_of(node)}) reads {parent['name']} "
+                    f"({layer_of(parent)}); allowed: {sorted(allowed)}"
+                )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_only_the_accepted_models_filter_staging_on_rejection_reason() -> None:
+    """Accepted rows are defined once (int_*_accepted), not re-filtered by every reader."""
+    readers = []
+    for path in (REPO_ROOT / "models").rglob("*.sql"):
+        sql = path.read_text()
+        if "ref('stg_" in sql and re.search(r"\bwhere\s+rejection_reason\s+is\s+null", sql):
+            readers.append(path.stem)
+    assert sorted(readers) == ["int_customers_accepted", "int_merchants_accepted"]
+
+
+def test_every_model_states_its_grain(manifest: dict) -> None:
+    missing = [n["name"] for n in models(manifest) if "grain" not in n["description"].lower()]
+    assert not missing, f"models whose description does not state the grain: {missing}"
+
+
+def yaml_files() -> list[Path]:
+    return sorted((REPO_ROOT / "models").rglob("*.yml"))
+
+
+def test_yaml_file_names_are_unique_and_conventional() -> None:
+    names = [p.name for p in yaml_files()]
+    assert len(names) == len(set(names)), f"duplicate YAML file names: {sorted(names)}"
+    wrong = [n for n in names if not YAML_NAME.fullmatch(n)]
+    assert not wrong, f"not _<dir>__models.yml / _<source>__sources.yml: {wrong}"
+
+
+def generic_tests(document: dict):
+    """(where, test entry) for every data test in a properties file, at every level."""
+
+    def tests_of(owner: dict, where: str):
+        for test in owner.get("data_tests", []) or []:
+            yield where, test
+        for column in owner.get("columns", []) or []:
+            yield from tests_of(column, f"{where}.{column['name']}")
+
+    for kind in ("models", "seeds", "snapshots"):
+        for node in document.get(kind, []) or []:
+            yield from tests_of(node, node["name"])
+    for source in document.get("sources", []) or []:
+        yield from tests_of(source, source["name"])
+        for table in source.get("tables", []) or []:
+            yield from tests_of(table, f"{source['name']}.{table['name']}")
+
+
+def test_generic_test_arguments_use_one_syntax() -> None:
+    """dbt 1.11: a generic test's arguments go under `arguments:`, never at the top level."""
+    wrong = []
+    for path in yaml_files():
+        document = yaml.safe_load(path.read_text()) or {}
+        for where, test in generic_tests(document):
+            if isinstance(test, dict):
+                ((name, body),) = test.items()
+                extra = set(body or {}) - TEST_KEYS
+                if extra:
+                    wrong.append(f"{path.relative_to(REPO_ROOT)}: {where} {name} {sorted(extra)}")
+    assert not wrong, "arguments outside `arguments:`\n" + "\n".join(wrong)

@@ -1,0 +1,80 @@
+"""profiles.yml reads the same Spark settings as spark_analytics.settings, for any environment.
+
+profiles.yml has to work without our scripts, so it spells the settings out with
+``env_var('X', 'default')``; these tests render it as dbt would and compare it with the dict
+the jobs, the test fixture and the cluster build from ``spark_analytics.settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from spark_analytics import settings
+from spark_analytics.cluster import Settings as ClusterSettings
+from spark_analytics.cluster import app_conf
+
+PROFILES = Path(__file__).resolve().parents[2] / "profiles.yml"
+
+OVERRIDDEN = {
+    "SPARK_MASTER": "local[3]",
+    "SPARK_DRIVER_MEMORY": "3g",
+    "SPARK_SHUFFLE_PARTITIONS": "7",
+    "SPARK_AQE": "false",
+    "SPARK_BROADCAST_THRESHOLD": "-1",
+    "SPARK_STATE_DIR": '/tmp/some "state" \\ dir',  # spaces, quotes and a backslash
+    "SPARK_UI_ENABLED": "true",
+}
+
+
+def _render(value: object, env: Mapping[str, str]) -> object:
+    """dbt's env_var(): the variable if set (even empty), else the default, else an error."""
+    if not isinstance(value, str):
+        return value
+
+    def env_var(name: str, default: str | None = None) -> str:
+        if name in env:
+            return env[name]
+        if default is None:
+            raise KeyError(f"env var {name} is required by profiles.yml")
+        return default
+
+    jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    jinja.filters["as_number"] = lambda text: text
+    return jinja.from_string(value).render(env_var=env_var)
+
+
+def _server_side_parameters(output: str, env: Mapping[str, str]) -> dict[str, object]:
+    profile = yaml.safe_load(PROFILES.read_text())["spark_analytics"]
+    params = profile["outputs"][output]["server_side_parameters"]
+    return {key: _render(value, env) for key, value in params.items()}
+
+
+@pytest.mark.parametrize("env", [{}, OVERRIDDEN], ids=["defaults", "overridden"])
+def test_local_output_is_settings_local_conf(env: dict[str, str]) -> None:
+    assert _server_side_parameters("local", env) == settings.local_conf(env)
+
+
+def test_cluster_output_sends_the_shared_connection_settings() -> None:
+    assert _server_side_parameters("cluster", {}) == settings.CONNECTION_SQL_CONF
+
+
+def test_cluster_application_uses_the_shared_sql_semantics(tmp_path: Path) -> None:
+    conf = app_conf(ClusterSettings(state_dir=tmp_path))
+    expected = {
+        **settings.sql_conf(),
+        **settings.LOOPBACK_DRIVER_CONF,
+        **settings.metastore_conf(str(tmp_path)),
+    }
+    assert {key: conf[key] for key in expected} == expected
+
+
+def test_no_reader_sets_partition_overwrite_mode() -> None:
+    # Spark's default (static) everywhere; writers that need dynamic set it per write.
+    key = "spark.sql.sources.partitionOverwriteMode"
+    assert key not in settings.local_conf()
+    assert key not in _server_side_parameters("local", {})
