@@ -43,7 +43,8 @@ test: setup lint
 # the table of what was checked and writes it to target/faults.md. Also part of `make test`.
 FAULT_SUITES := $(wildcard tests/python/test_faults.py tests/python/test_metastore_lock.py \
 	tests/python/test_hostile_input.py tests/python/test_bad_files.py tests/python/test_properties.py \
-	tests/python/test_streaming_hardening.py tests/python/test_security.py)
+	tests/python/test_streaming_hardening.py tests/python/test_security.py \
+	tests/python/test_source_registration.py)
 faults: setup
 	FAULT_TABLE=target/faults.md $(IN_ENV) pytest -q -ra --runcluster $(FAULT_SUITES) $(PYTEST_ARGS)
 

@@ -244,7 +244,8 @@
 {% macro _empty_source_error(spec) %}
     {%- do exceptions.raise_compiler_error(
         "Source " ~ spec.label[7:] ~ " is empty: no rows in " ~ spec.format ~ " files at '"
-        ~ spec.location ~ "' (an empty directory, an empty file or a CSV with only a header). "
+        ~ spec.location ~ "' (the path does not exist, or it is an empty directory, an empty "
+        ~ "file or a CSV with only a header). "
         ~ "Point var '" ~ spec.name ~ "_location' at the data, or set meta.external.allow_empty: "
         ~ "true if an empty source is expected.") -%}
 {% endmacro %}
@@ -330,17 +331,32 @@
             drop table {{ view_name }}
         {%- endcall -%}
     {%- endif -%}
-    {#- 4. The flip: one metastore operation. -#}
-    {%- call statement('flip_source_view') -%}
-        create or replace view {{ view_name }}
-        tblproperties ('spark_analytics.source_definition' = '{{ definition_id }}')
-        as select
+    {#- 4. The flip: one metastore operation. `alter view ... as` is a single alterTable call;
+           `create or replace view` would be drop + create inside Spark. The definition id is
+           recorded after it (a kill in between only makes the next run flip again). -#}
+    {%- set source_select -%}
+        select
             {%- for column in spec.columns %}
             cast(`{{ column.name }}` as {{ column.type }}) as `{{ column.name }}`,
             {%- endfor %}
             {{ '`_corrupt_record`' if spec.keeps_corrupt_records else 'cast(null as string)' }} as `_corrupt_record`
         from {{ schema_name }}.{{ files_table }}
-    {%- endcall -%}
+    {%- endset -%}
+    {%- if state.relation_type == 'view' -%}
+        {%- call statement('flip_source_view') -%}
+            alter view {{ view_name }} as {{ source_select }}
+        {%- endcall -%}
+        {%- call statement('record_source_definition') -%}
+            alter view {{ view_name }}
+            set tblproperties ('spark_analytics.source_definition' = '{{ definition_id }}')
+        {%- endcall -%}
+    {%- else -%}
+        {%- call statement('flip_source_view') -%}
+            create view {{ view_name }}
+            tblproperties ('spark_analytics.source_definition' = '{{ definition_id }}')
+            as {{ source_select }}
+        {%- endcall -%}
+    {%- endif -%}
     {#- 5. Older definitions (and the former `<name>__files`) go after the flip. -#}
     {%- set stale_pattern = modules.re.escape(spec.identifier | lower) ~ '__([0-9a-f]{12}|files)' -%}
     {%- for name in state.tables if name != files_table and modules.re.fullmatch(stale_pattern, name) -%}

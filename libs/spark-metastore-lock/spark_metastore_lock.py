@@ -41,10 +41,14 @@ class SessionLockedError(RuntimeError):
 
 
 def _derby_system_home(params: Mapping[str, str]) -> str | None:
-    match = re.search(
-        r"-Dderby\.system\.home=(\S+)", params.get("spark.driver.extraJavaOptions", "")
-    )
-    return match.group(1) if match else None
+    options = params.get("spark.driver.extraJavaOptions", "")
+    # Quoted (a state directory with spaces: `-Dderby.system.home="/a b"`) or a bare word.
+    match = re.search(r'-Dderby\.system\.home=(?:"((?:[^"\\]|\\.)*)"|(\S+))', options)
+    if not match:
+        return None
+    if match.group(1) is not None:
+        return re.sub(r"\\(.)", r"\1", match.group(1))
+    return match.group(2)
 
 
 def session_state_dir(params: Mapping[str, str], cwd: str | None = None) -> Path | None:

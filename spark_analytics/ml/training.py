@@ -25,6 +25,7 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.window import Window
 
 from spark_analytics.ml.features import (
     MODEL_INPUT_COLUMNS,
@@ -32,6 +33,7 @@ from spark_analytics.ml.features import (
     SNAPSHOT_TRAIN,
     with_model_inputs,
 )
+from spark_analytics.ml.gate import GateConfig, gate_logger
 
 MODEL_NAME = "purchase_propensity"
 LOG_LOSS_EPSILON = 1e-15
@@ -53,6 +55,12 @@ METRICS_SCHEMA = T.StructType(
         T.StructField("accuracy", T.DoubleType(), False),
         T.StructField("log_loss", T.DoubleType(), False),
         T.StructField("params_json", T.StringType(), False),
+        # The quality gate (spark_analytics.ml.gate): the metric, its threshold and whether this
+        # version reached it. Scoring only uses promoted versions.
+        T.StructField("gate_metric", T.StringType(), False),
+        T.StructField("gate_threshold", T.DoubleType(), False),
+        T.StructField("gate_value", T.DoubleType(), True),
+        T.StructField("promoted", T.BooleanType(), False),
     ]
 )
 
@@ -199,19 +207,56 @@ def _check_trainable(name: str, summary: dict[str, Any]) -> None:
         )
 
 
+def shuffle_labels(labels: DataFrame, label_col: str = "label", seed: int = 42) -> DataFrame:
+    """The labels permuted among the customers of each snapshot (same positive rate, no
+    signal left): a deterministic permutation by hash, for testing the quality gate on real
+    no-signal data (dbt var ``ml_shuffle_labels``)."""
+    by_customer = Window.partitionBy("snapshot").orderBy("customer_id")
+    by_hash = Window.partitionBy("snapshot").orderBy(
+        F.xxhash64("customer_id", F.lit(seed)), "customer_id"
+    )
+    keys = labels.drop(label_col).withColumn("_position", F.row_number().over(by_customer))
+    values = labels.select("snapshot", F.row_number().over(by_hash).alias("_position"), label_col)
+    return keys.join(values, ["snapshot", "_position"], "inner").drop("_position")
+
+
+def with_history(new_metrics: DataFrame, previous: DataFrame | None) -> DataFrame:
+    """The metrics table after this run: the earlier rows (other versions) with
+    ``is_latest = false`` plus this run's row with ``is_latest = true``. Columns the earlier
+    table lacks (it predates them) are null."""
+    latest = new_metrics.withColumn("is_latest", F.lit(True))
+    if previous is None:
+        return latest
+    have = set(previous.columns)
+    older = previous.join(new_metrics.select("model_version"), "model_version", "left_anti")
+    return latest.unionByName(
+        older.select(
+            *[
+                F.col(f.name)
+                if f.name in have and f.name != "is_latest"
+                else F.lit(False if f.name == "is_latest" else None).cast(f.dataType).alias(f.name)
+                for f in latest.schema.fields
+            ]
+        )
+    )
+
+
 def train_and_evaluate(
     features: DataFrame,
     labels: DataFrame,
     params: TrainingParams | None = None,
     root: str | None = None,
     save: bool = True,
+    gate: GateConfig | None = None,
 ) -> TrainingResult:
     """Fits on the ``train`` snapshot, evaluates on ``test``, saves under ``root/<version>``.
 
     ``root`` defaults to ``model_root(session)``. Returns the model, its version and path, the
     metrics as a dict and as a one-row DataFrame (``METRICS_SCHEMA`` + ``trained_at``).
+    ``gate`` (default: auc_roc >= 0.7) decides ``promoted``; the version is saved either way.
     """
     params = params or TrainingParams()
+    gate = gate or GateConfig()
     session = features.sparkSession
     root = root or model_root(session)
     train = labelled_snapshot(features, labels, SNAPSHOT_TRAIN, params.label_col).persist()
@@ -245,6 +290,22 @@ def train_and_evaluate(
         **metrics,
         "params_json": params.to_json(),
     }
+    value = metrics.get(gate.metric)
+    promoted = gate.passes(value)
+    record.update(
+        gate_metric=gate.metric,
+        gate_threshold=float(gate.threshold),
+        gate_value=value,
+        promoted=promoted,
+    )
+    log = gate_logger()
+    if promoted:
+        log.info(f"ml gate: model version {version} promoted: {gate.describe(value)}")
+    else:
+        log.warning(
+            f"ml gate: model version {version} NOT promoted: {gate.describe(value)}; "
+            "scoring keeps the last promoted version"
+        )
     metrics_df = session.createDataFrame([record], METRICS_SCHEMA).withColumn(
         "trained_at", F.current_timestamp()
     )

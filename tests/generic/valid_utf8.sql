@@ -1,35 +1,46 @@
 {#
-    The source's files are UTF-8: no string column holds U+FFFD, the replacement character
-    Spark's readers put where bytes are not valid UTF-8 (a Latin-1 or UTF-16 file read as
-    UTF-8 gives garbled text, not an error). Raises with a readable message naming the source,
+    The source's files are UTF-8: no string column holds bytes that are not valid UTF-8, nor
+    U+FFFD, the replacement character a decoder puts in their place (a Latin-1 or UTF-16 file
+    read as UTF-8 gives garbled text, not an error). Raises with a readable message naming the source,
     the column and an example (severity error, the default); returns the rows with `severity: warn`.
     Fix: convert the files to UTF-8, or declare the reader option `encoding` (CSV, JSON).
 #}
 {% test valid_utf8(model) %}
 {%- set raise = (config.get('severity') or 'error') | lower == 'error' -%}
+{#- Invalid bytes are either kept as they are (JSON: Spark keeps the raw line in _corrupt_record)
+    or decoded to U+FFFD, the replacement character (CSV's decoder): look for both. -#}
+{%- set not_utf8 = "(not is_valid_utf8({0}) or instr({0}, '\\uFFFD') > 0)" -%}
 {%- set columns = [] -%}
 {%- if execute -%}
-    {#- Spark refuses a query of a raw CSV/JSON file that reads only its _corrupt_record. -#}
-    {%- for column in adapter.get_columns_in_relation(model)
-        if column.dtype | lower == 'string' and column.name != '_corrupt_record' -%}
+    {%- for column in adapter.get_columns_in_relation(model) if column.dtype | lower == 'string' -%}
         {%- do columns.append(column.name) -%}
     {%- endfor -%}
 {%- endif -%}
 
 with
 
+{#- One scan reading every string column at once: Spark's JSON reader only decodes the fields a
+    query reads, so a line with invalid bytes is a `_corrupt_record` (holding the raw line) only
+    when all of them are read; and it refuses a query that reads `_corrupt_record`
+    alone. #}
 bad_rows as (
 
-    {%- for column in columns %}
-    select '{{ column }}' as column_name, `{{ column }}` as bad_value
+    select
+        case
+            {%- for column in columns %}
+            when {{ not_utf8.format('`' ~ column ~ '`') }} then '{{ column }}'
+            {%- endfor %}
+        end as column_name,
+        coalesce(
+            {%- for column in columns %}
+            case when {{ not_utf8.format('`' ~ column ~ '`') }} then make_valid_utf8(`{{ column }}`) end,
+            {%- endfor %}
+            cast(null as string)
+        ) as bad_value
     from {{ model }}
-    where instr(`{{ column }}`, '\uFFFD') > 0
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-    {%- if not columns %}
-    select cast(null as string) as column_name, cast(null as string) as bad_value
+    {%- if columns %}
+    where {{ not_utf8.format("concat_ws(' ', `" ~ (columns | join('`, `')) ~ "`)") }}
+    {%- else %}
     where false
     {%- endif %}
 
@@ -56,3 +67,4 @@ where raise_error(failure) is null
 {%- endif %}
 
 {% endtest %}
+

@@ -63,9 +63,9 @@ vars:
 # What readers see, printed before and after every invocation (also the killed ones: the start
 # line is printed before anything is built).
 on-run-start:
-  - "{{{{ fault_state('FAULT_STATE_START') }}}}"
+  - "{{ fault_state('FAULT_STATE_START') }}"
 on-run-end:
-  - "{{{{ fault_state('FAULT_STATE_END') }}}}"
+  - "{{ fault_state('FAULT_STATE_END') }}"
 """,
     "profiles.yml": f"""
 fault_project:

@@ -1,8 +1,12 @@
 """Collects what the fault suites checked and prints it as one table at the end of the run.
 
-`record_fault(fault, checked)` is called by a test after its assertions passed, so a row means
-"checked and held"; a test that fails records nothing and shows up as a failure instead. The
-table is printed at the end of pytest's output and written to `$FAULT_TABLE` when that is set
+Two kinds of rows:
+- `record_fault(fault, checked)`, called by a test of test_faults.py or test_metastore_lock.py
+  after its assertions passed: "checked and held", in the test's own words (a failing test adds
+  a `failed` row instead);
+- one row per test of the other fault suites (hostile input, bad files, properties, streaming,
+  security, source registration): the suite, the test's name and pytest's outcome.
+The table is printed at the end of pytest's output and written to `$FAULT_TABLE` when that is set
 (`make faults` writes target/faults.md).
 """
 
@@ -14,6 +18,15 @@ from pathlib import Path
 import pytest
 
 _ROWS: list[tuple[str, str, str]] = []
+EXPLICIT_SUITES = {"test_faults.py", "test_metastore_lock.py"}
+AUTO_SUITES = {
+    "test_source_registration.py": "source registration",
+    "test_hostile_input.py": "hostile input",
+    "test_bad_files.py": "bad files",
+    "test_properties.py": "property-based (hypothesis)",
+    "test_streaming_hardening.py": "streaming",
+    "test_security.py": "security",
+}
 
 
 def record_fault(fault: str, checked: str, result: str = "pass") -> None:
@@ -24,6 +37,20 @@ def render() -> str:
     lines = ["| fault | what was checked | result |", "| --- | --- | --- |"]
     lines += [f"| {fault} | {checked} | {result} |" for fault, checked, result in _ROWS]
     return "\n".join(lines)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not report.failed:
+        return
+    if report.skipped:
+        return
+    path, _, name = report.nodeid.partition("::")
+    suite = path.rsplit("/", 1)[-1]
+    readable = name.removeprefix("test_").replace("_", " ")
+    if suite in AUTO_SUITES:
+        _ROWS.append((AUTO_SUITES[suite], readable, report.outcome))
+    elif suite in EXPLICIT_SUITES and report.failed:
+        _ROWS.append((readable, "see the failure above", "failed"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
