@@ -5,8 +5,8 @@ Registration-time faults (missing path, empty directory, empty or header-only CS
 file with other columns) stop the `register_external_sources` hook, naming the source and the
 location; it registers only the source under test (``--args {only: [...]}``) so each case is
 one short dbt invocation. Content faults (a wrong delimiter: every row malformed; a file that is
-not UTF-8) are caught by the source tests `quarantine_share_below` and `valid_utf8` in one small
-`dbt build` (2k rows).
+not UTF-8) are caught by the source tests `quarantine_share_below` (a small `dbt build`, 2k rows)
+and `valid_utf8` (`dbt test` of the source).
 """
 
 from __future__ import annotations
@@ -129,20 +129,18 @@ def test_bad_location_stops_the_run_naming_source_and_path(
     assert f"Registering source {source}" in out and location in out, out[-4000:]
 
 
-def test_wrong_delimiter_and_non_utf8_fail_the_build_with_readable_messages(
+def test_wrong_delimiter_fails_the_build_with_a_readable_message(
     project: DbtProject, bad: Path
 ) -> None:
     result = project.dbt(
         "build",
         "-s",
         "+quarantine_transactions",
-        "+quarantine_customers",
+        "--indirect-selection",
+        "cautious",
         "--exclude",
         "test_name:row_count_reconciles",
-        dbt_vars={
-            "transactions_location": str(bad / "semicolon"),
-            "customers_location": str(bad / "latin1"),
-        },
+        dbt_vars={"transactions_location": str(bad / "semicolon")},
         check=False,
     )
     out = _out(result)
@@ -151,6 +149,25 @@ def test_wrong_delimiter_and_non_utf8_fail_the_build_with_readable_messages(
         r"Quarantine share too high for \S*raw\S*transactions\S*: 2000 of 2000 rows \(100(\.0)?%\)",
         out,
     ), out[-6000:]
+    # the good customers and merchants sources pass both checks
+    assert not re.search(
+        r"(Quarantine share too high for \S*(customers|merchants)\S*: \d+ of"
+        r"|Not UTF-8: \d+ value\(s\) of \S*(customers|merchants))",
+        out,
+    ), out[-6000:]
+
+
+def test_non_utf8_file_fails_the_source_test_with_a_readable_message(
+    project: DbtProject, bad: Path
+) -> None:
+    # A source test fails before any model reads the file (dbt build skips what depends on it).
+    result = project.dbt(
+        "test",
+        "-s",
+        "source:raw.customers,test_name:valid_utf8",
+        dbt_vars={"customers_location": str(bad / "latin1")},
+        check=False,
+    )
+    out = _out(result)
+    assert result.returncode != 0, out[-6000:]
     assert re.search(r"Not UTF-8: \d+ value\(s\) of \S*raw\S*customers", out), out[-6000:]
-    # the good merchants source passes both checks
-    assert not re.search(r"(Quarantine share too high|Not UTF-8)[^\n]*merchants", out), out[-6000:]

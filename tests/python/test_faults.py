@@ -60,8 +60,12 @@ def test_kill_at_every_point_of_every_materialization_then_rerun(
     published: dict[str, dict | None] = {}
     for point in (*POINTS, None):
         for model in MODELS if point else ["(plain rerun)"]:
-            fault = f"{point}:{model}" if point else None
-            run = faulty.dbt("build", "-s", model, fault=fault, batch=2, check=False)
+            if point is None:  # a plain rerun of everything, no clean-up
+                run = faulty.dbt("build", batch=2)
+            else:
+                # `+model`: stg_orders is a view compiled with the batch var, rebuilt first.
+                fault = f"{point}:{model}"
+                run = faulty.dbt("build", "-s", f"+{model}", fault=fault, batch=2, check=False)
             # What readers saw after the previous kill (printed before anything was built).
             seen = faulty.state(run, "FAULT_STATE_START")
             if killed_at is None:
@@ -87,8 +91,7 @@ def test_kill_at_every_point_of_every_materialization_then_rerun(
             assert run.returncode == -signal.SIGKILL, (point, model, run.stdout[-3000:])
             killed_at = (point, model)
 
-    rerun = faulty.dbt("build", batch=2)  # a plain rerun of everything, no clean-up
-    assert _content(faulty.state(rerun, "FAULT_STATE_END")) == clean_runs[2]
+    assert _content(faulty.state(run, "FAULT_STATE_END")) == clean_runs[2]
     for model in MODELS:
         kept = warehouse.versions(faulty.warehouse, SCHEMA, model)
         assert 1 <= len(kept) <= 2, (model, [p.name for p in kept])
@@ -183,7 +186,14 @@ def test_thrift_reader_never_sees_a_missing_or_partial_table(tmp_path: Path) -> 
         rebuilds = 4
         for batch in (2, 1, 2, 1)[:rebuilds]:
             project.dbt(
-                "run", "-s", "sql_partitioned_table", "--target", "thrift", batch=batch, env=ports
+                "run",
+                "-s",
+                "stg_orders",
+                "sql_partitioned_table",
+                "--target",
+                "thrift",
+                batch=batch,
+                env=ports,
             )
         stop.set()
         reader.join(timeout=60)
