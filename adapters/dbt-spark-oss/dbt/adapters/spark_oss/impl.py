@@ -63,9 +63,11 @@ class SparkOssAdapter(SparkAdapter):
             return []
         from pyspark.sql import SparkSession
 
-        spark = SparkSession.getActiveSession()
-        if spark is None or not location:
+        if not location:
             return []
+        # The session dbt-spark's cursor uses (getActiveSession() is per thread: None in dbt's
+        # model threads).
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
         jvm = spark.sparkContext._jvm
         root = jvm.org.apache.hadoop.fs.Path(location)
         fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
