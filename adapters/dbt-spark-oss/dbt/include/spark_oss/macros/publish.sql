@@ -5,8 +5,9 @@
      and `ref()` read, `<schema>.<name>`, is a view over the current version, and a build becomes
      visible in ONE metastore operation: `alter view <schema>.<name> as select * from <version>`
      (a single alterTable call, which also carries schema changes). Until then readers keep
-     reading the previous version, unchanged; afterwards versions beyond the newest
-     `keep_versions` (model config, default 2) are dropped. A build killed at any point leaves
+     reading the previous version, unchanged; afterwards the current version, the one it
+     replaced and (keep_versions > 2) the next newest are kept, the rest dropped
+     (spark_oss_expire_versions). A build killed at any point leaves
      at most an unreferenced version, which the next build ignores and the clean-up removes. --#}
 
 {% macro spark_oss_versions_schema(relation) %}
@@ -120,9 +121,9 @@
     {%- endif -%}
   {%- endfor -%}
   {%- if target.type == 'spark_oss' and target.method == 'session' -%}
-    {%- set versions = spark_oss_list_versions(relation) | map(attribute='identifier') | list -%}
+    {#- `kept` is what remains in the catalog: no second listing needed. -#}
     {% do adapter.spark_oss_remove_orphan_versions(
-          spark_oss_schema_location(spark_oss_versions_schema(relation)), relation.identifier, versions) %}
+          spark_oss_schema_location(spark_oss_versions_schema(relation)), relation.identifier, kept) %}
   {%- endif -%}
 {% endmacro %}
 
