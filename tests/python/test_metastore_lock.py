@@ -21,8 +21,15 @@ from tests.python.fault_table import record_fault
 
 
 def _fake_jvm(seconds: float) -> subprocess.Popen[bytes]:
-    """A process whose argv[0] is `java`, like the JVM pyspark starts."""
-    return subprocess.Popen(["bash", "-c", f"exec -a java sleep {seconds}"])
+    """A process whose argv[0] is `java`, like the JVM pyspark starts (returned once it is)."""
+    process = subprocess.Popen(["bash", "-c", f"exec -a java sleep {seconds}"])
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    # Until bash has exec'd, argv[0] is still `bash`.
+    while not cmdline.read_bytes().startswith(b"java\0"):
+        assert time.monotonic() < deadline, "the fake JVM never started"
+        time.sleep(0.01)
+    return process
 
 
 def _orphaned_lock(path: Path, jvm_pid: int) -> None:

@@ -135,7 +135,7 @@ def test_plugin_extends_spark_with_session_submission() -> None:
     assert issubclass(SparkOssAdapter, SparkAdapter)
     assert SparkOssAdapter.type() == "spark_oss"
     macros = {p.name for p in (Path(Plugin.include_path) / "macros").glob("*.sql")}
-    assert {"python_model.sql", "table.sql", "incremental.sql", "incremental_python.sql"} <= macros
+    assert {"python_model.sql", "table.sql", "incremental.sql"} <= macros
     helpers = SparkOssAdapter.python_submission_helpers.fget(None)  # type: ignore[attr-defined]
     assert set(helpers) == {"session"}
     assert SparkOssAdapter.default_python_submission_method.fget(None) == "session"  # type: ignore[attr-defined]
