@@ -11,21 +11,30 @@ DOCS_PORT ?= 8080
 setup:
 	@scripts/setup.sh
 
+# Your own files instead of generated ones (docs/own_data.md):
+#   make run DATA=examples/shop               (vars from DATA/mapping.yml when it exists)
+#   make run DATA=~/shop MAPPING=~/shop.yml
+DATA ?=
+MAPPING ?=
+# `vars=$$(...) &&` rather than `--vars "$$(...)"`: a bad DATA or MAPPING stops the run.
+DBT_WITH_VARS = $(if $(DATA),vars=$$($(IN_ENV) python -m spark_analytics.own_data --data '$(DATA)' \
+	$(if $(MAPPING),--mapping '$(MAPPING)')) && $(IN_ENV) dbt $(1) --vars "$$vars",$(IN_ENV) dbt $(1))
+
 data: setup
 	$(IN_ENV) python -m spark_analytics.datagen --rows $(ROWS) --seed $(SEED) --bad-rows $(BAD_ROWS) \
 		--out $${DATA_DIR:-data}/generated
 
 build: setup
-	$(IN_ENV) dbt build
+	$(call DBT_WITH_VARS,build)
 
 summary: setup
-	$(IN_ENV) dbt run-operation print_run_summary
+	$(call DBT_WITH_VARS,run-operation print_run_summary)
 
 # The analysts' report from the marts (after `make run`): reports/index.html + reports/charts/.
 report: setup
 	$(IN_ENV) python -m spark_analytics.report --out reports
 
-run: data build summary report
+run: $(if $(DATA),,data) build summary report
 
 lint: setup
 	$(IN_ENV) ruff check .

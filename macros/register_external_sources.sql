@@ -95,9 +95,26 @@
     (validate_inputs.sql), before any DDL of this run. Errors name the source and the var. -#}
 {% macro external_source_spec(node) %}
     {%- set label = 'source ' ~ node.source_name ~ '.' ~ node.name -%}
-    {%- set external = node.meta['external'] -%}
-    {%- if external is not mapping -%}
-        {%- do _input_error('meta.external of ' ~ label, external, 'expected a mapping') -%}
+    {%- if node.meta['external'] is not mapping -%}
+        {%- do _input_error('meta.external of ' ~ label, node.meta['external'], 'expected a mapping') -%}
+    {%- endif -%}
+    {#- Your own files (source_mappings.sql): the mapping's location, format and options win. -#}
+    {%- set mapping = source_mapping(node) -%}
+    {%- set external = {} -%}
+    {%- do external.update(node.meta['external']) -%}
+    {%- if mapping is not none -%}
+        {%- for key in ['location', 'format'] if mapping[key] is not none -%}
+            {%- do external.update({key: mapping[key]}) -%}
+        {%- endfor -%}
+        {%- if mapping.options is not none -%}
+            {%- if mapping.options is not mapping -%}
+                {%- do _input_error("var 'source_mappings'." ~ node.name ~ '.options', mapping.options, 'expected a mapping of reader options') -%}
+            {%- endif -%}
+            {%- set options = {} -%}
+            {%- do options.update(external.get('options') or {}) -%}
+            {%- do options.update(mapping.options) -%}
+            {%- do external.update({'options': options}) -%}
+        {%- endif -%}
     {%- endif -%}
     {%- set file_format = checked_choice(
         "format of " ~ label ~ " (meta.external.format, var '" ~ node.name ~ "_format')",
@@ -116,7 +133,9 @@
         "schema of " ~ label ~ " (var '" ~ node.source_name ~ "_schema')") -%}
     {%- set identifier = validated_identifier(node.identifier, "identifier of " ~ label) -%}
 
-    {#- An inferred schema has no corrupt-record column: read like Parquet. -#}
+    {#- An inferred schema has no corrupt-record column: read like Parquet. A mapping reads
+        your columns as strings, so it keeps corrupt records whatever infer_schema says. -#}
+    {%- set infer_schema = infer_schema and mapping is none -%}
     {%- set keeps_corrupt_records = file_format in ('csv', 'json') and not infer_schema -%}
     {%- set defaults = {
         'csv': {'header': 'true', 'mode': 'PERMISSIVE', 'columnNameOfCorruptRecord': '_corrupt_record'},
@@ -159,7 +178,7 @@
         'label': label, 'name': node.name, 'schema': schema_name, 'identifier': identifier,
         'format': file_format, 'location': location, 'options': options, 'columns': columns,
         'infer_schema': infer_schema, 'allow_empty': allow_empty,
-        'keeps_corrupt_records': keeps_corrupt_records}) }}
+        'keeps_corrupt_records': keeps_corrupt_records, 'mapping': mapping}) }}
 {% endmacro %}
 
 
@@ -259,7 +278,11 @@
     {#- Schema-inferring formats: the files' schema now is part of the definition, and every
         declared column must be in it (rather than silently reading nulls). -#}
     {%- set file_columns = none -%}
-    {%- if not spec.keeps_corrupt_records -%}
+    {%- if spec.mapping is not none -%}
+        {#- Your files' own columns (a CSV's header, a JSON's keys), all read as strings. -#}
+        {%- set file_columns = _source_file_columns(spec) | rejectattr('0', 'equalto', '_corrupt_record') | list -%}
+        {%- do check_mapped_columns(spec, file_columns) -%}
+    {%- elif not spec.keeps_corrupt_records -%}
         {%- set file_columns = _source_file_columns(spec) -%}
         {%- set found = file_columns | map('first') | map('lower') | list -%}
         {%- set missing = [] -%}
@@ -278,7 +301,7 @@
     {%- set definition = {
         'layout': 2, 'format': spec.format, 'location': spec.location, 'options': spec.options,
         'columns': spec.columns, 'keeps_corrupt_records': spec.keeps_corrupt_records,
-        'file_columns': file_columns} -%}
+        'file_columns': file_columns, 'mapping': spec.mapping} -%}
     {%- set definition_id = local_md5(tojson(definition, sort_keys=true))[:12] -%}
     {%- set files_table = (spec.identifier ~ '__' ~ definition_id) | lower -%}
     {%- set state = _registered_source_state(spec) -%}
@@ -300,7 +323,14 @@
     {#- 1. The new definition, next to the old one (readers still see the old view). -#}
     {%- call statement('create_source_files_table') -%}
         create table if not exists {{ schema_name }}.{{ files_table }}
-        {%- if spec.keeps_corrupt_records %}
+        {%- if spec.keeps_corrupt_records and spec.mapping is not none %}
+        (
+            {%- for column in file_columns %}
+            `{{ column[0] }}` string,
+            {%- endfor %}
+            `_corrupt_record` string
+        )
+        {%- elif spec.keeps_corrupt_records %}
         (
             {%- for column in spec.columns %}
             `{{ column.name }}` {{ column.type }},
@@ -335,9 +365,10 @@
            `create or replace view` would be drop + create inside Spark. The definition id is
            recorded after it (a kill in between only makes the next run flip again). -#}
     {%- set source_select -%}
-        select
+        select {{ 'distinct' if spec.mapping and spec.mapping.distinct }}
             {%- for column in spec.columns %}
-            cast(`{{ column.name }}` as {{ column.type }}) as `{{ column.name }}`,
+            {%- set value = mapped_column_sql(spec.mapping.rules[column.name]) if spec.mapping else '`' ~ column.name ~ '`' %}
+            cast({{ value }} as {{ column.type }}) as `{{ column.name }}`,
             {%- endfor %}
             {{ '`_corrupt_record`' if spec.keeps_corrupt_records else 'cast(null as string)' }} as `_corrupt_record`
         from {{ schema_name }}.{{ files_table }}
