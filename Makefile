@@ -55,15 +55,19 @@ FAULT_SUITES := $(wildcard tests/python/test_faults.py tests/python/test_metasto
 	tests/python/test_streaming_hardening.py tests/python/test_security.py \
 	tests/python/test_source_registration.py)
 faults: setup
-	FAULT_TABLE=target/faults.md $(IN_ENV) pytest -q -ra --runcluster $(FAULT_SUITES) $(PYTEST_ARGS)
+	FAULT_TABLE=target/faults.md $(IN_ENV) pytest -q -ra --runcluster --runslow $(FAULT_SUITES) $(PYTEST_ARGS)
 
 docs: setup
 	$(IN_ENV) dbt docs generate
 	$(IN_ENV) dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
-# Side-by-side timings of broadcast, cache and repartition on the generated data.
+# dbt vs a hand-written PySpark job vs DuckDB on the marts path, then the hint comparison
+# (spark_analytics/bench/marts.py; results in reports/bench/, summary in BENCHMARKS.md).
+# `make bench BENCH_SIZES="1000000 10000000 100000000"` adds 100M.
+BENCH_SIZES ?= 1000000 10000000
+BENCH_REPEAT ?= 3
 bench: setup
-	$(IN_ENV) python -m spark_analytics.bench.hints
+	$(IN_ENV) python -m spark_analytics.bench.marts --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs .spark data

@@ -69,7 +69,7 @@ from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StringType, StructField, StructType
 
 from spark_analytics import progress
-from spark_analytics.contracts import rejection_reasons
+from spark_analytics.contracts import dbt_var, rejection_reasons
 from spark_analytics.session import build_session
 
 log = logging.getLogger("spark_analytics.streaming.ingest")
@@ -139,6 +139,12 @@ def clean_text(column: str) -> Column:
     return F.nullif(F.trim(F.col(column)), F.lit(""))
 
 
+def parse_datetime(text: Column, data_type: str = "timestamp") -> Column:
+    """``text`` as a timestamp (or date), null when it is not one: as macros/parse_datetime.sql,
+    it must match var ``datetime_text_pattern`` first, so 'yesterday' or 'now' are not read."""
+    return F.when(text.rlike(dbt_var("datetime_text_pattern")), text.try_cast(data_type))
+
+
 def with_typed_fields(events: DataFrame) -> DataFrame:
     """Trimmed ids and try_cast values (null where missing or not castable)."""
     return events.select(
@@ -147,7 +153,7 @@ def with_typed_fields(events: DataFrame) -> DataFrame:
         clean_text("raw_customer_id").alias("customer_id"),
         clean_text("raw_merchant_id").alias("merchant_id"),
         clean_text("raw_purchase_amount").try_cast("double").alias("purchase_amount"),
-        clean_text("raw_event_time").try_cast("timestamp").alias("event_time"),
+        parse_datetime(clean_text("raw_event_time")).alias("event_time"),
     )
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
 
 from spark_analytics import contracts
 from spark_analytics.contracts import rejection_reasons
@@ -170,3 +172,30 @@ def test_event_tables_agree_with_the_ingest_ddl(table: str) -> None:
     columns, partitioned_by = source_columns(table)
     assert columns == ddl_columns(ddl)
     assert tuple(partitioned_by) == tuple(partitions)
+
+
+# Spark's cast reads these words as dates; as event times they would depend on the day of the run.
+SPECIAL_DATETIME_WORDS = ["yesterday", " today", "now", "tomorrow", "epoch", "Yesterday UTC"]
+
+
+def test_staging_and_ingest_read_the_same_text_as_datetimes(
+    spark: SparkSession, compiled: tuple[Path, dict]
+) -> None:
+    from spark_analytics.streaming.ingest import parse_datetime
+
+    target, manifest = compiled
+    sql = compiled_sql(target, model_node(manifest, "stg_raw__transactions"))
+    # Staging's own expression for event_time, as compiled, applied to a column named text.
+    match = re.search(r"(case\s+when trim\(event_time\) rlike .*?end)\s+as event_time", sql, re.S)
+    assert match, "stg_raw__transactions does not parse event_time through parse_datetime"
+    staging_expression = match.group(1).replace("event_time", "text")
+    texts = ["2024-03-01 10:15:00", "2024-03-01", "+2024-03-01", *SPECIAL_DATETIME_WORDS]
+    frame = spark.createDataFrame([(t,) for t in texts], "text string")
+    from_sql = frame.select("text", F.expr(staging_expression).alias("parsed"))
+    from_python = frame.select("text", parse_datetime(F.trim("text")).alias("parsed"))
+    assertDataFrameEqual(from_python, from_sql)
+    parsed = {row.text: row.parsed for row in from_python.collect()}
+    assert all(parsed[word] is None for word in SPECIAL_DATETIME_WORDS)
+    assert parsed["2024-03-01"] is not None and parsed["2024-03-01 10:15:00"] is not None
+    customers = compiled_sql(target, model_node(manifest, "stg_raw__customers"))
+    assert f"trim(signup_date) rlike '{contracts.dbt_var('datetime_text_pattern')}'" in customers

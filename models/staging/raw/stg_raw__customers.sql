@@ -20,7 +20,7 @@ typed as (
         trim(customer_name) as customer_name,
         lower(trim(email)) as email,
         upper(trim(country)) as country_code,
-        try_cast(trim(signup_date) as date) as signup_date,
+        {{ parse_datetime('trim(signup_date)', 'date') }} as signup_date,
         _corrupt_record as raw_record
 
     from source

@@ -25,7 +25,7 @@ typed as (
         nullif(trim(customer_id), '') as customer_id,
         nullif(trim(merchant_id), '') as merchant_id,
         try_cast(trim(purchase_amount) as decimal(18, 2)) as purchase_amount,
-        try_cast(trim(event_time) as timestamp) as event_time,
+        {{ parse_datetime('trim(event_time)') }} as event_time,
         purchase_amount as raw_purchase_amount,
         event_time as raw_event_time,
         _corrupt_record as raw_record

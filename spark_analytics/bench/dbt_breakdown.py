@@ -1,0 +1,78 @@
+"""Where a dbt invocation's time goes, read from its JSON file log (``--log-format-file json``).
+
+dbt writes its file log at debug level by default, so the breakdown costs the run nothing extra:
+
+- ``python start``: from the process start to dbt's first event (interpreter and imports);
+- ``parse``: to the ``FoundStats`` event (project parse, partial parsing when possible);
+- ``spark start``: from ``ConcurrencyLine`` to the first hook or node, minus the metadata
+  queries in that window (dbt-spark's session opens Spark at the first query);
+- ``metadata queries``: the queries dbt runs outside hooks and nodes (schema listings, the
+  relation cache), summed from ``SQLQueryStatus``;
+- ``hooks``, one entry per model (its execution time), ``tests`` (all data and unit tests);
+- ``other``: what remains of the wall time (compilation between nodes, shutdown).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+
+def events(log_file: Path) -> list[dict]:
+    """The JSON events of a dbt file log (lines that are not JSON are skipped)."""
+    found = []
+    for line in log_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            found.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return found
+
+
+def _ts(event: dict) -> float:
+    return datetime.fromisoformat(event["info"]["ts"].replace("Z", "+00:00")).timestamp()
+
+
+def _node_name(event: dict) -> str:
+    info = event.get("data", {}).get("node_info", {})
+    return info.get("node_name") or info.get("unique_id", "?").split(".")[-1]
+
+
+def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> dict[str, float]:
+    """Seconds per phase (see the module docstring); the values add up to ``wall_s``."""
+    log = list(log_events)
+    if not log:
+        return {"other": wall_s}
+    named = [(event["info"]["name"], event) for event in log]
+    first = _ts(log[0])
+    parts: dict[str, float] = {"python start": max(first - started_at, 0.0)}
+    found = next((e for n, e in named if n == "FoundStats"), None)
+    concurrency = next((e for n, e in named if n == "ConcurrencyLine"), None)
+    if found is not None:
+        parts["parse"] = _ts(found) - first
+    if concurrency is not None:
+        work_starts = [_ts(e) for n, e in named if n in ("LogHookStartLine", "LogStartLine")]
+        window_end = min(work_starts) if work_starts else _ts(log[-1])
+        window_start = _ts(concurrency)
+        metadata = sum(
+            float(e["data"].get("elapsed", 0))
+            for n, e in named
+            if n == "SQLQueryStatus" and window_start <= _ts(e) <= window_end
+        )
+        parts["metadata queries"] = metadata
+        parts["spark start"] = max(window_end - window_start - metadata, 0.0)
+    parts["hooks"] = sum(
+        float(e["data"].get("execution_time", 0)) for n, e in named if n == "LogHookEndLine"
+    )
+    tests = 0.0
+    for name, event in named:
+        if name == "LogModelResult":
+            parts[f"model {_node_name(event)}"] = float(event["data"].get("execution_time", 0))
+        elif name == "LogTestResult":
+            tests += float(event["data"].get("execution_time", 0))
+    if tests:
+        parts["tests"] = tests
+    parts["other"] = max(wall_s - sum(parts.values()), 0.0)
+    return parts

@@ -1,0 +1,444 @@
+"""`make bench`: the marts path in dbt, as a hand-written PySpark job, and on DuckDB, side by side.
+
+    python -m spark_analytics.bench.marts --sizes 1000000 10000000 --repeat 3
+
+For each size it generates data once (``bench/<rows>/``, git-ignored), loads the seed and
+registers the sources with one untimed ``dbt run``, then runs ``--repeat`` rounds, each arm once
+per round in a rotating order (so no arm always runs on a warm page cache):
+
+1. ``dbt run`` of the marts path (staging -> intermediate -> quarantine -> marts), and
+   ``dbt build`` of the whole project (models, ML, tests), on the embedded target;
+2. the same path as one plain PySpark job (``marts_job``: same rules, same outputs, the same
+   Spark settings from ``spark_analytics.settings``);
+3. the same SQL on DuckDB (``duckdb_marts``: dbt's compiled SQL transpiled by sqlglot).
+
+It quotes medians of wall time, CPU time (whole process tree, JVM included), peak memory and
+rows/s, the ratios of every arm to the PySpark job and to DuckDB, where dbt's time goes
+(``dbt_breakdown``), and the scaling exponent over the sizes; checks that the three arms wrote
+the same tables (``agree``; a disagreement fails the run); then runs the declarative hint
+comparison (``hints``) on the smallest size. Everything is printed and written to ``--out``
+(``bench.json``, ``bench.md``, ``bench.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spark_analytics import progress, warehouse
+from spark_analytics.bench import agree
+from spark_analytics.bench.dbt_breakdown import breakdown, events
+from spark_analytics.bench.measure import Measurement, measure
+
+REPO = Path(__file__).resolve().parents[2]
+# The marts path: everything upstream of the marts and the quarantine (not the ML models).
+MARTS_PATH = [
+    "+rpt_sales_by_segment",
+    "+dim_customers",
+    "+dim_merchants",
+    "+quarantine_transactions",
+    "+quarantine_customers",
+    "+quarantine_merchants",
+]
+DBT_SCHEMAS = {
+    table: "analytics_quarantine" if table.startswith("quarantine_") else "analytics_marts"
+    for table in agree.TABLE_KEYS
+}
+ARMS = ("dbt run (marts path)", "dbt build (whole project)", "PySpark job", "DuckDB")
+REFERENCE_ARMS = ("PySpark job", "DuckDB")
+
+
+@dataclass
+class ArmResult:
+    wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    peak_rss_bytes: list[int] = field(default_factory=list)
+    dbt_breakdowns: list[dict[str, float]] = field(default_factory=list)
+
+    def median(self, name: str) -> float:
+        return statistics.median(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One size's data and state, isolated from the project's own `.spark` and `data`."""
+
+    root: Path
+    rows: int
+
+    @property
+    def generated(self) -> Path:
+        return self.root / "data" / "generated"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "SPARK_STATE_DIR": str(self.root / "spark"),
+            "DATA_DIR": str(self.root / "data"),
+            "DBT_TARGET_PATH": str(self.root / "target"),
+            "DBT_LOG_PATH": str(self.root / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "SPARK_ANALYTICS_PROGRESS": "0",
+        }
+
+    def outputs(self) -> dict[str, dict[str, Path]]:
+        dbt_warehouse = self.root / "spark" / "warehouse"
+        return {
+            "dbt": {
+                table: warehouse.table_path(dbt_warehouse, schema, table)
+                for table, schema in DBT_SCHEMAS.items()
+            },
+            "PySpark job": {t: self.root / "pyspark" / t for t in agree.TABLE_KEYS},
+            "DuckDB": {t: self.root / "duckdb" / f"{t}.parquet" for t in agree.TABLE_KEYS},
+        }
+
+
+def _dbt(*args: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "dbt"), *args, "--log-format-file", "json"]
+
+
+def _python(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def arm_command(arm: str, space: Workspace) -> list[str]:
+    if arm == "dbt run (marts path)":
+        return _dbt("run", "-s", *MARTS_PATH)
+    if arm == "dbt build (whole project)":
+        return _dbt("build")
+    if arm == "PySpark job":
+        out = space.root / "pyspark"
+        return _python(
+            "spark_analytics.bench.marts_job", "--data", str(space.generated), "--out", str(out)
+        )
+    manifest = space.root / "compiled" / "manifest.json"
+    out = space.root / "duckdb"
+    return _python(
+        "spark_analytics.bench.duckdb_marts",
+        *("--manifest", str(manifest), "--data", str(space.generated), "--out", str(out)),
+    )
+
+
+def _checked(result: Measurement | subprocess.CompletedProcess, what: str) -> None:
+    if result.returncode != 0:
+        raise SystemExit(
+            f"{what} failed (exit {result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
+        )
+
+
+def prepare(space: Workspace, seed: int) -> None:
+    """Data (kept between runs), the seed, the sources, and the compiled SQL for DuckDB."""
+    manifest = space.generated / "manifest.json"
+    if not (manifest.exists() and json.loads(manifest.read_text())["rows"] == space.rows):
+        shutil.rmtree(space.root, ignore_errors=True)
+        print(f"generating {space.rows:,} transactions into {space.generated}", flush=True)
+        _checked(
+            subprocess.run(
+                _python(
+                    "spark_analytics.datagen",
+                    *("--rows", str(space.rows), "--seed", str(seed), "--bad-rows", "0"),
+                    *("--out", str(space.generated)),
+                ),
+                env=space.env(),
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=False,
+            ),
+            "data generation",
+        )
+    env = {**space.env(), "DBT_TARGET_PATH": str(space.root / "compiled")}
+    for command, environment in (
+        (_dbt("seed"), space.env()),
+        (_dbt("compile", "-s", *MARTS_PATH), env),
+        (arm_command("dbt run (marts path)", space), space.env()),  # registers the sources
+    ):
+        _checked(
+            subprocess.run(
+                command, env=environment, cwd=REPO, capture_output=True, text=True, check=False
+            ),
+            " ".join(command[1:3]),
+        )
+
+
+def run_arm(arm: str, space: Workspace, result: ArmResult) -> None:
+    log_file = space.root / "logs" / "dbt.log"
+    log_file.unlink(missing_ok=True)
+    started_at = time.time()
+    measured = measure(arm_command(arm, space), env=space.env(), cwd=REPO)
+    _checked(measured, arm)
+    result.wall_s.append(measured.wall_s)
+    result.cpu_s.append(measured.cpu_s)
+    result.peak_rss_bytes.append(measured.peak_rss_bytes)
+    if arm.startswith("dbt") and log_file.exists():
+        result.dbt_breakdowns.append(breakdown(events(log_file), started_at, measured.wall_s))
+
+
+def bench_size(space: Workspace, arms: list[str], repeat: int, seed: int) -> dict[str, ArmResult]:
+    prepare(space, seed)
+    results = {arm: ArmResult() for arm in arms}
+    rounds = [arms[i % len(arms) :] + arms[: i % len(arms)] for i in range(repeat)]
+    with progress.bar(
+        total=repeat * len(arms), desc=f"bench {space.rows:,} rows", unit="runs"
+    ) as bar:
+        for order in rounds:
+            for arm in order:
+                run_arm(arm, space, results[arm])
+                bar.update()
+    return results
+
+
+def median_breakdown(result: ArmResult) -> dict[str, float]:
+    """The breakdown of the run whose wall time is the median."""
+    if not result.dbt_breakdowns:
+        return {}
+    ranked = sorted(range(len(result.wall_s)), key=result.wall_s.__getitem__)
+    return result.dbt_breakdowns[ranked[len(ranked) // 2]]
+
+
+def scaling_exponent(rows: list[int], seconds: list[float]) -> float | None:
+    """b in seconds ~ rows^b, least squares on logs (None with fewer than two sizes)."""
+    if len(rows) < 2:
+        return None
+    xs, ys = [math.log(r) for r in rows], [math.log(s) for s in seconds]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+
+
+def summary_rows(rows: int, results: dict[str, ArmResult]) -> list[dict[str, object]]:
+    medians = {arm: r.median("wall_s") for arm, r in results.items()}
+    table = []
+    for arm, result in results.items():
+        wall = medians[arm]
+        table.append(
+            {
+                "rows": rows,
+                "arm": arm,
+                "wall_s": wall,
+                "cpu_s": result.median("cpu_s"),
+                "peak_rss_gib": max(result.peak_rss_bytes) / 2**30,
+                "rows_per_s": rows / wall,
+                **{f"x {ref}": wall / medians[ref] for ref in REFERENCE_ARMS if ref in medians},
+            }
+        )
+    return table
+
+
+def machine() -> dict[str, object]:
+    import psutil
+
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def format_table(rows: list[dict[str, object]]) -> str:
+    header = (
+        "| rows | arm | wall s | CPU s | peak GiB | rows/s | x PySpark job | x DuckDB |\n"
+        f"|{'---|' * 8}"
+    )
+    lines = [header]
+    for row in rows:
+        ratios = [f"{row[f'x {ref}']:.2f}" if f"x {ref}" in row else "" for ref in REFERENCE_ARMS]
+        lines.append(
+            f"| {row['rows']:,} | {row['arm']} | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | "
+            f"{row['peak_rss_gib']:.2f} | {row['rows_per_s']:,.0f} | {' | '.join(ratios)} |"
+        )
+    return "\n".join(lines)
+
+
+def format_breakdown(parts: dict[str, float]) -> str:
+    total = sum(parts.values()) or 1.0
+    ranked = sorted(parts.items(), key=lambda item: -item[1])
+    return "\n".join(
+        f"| {name} | {seconds:.1f} | {100 * seconds / total:.0f}% |" for name, seconds in ranked
+    )
+
+
+def draw_chart(
+    rows: list[dict[str, object]], breakdown_parts: dict[str, float], path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({int(r["rows"]) for r in rows})
+    arms = list(dict.fromkeys(str(r["arm"]) for r in rows))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    width = 0.8 / len(arms)
+    for i, arm in enumerate(arms):
+        walls = [
+            next(float(r["wall_s"]) for r in rows if r["arm"] == arm and r["rows"] == s)
+            for s in sizes
+        ]
+        positions = [j + i * width for j in range(len(sizes))]
+        left.bar(positions, walls, width, label=arm)
+    left.set_xticks(
+        [j + width * (len(arms) - 1) / 2 for j in range(len(sizes))], [f"{s:,}" for s in sizes]
+    )
+    left.set_yscale("log")
+    left.set_ylabel("median wall time (s, log scale)")
+    left.set_xlabel("transactions")
+    left.set_title("marts path: dbt vs hand-written PySpark vs DuckDB")
+    left.legend(fontsize=8)
+    ranked = sorted(breakdown_parts.items(), key=lambda item: -item[1])[:12]
+    right.barh([name for name, _ in ranked][::-1], [s for _, s in ranked][::-1], color="tab:blue")
+    right.set_xlabel("seconds")
+    right.set_title(f"where dbt run's time goes at {sizes[-1]:,} rows")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_hints(space: Workspace, repeat: int) -> str:
+    result = subprocess.run(
+        _python(
+            "spark_analytics.bench.hints", "--data", str(space.generated), "--repeat", str(repeat)
+        ),
+        env=space.env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    _checked(result, "hints benchmark")
+    return result.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench")
+    parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
+    parser.add_argument("--skip-build", action="store_true", help="leave out `dbt build`")
+    parser.add_argument("--skip-hints", action="store_true", help="leave out the hint comparison")
+    args = parser.parse_args(argv)
+    arms = [a for a in ARMS if not (args.skip_build and a.startswith("dbt build"))]
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    rows: list[dict[str, object]] = []
+    breakdowns: dict[int, dict[str, dict[str, float]]] = {}
+    problems: list[str] = []
+    for size in sorted(args.sizes):
+        space = Workspace(args.workdir / str(size), size)
+        results = bench_size(space, arms, args.repeat, args.seed)
+        rows += summary_rows(size, results)
+        breakdowns[size] = {
+            a: median_breakdown(r) for a, r in results.items() if a.startswith("dbt")
+        }
+        found = agree.compare_arms(space.outputs())
+        problems += [f"{size:,} rows: {p}" for p in found]
+        print(format_table([r for r in rows if r["rows"] == size]), flush=True)
+        print(
+            f"outputs agree: {'yes' if not found else 'NO'} "
+            f"({len(agree.TABLE_KEYS)} tables, dbt = PySpark job = DuckDB)",
+            flush=True,
+        )
+
+    exponents = {
+        arm: scaling_exponent(
+            [int(r["rows"]) for r in rows if r["arm"] == arm],
+            [float(r["wall_s"]) for r in rows if r["arm"] == arm],
+        )
+        for arm in arms
+    }
+    largest = max(args.sizes)
+    hints = (
+        ""
+        if args.skip_hints
+        else run_hints(Workspace(args.workdir / str(min(args.sizes)), min(args.sizes)), args.repeat)
+    )
+    report = {
+        "machine": machine(),
+        "repeat": args.repeat,
+        "results": rows,
+        "dbt_breakdown": {str(k): v for k, v in breakdowns.items()},
+        "scaling_exponent": exponents,
+        "outputs_agree": not problems,
+        "problems": problems,
+        "hints": hints,
+    }
+    (args.out / "bench.json").write_text(json.dumps(report, indent=2))
+    draw_chart(rows, breakdowns[largest].get("dbt run (marts path)", {}), args.out / "bench.png")
+    markdown = render_markdown(report, largest)
+    (args.out / "bench.md").write_text(markdown)
+    print(markdown)
+    print(f"written: {args.out / 'bench.md'}, {args.out / 'bench.json'}, {args.out / 'bench.png'}")
+    if problems:
+        print("OUTPUTS DISAGREE:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+def render_markdown(report: dict, largest: int) -> str:
+    m = report["machine"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}.",
+        f"Median of {report['repeat']} rounds, arms alternating.",
+        "",
+        format_table(report["results"]),
+        "",
+        "Outputs agree (dbt = PySpark job = DuckDB on every table): "
+        + ("yes" if report["outputs_agree"] else "NO: " + "; ".join(report["problems"])),
+        "",
+        "Scaling exponent b (wall ~ rows^b): "
+        + ", ".join(
+            f"{arm} {b:.2f}" for arm, b in report["scaling_exponent"].items() if b is not None
+        ),
+        "",
+    ]
+    for arm, parts in report["dbt_breakdown"][str(largest)].items():
+        lines += [
+            f"Where `{arm}` spends its time at {largest:,} rows:",
+            "",
+            "| part | s | share |",
+            "|---|---|---|",
+            format_breakdown(parts),
+            "",
+        ]
+    if report["hints"]:
+        lines += [
+            "Declarative hints (`spark_analytics.bench.hints`):",
+            "",
+            "```",
+            report["hints"],
+            "```",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""`make bench` (spark_analytics/bench/marts.py): a smoke run on tiny data, and its parts.
+
+No timing is asserted: the smoke run proves the benchmark runs end to end from the repository
+and that its three arms agree; the unit tests prove the agreement check and the dbt time
+breakdown can tell a wrong answer and a phase apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from spark_analytics.bench import agree
+from spark_analytics.bench.dbt_breakdown import breakdown
+from spark_analytics.bench.marts import scaling_exponent
+from tests.python.dbt_project import IN_ENV, REPO_ROOT, TEST_SPARK_ENV
+
+
+def _write(path: Path, rows: str) -> Path:
+    duckdb.sql(
+        f"copy (select * from (values {rows}) t(customer_id, lifetime_spend, segment)) to '{path}'"
+    )
+    return path
+
+
+def test_agreement_check_finds_a_changed_value_and_a_missing_row(tmp_path: Path) -> None:
+    reference = _write(tmp_path / "a.parquet", "('c1', 10.5, 'Low'), ('c2', 700.25, 'Medium')")
+    same = _write(tmp_path / "b.parquet", "('c2', 700.25, 'Medium'), ('c1', 10.5, 'Low')")
+    changed = _write(tmp_path / "c.parquet", "('c1', 10.5, 'Low'), ('c2', 700.26, 'Medium')")
+    relabeled = _write(tmp_path / "d.parquet", "('c1', 10.5, 'Low'), ('c2', 700.25, 'High')")
+    fewer = _write(tmp_path / "e.parquet", "('c1', 10.5, 'Low')")
+    assert agree.compare_table(reference, same, "dim_customers") == []
+    assert agree.compare_table(reference, changed, "dim_customers") == [
+        "dim_customers.lifetime_spend: 1 rows differ"
+    ]
+    assert agree.compare_table(reference, relabeled, "dim_customers") == [
+        "dim_customers.segment: 1 rows differ"
+    ]
+    assert agree.compare_table(reference, fewer, "dim_customers") == ["dim_customers: 2 rows vs 1"]
+    # Without a key (quarantine tables): compared as multisets of rows.
+    assert agree.compare_table(reference, same, "quarantine_customers") == []
+    assert agree.compare_table(reference, relabeled, "quarantine_customers") == [
+        "quarantine_customers: 1 rows differ"
+    ]
+
+
+LOG_START = datetime.fromisoformat("2026-01-01T00:00:01+00:00").timestamp()
+
+
+def _event(name: str, ts: str, **data: object) -> dict:
+    return {"info": {"name": name, "ts": f"2026-01-01T00:00:{ts}Z"}, "data": data}
+
+
+def test_breakdown_separates_parse_spark_start_metadata_hooks_models_and_tests() -> None:
+    log = [
+        _event("MainReportVersion", "01.000000"),
+        _event("FoundStats", "03.000000"),
+        _event("ConcurrencyLine", "03.500000"),
+        _event("SQLQueryStatus", "12.000000", elapsed=1.5),
+        _event("LogHookStartLine", "13.500000"),
+        _event("LogHookEndLine", "14.000000", execution_time=0.5),
+        _event("LogStartLine", "14.000000"),
+        _event("LogModelResult", "24.000000", execution_time=10.0, node_info={"node_name": "fct"}),
+        _event("LogTestResult", "26.000000", execution_time=2.0),
+    ]
+    parts = breakdown(log, started_at=LOG_START - 0.75, wall_s=30.0)
+    assert parts == pytest.approx(
+        {
+            "python start": 0.75,
+            "parse": 2.0,
+            "metadata queries": 1.5,
+            "spark start": 8.5,
+            "hooks": 0.5,
+            "model fct": 10.0,
+            "tests": 2.0,
+            "other": 30.0 - 25.25,
+        }
+    )
+
+
+def test_scaling_exponent_of_linear_and_quadratic_work() -> None:
+    assert scaling_exponent([10, 100, 1000], [2.0, 20.0, 200.0]) == pytest.approx(1.0)
+    assert scaling_exponent([10, 100], [1.0, 100.0]) == pytest.approx(2.0)
+    assert scaling_exponent([10], [1.0]) is None
+
+
+def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {**TEST_SPARK_ENV, "SPARK_STATE_DIR": str(tmp_path / "unused")}
+    result = subprocess.run(
+        [
+            str(IN_ENV),
+            sys.executable,
+            "-m",
+            "spark_analytics.bench.marts",
+            "--sizes",
+            "3000",
+            "--repeat",
+            "1",
+            "--skip-build",
+            "--workdir",
+            str(tmp_path / "bench"),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "outputs agree: yes" in result.stdout
+    report = json.loads((out / "bench.json").read_text())
+    assert report["outputs_agree"] is True
+    assert {r["arm"] for r in report["results"]} == {
+        "dbt run (marts path)",
+        "PySpark job",
+        "DuckDB",
+    }
+    for row in report["results"]:
+        assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_gib"] > 0
+        assert row["x PySpark job"] > 0 and row["x DuckDB"] > 0
+    parts = report["dbt_breakdown"]["3000"]["dbt run (marts path)"]
+    assert {"parse", "spark start", "hooks", "model fct_purchases"} <= set(parts)
+    assert "broadcast" in report["hints"]
+    assert (out / "bench.png").stat().st_size > 10_000
+    assert "| 3,000 | DuckDB |" in (out / "bench.md").read_text()
