@@ -4,10 +4,10 @@ dbt writes its file log at debug level by default, so the breakdown costs the ru
 
 - ``python start``: from the process start to dbt's first event (interpreter and imports);
 - ``parse``: to the ``FoundStats`` event (project parse, partial parsing when possible);
-- ``spark start``: from ``ConcurrencyLine`` to the first hook or node, minus the metadata
-  queries in that window (dbt-spark's session opens Spark at the first query);
-- ``metadata queries``: the queries dbt runs outside hooks and nodes (schema listings, the
-  relation cache), summed from ``SQLQueryStatus``;
+- ``spark start``: the first query after ``ConcurrencyLine`` (dbt-spark's session cursor starts
+  the JVM and the Hive-enabled SparkSession inside its first ``execute``);
+- ``metadata queries``: the other queries before the first hook or node (schema listings,
+  the relation cache), summed from ``SQLQueryStatus``;
 - ``hooks``, one entry per model (its execution time), ``tests`` (all data and unit tests);
 - ``other``: what remains of the wall time (compilation between nodes, shutdown).
 """
@@ -56,13 +56,14 @@ def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> d
         work_starts = [_ts(e) for n, e in named if n in ("LogHookStartLine", "LogStartLine")]
         window_end = min(work_starts) if work_starts else _ts(log[-1])
         window_start = _ts(concurrency)
-        metadata = sum(
+        queries = [
             float(e["data"].get("elapsed", 0))
             for n, e in named
             if n == "SQLQueryStatus" and window_start <= _ts(e) <= window_end
-        )
-        parts["metadata queries"] = metadata
-        parts["spark start"] = max(window_end - window_start - metadata, 0.0)
+        ]
+        # dbt-spark's session cursor builds the SparkSession in its first execute().
+        parts["spark start"] = queries[0] if queries else 0.0
+        parts["metadata queries"] = sum(queries[1:])
     parts["hooks"] = sum(
         float(e["data"].get("execution_time", 0)) for n, e in named if n == "LogHookEndLine"
     )

@@ -63,6 +63,7 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_models_and_tests()
         _event("MainReportVersion", "01.000000"),
         _event("FoundStats", "03.000000"),
         _event("ConcurrencyLine", "03.500000"),
+        _event("SQLQueryStatus", "10.000000", elapsed=6.0),
         _event("SQLQueryStatus", "12.000000", elapsed=1.5),
         _event("LogHookStartLine", "13.500000"),
         _event("LogHookEndLine", "14.000000", execution_time=0.5),
@@ -75,12 +76,12 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_models_and_tests()
         {
             "python start": 0.75,
             "parse": 2.0,
+            "spark start": 6.0,
             "metadata queries": 1.5,
-            "spark start": 8.5,
             "hooks": 0.5,
             "model fct": 10.0,
             "tests": 2.0,
-            "other": 30.0 - 25.25,
+            "other": 30.0 - 22.75,
         }
     )
 
