@@ -45,7 +45,7 @@ lint: setup
 # the local Spark cluster. `PYTEST_ARGS=-k marts make test` narrows it down.
 test: setup lint
 	@scripts/ensure_chromium.sh
-	$(IN_ENV) pytest -q -ra --runcluster $(PYTEST_ARGS)
+	$(IN_ENV) pytest -q -ra --runcluster --durations=25 $(PYTEST_ARGS)
 
 # The fault suite (docs/reliability.md): kill -9 at every point of every materialization, a Thrift
 # reader during rebuilds, the metastore lock, hostile input, bad files, streaming, security. Prints
