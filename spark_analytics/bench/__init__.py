@@ -1,7 +1,11 @@
-"""Benchmarks: command-line tools that time the project on this machine (not run by tests).
+"""Benchmarks: command-line tools that time the project on this machine (not timed by tests).
 
-* ``hints``: the declarative performance settings (broadcast, cache, repartition) side by side,
-  with and without each (``make bench``).
+* ``marts`` (``make bench``): the marts path as ``dbt run`` / ``dbt build``, as the hand-written
+  PySpark job ``marts_job`` and on DuckDB (``duckdb_marts``: dbt's compiled SQL through
+  sqlglot), side by side; ``agree`` checks the three wrote the same tables, ``measure`` times a
+  process tree (wall, CPU, peak memory), ``dbt_breakdown`` splits dbt's time into phases.
+* ``hints``: the declarative performance settings (broadcast, cache, repartition) with and
+  without each (the last part of ``make bench``).
 * ``streaming``: the event pipeline's ingest throughput and landing-to-table latency
   (``make stream-bench``).
 * ``ml``: MLlib training on a synthetic feature table.
