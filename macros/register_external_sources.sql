@@ -15,7 +15,8 @@
     CSV and JSON are read with the declared columns (all strings: casting is staging's job) plus
     `_corrupt_record`, so malformed lines are kept and quarantined rather than dropped. Formats
     without a corrupt-record column (Parquet) get a null `_corrupt_record`, so staging is
-    identical for every format.
+    identical for every format. Every source also has `_loaded_at`, the modification time of the
+    file each row comes from (the sources' `loaded_at_field` for `dbt source freshness`).
 
     Crash-safe and idempotent. A source's definition (format, location, options, columns, and
     for schema-inferring formats the schema the files have now) hashes to a short id. The files
@@ -299,7 +300,7 @@
     {%- endif -%}
 
     {%- set definition = {
-        'layout': 2, 'format': spec.format, 'location': spec.location, 'options': spec.options,
+        'layout': 3, 'format': spec.format, 'location': spec.location, 'options': spec.options,
         'columns': spec.columns, 'keeps_corrupt_records': spec.keeps_corrupt_records,
         'file_columns': file_columns, 'mapping': spec.mapping} -%}
     {%- set definition_id = local_md5(tojson(definition, sort_keys=true))[:12] -%}
@@ -370,7 +371,9 @@
             {%- set value = mapped_column_sql(spec.mapping.rules[column.name]) if spec.mapping else '`' ~ column.name ~ '`' %}
             cast({{ value }} as {{ column.type }}) as `{{ column.name }}`,
             {%- endfor %}
-            {{ '`_corrupt_record`' if spec.keeps_corrupt_records else 'cast(null as string)' }} as `_corrupt_record`
+            {{ '`_corrupt_record`' if spec.keeps_corrupt_records else 'cast(null as string)' }} as `_corrupt_record`,
+            {#- When the line's file was last written: the sources' loaded_at_field (freshness). #}
+            _metadata.file_modification_time as `_loaded_at`
         from {{ schema_name }}.{{ files_table }}
     {%- endset -%}
     {%- if state.relation_type == 'view' -%}

@@ -1,0 +1,165 @@
+"""Everyday dbt commands on plain Parquet, embedded target (README "dbt on open-source Spark").
+
+Source freshness, `dbt show`, `dbt build --empty`, `dbt ls` with selectors, `state:modified+`
+against a saved manifest, and `dbt retry`, each on the session's shared build (clean_project)
+or on a schema of its own, so the shared tables are never changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from tests.python.dbt_project import MARTS, REPO_ROOT, DbtProject
+
+DAY = 24 * 3600
+
+
+def _in_schema(project: DbtProject, schema: str, **env: str) -> DbtProject:
+    """The same state and data, dbt building into `<schema>_*` (and `env` on top)."""
+    extra = (("DBT_SCHEMA", schema), *env.items())
+    return DbtProject(project.workdir, extra_env=extra)
+
+
+def _freshness(project: DbtProject) -> tuple[int, dict[str, str]]:
+    run = project.dbt("source", "freshness", "-s", "source:raw", check=False)
+    results = json.loads((project.workdir / "target" / "sources.json").read_text())["results"]
+    return run.returncode, {r["unique_id"].split(".")[-1]: r["status"] for r in results}
+
+
+def test_source_freshness_follows_the_files_modification_time(clean_project: DbtProject) -> None:
+    files = [p for p in (clean_project.generated_dir / "transactions").rglob("*") if p.is_file()]
+    saved = {p: p.stat().st_mtime for p in files}
+    try:
+        code, status = _freshness(clean_project)
+        assert (code, status) == (
+            0,
+            {"transactions": "pass", "customers": "pass", "merchants": "pass"},
+        )
+        for age_days, expected in ((3, "warn"), (10, "error")):
+            for path in files:
+                old = time.time() - age_days * DAY
+                os.utime(path, (old, old))
+            code, status = _freshness(clean_project)
+            assert status["transactions"] == expected and status["customers"] == "pass"
+            assert code == (1 if expected == "error" else 0)
+    finally:
+        for path, mtime in saved.items():
+            os.utime(path, (mtime, mtime))
+
+
+def test_show_returns_the_marts_rows(spark: SparkSession, clean_project: DbtProject) -> None:
+    run = clean_project.dbt(
+        "show", "-s", "rpt_sales_by_segment", "--output", "json", "--limit", "10"
+    )
+    shown = json.loads(run.stdout[run.stdout.index("{") : run.stdout.rindex("}") + 1])["show"]
+    table = clean_project.read_table(spark, MARTS, "rpt_sales_by_segment").collect()
+    assert {(r["purchase_segment"], r["transaction_count"]) for r in shown} == {
+        (r.purchase_segment, r.transaction_count) for r in table
+    }
+
+
+def test_build_empty_builds_every_model_without_rows(
+    spark: SparkSession, clean_project: DbtProject
+) -> None:
+    empty = _in_schema(
+        clean_project, "empty", DBT_TARGET_PATH=str(clean_project.workdir / "target_empty")
+    )
+    selection = ("+rpt_sales_by_segment", "+dim_customers")
+    empty.dbt("build", "--empty", "-s", *selection, "--exclude", "resource_type:test")
+    results = json.loads((clean_project.workdir / "target_empty" / "run_results.json").read_text())
+    built = {r["unique_id"].split(".")[-1]: r["status"] for r in results["results"]}
+    assert {"rpt_sales_by_segment", "dim_customers", "fct_purchases"} <= set(built)
+    assert set(built.values()) <= {"success", "pass"}  # models; unit tests
+    for table in ("rpt_sales_by_segment", "dim_customers", "fct_purchases"):
+        files = list(empty.table_path("empty_marts", table).rglob("*.parquet"))
+        rows = spark.read.parquet(*map(str, files)).count() if files else 0
+        assert rows == 0, table
+
+
+def test_ls_selectors_list_the_folder_and_the_lineage(tmp_path: Path) -> None:
+    project = DbtProject(tmp_path)  # ls only parses
+    marts = project.dbt(
+        "ls", "-s", "path:models/marts", "--resource-type", "model", "--output", "name", "-q"
+    )
+    on_disk = {p.stem for p in (REPO_ROOT / "models" / "marts").rglob("*.sql")}
+    assert set(marts.stdout.split()) == on_disk
+    parents = project.dbt(
+        "ls", "-s", "+fct_purchases", "--resource-type", "model", "--output", "name", "-q"
+    )
+    assert {"stg_raw__transactions", "int_transactions_validated", "fct_purchases"} <= set(
+        parents.stdout.split()
+    )
+    assert "dim_customers" not in parents.stdout.split()
+
+
+def test_state_modified_selects_a_changed_model_and_its_children(tmp_path: Path) -> None:
+    """Slim CI: the saved manifest is the project as it was; one model has changed since."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for item in (
+        "dbt_project.yml",
+        "profiles.yml",
+        "models",
+        "macros",
+        "seeds",
+        "tests",
+        "snapshots",
+        "python_udfs",
+    ):
+        source = REPO_ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, before / item)
+        elif source.exists():
+            shutil.copy2(source, before / item)
+    model = before / "models" / "intermediate" / "int_purchases_segmented.sql"
+    model.write_text(model.read_text().replace("select * from final", "select * from final -- v1"))
+    DbtProject(tmp_path / "old", project_dir=before).dbt("parse")
+    state = tmp_path / "old" / "target"
+    project = DbtProject(tmp_path / "new")
+    modified = project.dbt(
+        "ls",
+        "-s",
+        "state:modified+",
+        "--state",
+        str(state),
+        "--resource-type",
+        "model",
+        "--output",
+        "name",
+        "-q",
+    )
+    children = project.dbt(
+        "ls", "-s", "int_purchases_segmented+", "--resource-type", "model", "--output", "name", "-q"
+    )
+    assert set(modified.stdout.split()) == set(children.stdout.split())
+    assert {"int_purchases_segmented", "fct_purchases", "rpt_sales_by_segment"} <= set(
+        children.stdout.split()
+    )
+
+
+def test_retry_reruns_only_what_failed(spark: SparkSession, clean_project: DbtProject) -> None:
+    retry = _in_schema(clean_project, "retry")
+    failed = retry.dbt("run", "-s", "rpt_sales_by_segment", check=False)  # its parents are missing
+    assert failed.returncode == 1
+    # Build the parents with another target dir, so the failed run's results stay for retry.
+    parents = _in_schema(
+        clean_project, "retry", DBT_TARGET_PATH=str(clean_project.workdir / "target_retry")
+    )
+    parents.dbt(
+        "build",
+        "-s",
+        "+rpt_sales_by_segment",
+        "--exclude",
+        "rpt_sales_by_segment",
+        "resource_type:test",
+    )
+    rerun = retry.dbt("retry")
+    assert "1 of 1 OK created sql table model retry_marts.rpt_sales_by_segment" in rerun.stdout
+    assertions = retry.read_table(spark, "retry_marts", "rpt_sales_by_segment").count()
+    assert assertions == clean_project.read_table(spark, MARTS, "rpt_sales_by_segment").count()
