@@ -4,7 +4,7 @@ Usage::
 
     python -m spark_analytics.datagen --rows 1000000 --seed 42 --out data/generated \\
         [--customers N] [--merchants M] [--months 6] [--start-date 2026-01-01] \\
-        [--bad-rows K] [--formats csv,json,parquet] [--chunk-rows 500000]
+        [--bad-rows K] [--formats csv,json,parquet] [--chunk-rows 500000] [--entity-version 1]
 
 Pure numpy / pyarrow, streamed: rows are generated and written one part file
 (``--chunk-rows`` valid rows) at a time, so memory stays bounded whatever ``--rows`` is. The same
@@ -27,6 +27,12 @@ Output layout under ``--out`` (a contract other code relies on)::
     manifest.json                           seed, resolved arguments, row counts per file,
                                             bad rows per (format, reason) and one entry per
                                             injected bad row; written last
+
+``--entity-version N`` (default 1) writes version N of the customers and merchants files: version 1
+after N - 1 deterministic change steps (attributes changed, some deleted, some restored, new ones
+added; ``spark_analytics.datagen.versions``), listed in the manifest's ``entity_changes``; the
+transactions are the same for every N, and version 1 is byte-identical to the output without the
+flag. The snapshots (``snapshots/``) track these changes.
 
 Ids: ``t000000000001`` (12 digits, in file order), ``c0000001``, ``m00001``; injected bad rows
 use ``tbad00000001``... (see ``spark_analytics.datagen.badrows`` for the reasons; parquet gets
@@ -60,7 +66,8 @@ Rows are in time order up to a N(0, 10 min) jitter of each event time (roughly s
 Modules: ``config`` (arguments, limits, seeded streams), ``world`` (latent traits, the valid
 row stream), ``entities``
 (categories, names, countries), ``badrows`` (injected defects: plan and rendering),
-``writer`` (files and manifest), ``cli`` (the command line).
+``versions`` (later versions of the entities), ``writer`` (files and manifest), ``cli`` (the
+command line).
 
 Python API: ``DatagenConfig``, ``iter_transaction_chunks(config)`` (valid rows as pandas
 DataFrames, exactly as written), ``write_dataset(config)`` (writes everything, returns the

@@ -29,6 +29,14 @@ def parse_args(argv: list[str] | None = None) -> DatagenConfig:
     p.add_argument("--bad-rows", type=int, default=0, help="extra bad rows per format")
     p.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset")
     p.add_argument("--chunk-rows", type=int, default=500_000, help="valid rows per part file")
+    p.add_argument(
+        "--entity-version",
+        type=int,
+        default=1,
+        help="write version N of the customers and merchants: N - 1 deterministic change steps "
+        "(changed attributes, deletions, additions; see spark_analytics.datagen.versions); "
+        "transactions are the same for every N",
+    )
     a = p.parse_args(argv)
     config = DatagenConfig(
         rows=a.rows,
@@ -41,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> DatagenConfig:
         bad_rows=a.bad_rows,
         formats=tuple(f.strip() for f in a.formats.split(",") if f.strip()),
         chunk_rows=a.chunk_rows,
+        entity_version=a.entity_version,
     )
     try:
         return config.validate()

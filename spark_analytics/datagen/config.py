@@ -16,9 +16,10 @@ MAX_CUSTOMERS = 9_999_999  # c + 7 digits
 MAX_MERCHANTS = 89_999  # m + 5 digits; m90000-m99999 are reserved for unknown-merchant bad rows
 MAX_ROWS = 999_999_999_999  # t + 12 digits
 MAX_CHUNK_ROWS = 5_000_000  # keeps a part's rendered text under 2 GiB (32-bit arrow offsets)
+MAX_ENTITY_VERSION = 100
 
 # seed streams (second element of the SeedSequence entropy)
-STREAM_CUSTOMERS, STREAM_MERCHANTS, STREAM_BLOCK, STREAM_BAD = 1, 2, 3, 4
+STREAM_CUSTOMERS, STREAM_MERCHANTS, STREAM_BLOCK, STREAM_BAD, STREAM_VERSIONS = 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class DatagenConfig:
     bad_rows: int = 0
     formats: tuple[str, ...] = FORMATS
     chunk_rows: int = 500_000
+    # 1: the customers and merchants as generated; N > 1: their state after the N - 1 change
+    # steps of spark_analytics.datagen.versions (transactions never change)
+    entity_version: int = 1
 
     @property
     def n_customers(self) -> int:
@@ -60,6 +64,15 @@ class DatagenConfig:
             problems.append("--bad-rows must be in [0, rows]")
         if not 1 <= self.chunk_rows <= MAX_CHUNK_ROWS:
             problems.append(f"--chunk-rows must be in [1, {MAX_CHUNK_ROWS}]")
+        if not 1 <= self.entity_version <= MAX_ENTITY_VERSION:
+            problems.append(f"--entity-version must be in [1, {MAX_ENTITY_VERSION}]")
+        elif self.entity_version > 1:
+            sizes = entity_step_sizes(self.n_customers, self.n_merchants)
+            steps = self.entity_version - 1
+            if self.n_customers + steps * sizes["customers_added"] > MAX_CUSTOMERS:
+                problems.append(f"--entity-version adds customers beyond {MAX_CUSTOMERS}")
+            if self.n_merchants + steps * sizes["merchants_added"] > MAX_MERCHANTS:
+                problems.append(f"--entity-version adds merchants beyond {MAX_MERCHANTS}")
         if not 0 <= self.seed < 2**63:
             problems.append("--seed must be a non-negative 64-bit integer")
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -74,8 +87,11 @@ class DatagenConfig:
         return self
 
     def arguments(self) -> dict[str, object]:
-        """Resolved arguments as recorded in the manifest (no output path: relocatable)."""
-        return {
+        """Resolved arguments as recorded in the manifest (no output path: relocatable).
+
+        ``entity_version`` only when it is not 1, so the default manifest stays as it was.
+        """
+        arguments: dict[str, object] = {
             "rows": self.rows,
             "seed": self.seed,
             "customers": self.n_customers,
@@ -86,6 +102,24 @@ class DatagenConfig:
             "formats": list(self.formats),
             "chunk_rows": self.chunk_rows,
         }
+        if self.entity_version != 1:
+            arguments["entity_version"] = self.entity_version
+        return arguments
+
+
+def entity_step_sizes(n_customers: int, n_merchants: int) -> dict[str, int]:
+    """How many customers and merchants each change step of ``--entity-version`` touches (at
+    most: deletions and changes need candidates), from the version-1 counts."""
+    return {
+        "customers_country": max(1, n_customers // 50),
+        "customers_email": max(1, n_customers // 50),
+        "customers_deleted": max(1, n_customers // 200),
+        "customers_added": max(1, n_customers // 100),
+        "merchants_category": max(1, n_merchants // 20),
+        "merchants_name": max(1, n_merchants // 20),
+        "merchants_deleted": max(1, n_merchants // 50),
+        "merchants_added": max(1, n_merchants // 50),
+    }
 
 
 def rng_for(seed: int, *stream: int) -> np.random.Generator:

@@ -338,8 +338,18 @@ def iter_transaction_chunks(config: DatagenConfig) -> Iterator[pd.DataFrame]:
         yield rows_to_arrow(world, source.rows(lo, hi)).to_pandas()
 
 
-def iter_customer_tables(world: World, chunk_rows: int) -> Iterator[pa.Table]:
-    """Customer attributes (customer_id, customer_name, email, country, signup_date) in chunks."""
+@dataclass
+class CustomerDraws:
+    """Per-customer indices into FIRST_NAMES, LAST_NAMES, COUNTRIES and EMAIL_DOMAINS."""
+
+    first: np.ndarray
+    last: np.ndarray
+    country: np.ndarray
+    domain: np.ndarray
+
+
+def customer_draws(world: World) -> CustomerDraws:
+    """The random attribute draws of the world's customers (stream STREAM_CUSTOMERS, 1)."""
     n_c = world.config.n_customers
     rng = rng_for(world.config.seed, STREAM_CUSTOMERS, 1)
     first_all = rng.integers(0, len(FIRST_NAMES), n_c)
@@ -347,34 +357,49 @@ def iter_customer_tables(world: World, chunk_rows: int) -> Iterator[pa.Table]:
     weights = np.array([w for _, w in COUNTRIES])
     country_all = rng.choice(len(COUNTRIES), size=n_c, p=weights / weights.sum())
     domain_all = rng.integers(0, len(EMAIL_DOMAINS), n_c)
+    return CustomerDraws(first_all, last_all, country_all, domain_all)
+
+
+def customers_table(
+    ids: pa.Array, number: np.ndarray, draws: CustomerDraws, signup: np.ndarray
+) -> pa.Table:
+    """Customer rows: ``number`` is the customer number in the e-mail, ``signup`` datetime64[D]."""
     first_a, last_a = pa.array(FIRST_NAMES), pa.array(LAST_NAMES)
     first_f = pa.array([ascii_fold(x) for x in FIRST_NAMES])
     last_f = pa.array([ascii_fold(x) for x in LAST_NAMES])
     countries, domains = pa.array([c for c, _ in COUNTRIES]), pa.array(EMAIL_DOMAINS)
-    for lo, hi in chunk_bounds(n_c, chunk_rows):
-        first, last = pa.array(first_all[lo:hi]), pa.array(last_all[lo:hi])
-        number = pc.cast(pa.array(np.arange(lo + 1, hi + 1)), pa.string())
-        email = pc.binary_join_element_wise(
-            first_f.take(first),
-            ".",
-            last_f.take(last),
-            number,
-            "@",
-            domains.take(pa.array(domain_all[lo:hi])),
-            "",
-        )
+    first, last = pa.array(draws.first), pa.array(draws.last)
+    email = pc.binary_join_element_wise(
+        first_f.take(first),
+        ".",
+        last_f.take(last),
+        pc.cast(pa.array(number), pa.string()),
+        "@",
+        domains.take(pa.array(draws.domain)),
+        "",
+    )
+    return pa.table(
+        {
+            "customer_id": ids,
+            "customer_name": pc.binary_join_element_wise(
+                first_a.take(first), last_a.take(last), " "
+            ),
+            "email": email,
+            "country": countries.take(pa.array(draws.country)),
+            "signup_date": pc.strftime(pa.array(signup), format="%Y-%m-%d"),
+        }
+    )
+
+
+def iter_customer_tables(world: World, chunk_rows: int) -> Iterator[pa.Table]:
+    """Customer attributes (customer_id, customer_name, email, country, signup_date) in chunks."""
+    draws = customer_draws(world)
+    for lo, hi in chunk_bounds(world.config.n_customers, chunk_rows):
         signup = world.signup_day[lo:hi].astype("timedelta64[D]") + np.datetime64(world.start)
-        yield pa.table(
-            {
-                "customer_id": world.customer_ids[lo:hi],
-                "customer_name": pc.binary_join_element_wise(
-                    first_a.take(first), last_a.take(last), " "
-                ),
-                "email": email,
-                "country": countries.take(pa.array(country_all[lo:hi])),
-                "signup_date": pc.strftime(pa.array(signup), format="%Y-%m-%d"),
-            }
+        chunk = CustomerDraws(
+            draws.first[lo:hi], draws.last[lo:hi], draws.country[lo:hi], draws.domain[lo:hi]
         )
+        yield customers_table(world.customer_ids[lo:hi], np.arange(lo + 1, hi + 1), chunk, signup)
 
 
 def merchants_table(world: World) -> pa.Table:

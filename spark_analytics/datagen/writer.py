@@ -32,6 +32,7 @@ from spark_analytics.datagen.badrows import (
 )
 from spark_analytics.datagen.config import DatagenConfig
 from spark_analytics.datagen.entities import CATEGORIES
+from spark_analytics.datagen.versions import customers_version, merchants_version
 from spark_analytics.datagen.world import (
     Rows,
     RowSource,
@@ -276,11 +277,13 @@ def _write_parquet(
     pq.write_table(full, path, compression=PARQUET_COMPRESSION)
 
 
-def _write_customers(world: World, out: Path, chunk_rows: int) -> dict[str, object]:
+def _write_customers(out: Path, tables: Iterable[pa.Table]) -> dict[str, object]:
     rel = "customers/customers.jsonl"
     (out / "customers").mkdir(parents=True, exist_ok=True)
+    rows = 0
     with open(out / rel, "wb") as fh:
-        for t in iter_customer_tables(world, chunk_rows):
+        for t in tables:
+            rows += t.num_rows
             c = {name: t.column(name).combine_chunks() for name in t.column_names}
             lines = pc.binary_join_element_wise(
                 '{"customer_id":"',
@@ -297,7 +300,7 @@ def _write_customers(world: World, out: Path, chunk_rows: int) -> dict[str, obje
                 "",
             )
             _write_lines_raw(fh, lines)
-    return {"path": rel, "format": "json", "rows": world.config.n_customers}
+    return {"path": rel, "format": "json", "rows": rows}
 
 
 def _offsets(lines: pa.Array) -> np.ndarray:
@@ -312,11 +315,11 @@ def _write_lines_raw(fh: BinaryIO, lines: pa.Array) -> None:
     fh.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
 
 
-def _write_merchants(world: World, out: Path) -> dict[str, object]:
+def _write_merchants(out: Path, table: pa.Table) -> dict[str, object]:
     rel = "merchants/merchants.parquet"
     (out / "merchants").mkdir(parents=True, exist_ok=True)
-    pq.write_table(merchants_table(world), out / rel, compression=PARQUET_COMPRESSION)
-    return {"path": rel, "format": "parquet", "rows": world.config.n_merchants}
+    pq.write_table(table, out / rel, compression=PARQUET_COMPRESSION)
+    return {"path": rel, "format": "parquet", "rows": table.num_rows}
 
 
 def _clean(out: Path) -> None:
@@ -336,8 +339,26 @@ def write_dataset(config: DatagenConfig) -> dict[str, object]:
     world = build_world(config)
     writer = _Writer(config, world, out)
     writer.write()
-    customers = _write_customers(world, out, config.chunk_rows)
-    merchants = _write_merchants(world, out)
+    entity_changes: dict[str, object] = {}
+    if config.entity_version == 1:
+        customers = _write_customers(out, iter_customer_tables(world, config.chunk_rows))
+        merchants = _write_merchants(out, merchants_table(world))
+    else:  # a later version of the entities (spark_analytics.datagen.versions)
+        customer_version = customers_version(world, config.entity_version)
+        merchant_version = merchants_version(world, config.entity_version)
+        table = customer_version.table
+        customers = _write_customers(
+            out,
+            (table.slice(lo, hi - lo) for lo, hi in chunk_bounds(len(table), config.chunk_rows)),
+        )
+        merchants = _write_merchants(out, merchant_version.table)
+        entity_changes = {
+            "entity_version": config.entity_version,
+            "entity_changes": {
+                "customers": customer_version.changes,
+                "merchants": merchant_version.changes,
+            },
+        }
     bad_counts = {
         fmt: {
             reason: sum(
@@ -368,8 +389,8 @@ def write_dataset(config: DatagenConfig) -> dict[str, object]:
             "timezone": "UTC",
         },
         "counts": {
-            "customers": config.n_customers,
-            "merchants": config.n_merchants,
+            "customers": customers["rows"],
+            "merchants": merchants["rows"],
             "transactions": transactions,
         },
         "category_codes": [c.code for c in CATEGORIES],
@@ -379,6 +400,7 @@ def write_dataset(config: DatagenConfig) -> dict[str, object]:
             "counts": bad_counts,
             "rows": writer.bad_entries,
         },
+        **entity_changes,
     }
     tmp = out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

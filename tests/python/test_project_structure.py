@@ -2,7 +2,8 @@
 
 Over ``target/manifest.json`` of a ``dbt parse`` in isolated state: every model's name has its
 folder's prefix, every layer reads only the layers allowed below (marts never read staging),
-every model states its grain; over the YAML files: unique names, generic test arguments always
+snapshots (``snp_``) read only the accepted entities, every model and snapshot states its grain;
+over the YAML files (models/ and snapshots/): unique names, generic test arguments always
 under ``arguments:``.
 """
 
@@ -25,8 +26,11 @@ LAYERS = {
     "marts": (r"(fct|dim|rpt)_[a-z0-9_]+", {"intermediate", "marts", "seed"}),
     "ml": (r"ml_[a-z0-9_]+", {"marts", "ml", "seed"}),
 }
-# ... plus the one exposures file, models/_exposures.yml (consumers of the models).
-YAML_NAME = re.compile(r"_[a-z0-9_]+__(models|sources)\.yml|_exposures\.yml")
+# Snapshots (snapshots/): their name pattern and the layers they may read (accepted entities).
+SNAPSHOTS = (r"snp_[a-z0-9_]+", {"intermediate"})
+# ... plus the one exposures file, models/_exposures.yml (consumers of the models), and the one
+# snapshots file, snapshots/_snapshots.yml.
+YAML_NAME = re.compile(r"_[a-z0-9_]+__(models|sources)\.yml|_exposures\.yml|_snapshots\.yml")
 TEST_KEYS = {"arguments", "config", "name", "description"}
 
 
@@ -86,13 +90,34 @@ def test_only_the_accepted_models_filter_staging_on_rejection_reason() -> None:
     assert sorted(readers) == ["int_customers_accepted", "int_merchants_accepted"]
 
 
+def snapshots(manifest: dict) -> list[dict]:
+    return [n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"]
+
+
+def test_snapshots_are_named_and_read_only_the_accepted_entities(manifest: dict) -> None:
+    pattern, allowed = SNAPSHOTS
+    wrong = [n["name"] for n in snapshots(manifest) if not re.fullmatch(pattern, n["name"])]
+    everything = {**manifest["nodes"], **manifest["sources"]}
+    for node in snapshots(manifest):
+        for parent_id in node["depends_on"]["nodes"]:
+            if layer_of(everything[parent_id]) not in allowed:
+                wrong.append(f"{node['name']} reads {everything[parent_id]['name']}")
+    assert not wrong, wrong
+
+
 def test_every_model_states_its_grain(manifest: dict) -> None:
-    missing = [n["name"] for n in models(manifest) if "grain" not in n["description"].lower()]
+    missing = [
+        n["name"]
+        for n in models(manifest) + snapshots(manifest)
+        if "grain" not in n["description"].lower()
+    ]
     assert not missing, f"models whose description does not state the grain: {missing}"
 
 
 def yaml_files() -> list[Path]:
-    return sorted((REPO_ROOT / "models").rglob("*.yml"))
+    return sorted(
+        [*(REPO_ROOT / "models").rglob("*.yml"), *(REPO_ROOT / "snapshots").rglob("*.yml")]
+    )
 
 
 def test_yaml_file_names_are_unique_and_conventional() -> None:
