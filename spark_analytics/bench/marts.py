@@ -137,10 +137,15 @@ def _checked(result: Measurement | subprocess.CompletedProcess, what: str) -> No
         )
 
 
+def _generated_rows(manifest: Path) -> tuple[int, int]:
+    found = json.loads(manifest.read_text())
+    return found["counts"]["transactions"]["csv"]["valid_rows"], found["seed"]
+
+
 def prepare(space: Workspace, seed: int) -> None:
     """Data (kept between runs), the seed, the sources, and the compiled SQL for DuckDB."""
     manifest = space.generated / "manifest.json"
-    if not (manifest.exists() and json.loads(manifest.read_text())["rows"] == space.rows):
+    if not (manifest.exists() and _generated_rows(manifest) == (space.rows, seed)):
         shutil.rmtree(space.root, ignore_errors=True)
         print(f"generating {space.rows:,} transactions into {space.generated}", flush=True)
         _checked(
