@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from tests.python import warehouse
+from spark_analytics import warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_ENV = REPO_ROOT / "scripts" / "in_env.sh"

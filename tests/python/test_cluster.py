@@ -23,7 +23,7 @@ import pytest
 
 from spark_analytics import cluster as cl
 from spark_analytics.cluster.security import connect_url, read_token
-from tests.python.warehouse import table_path as published_path
+from spark_analytics.warehouse import table_path as published_path
 
 REPO = Path(__file__).resolve().parents[2]
 IN_ENV = str(REPO / "scripts" / "in_env.sh")

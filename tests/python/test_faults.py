@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.python import warehouse
+from spark_analytics import warehouse
 from tests.python.fault_project import MODELS, ORDERS, SCHEMA, FaultProject
 from tests.python.fault_table import record_fault
 from tests.python.thrift_app import free_port, start_thrift_connect_app, wait_until_serving

@@ -29,8 +29,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from spark_analytics import warehouse
 from spark_analytics.datagen import DatagenConfig, write_dataset
-from tests.python import warehouse
 from tests.python.dbt_project import SEED, DbtProject
 
 ROWS = 2000

@@ -21,7 +21,7 @@ import pytest
 
 from python_udfs.merchant import normalize_merchant_name
 from python_udfs.risk import transaction_risk_score
-from tests.python import warehouse
+from spark_analytics import warehouse
 from tests.python.dbt_project import DbtProject
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
 from tests.python.thrift_app import free_port, port_open, start_thrift_connect_app
