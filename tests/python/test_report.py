@@ -3,7 +3,8 @@ the page renders offline in headless Chromium with every chart loaded.
 
 Runs `python -m spark_analytics.report` on the project built once (`clean_project`). The marts
 are read back independently, as Parquet files of their current versions
-(spark_analytics/warehouse.py) with the test's own SparkSession, and aggregated with DataFrame code written here.
+(spark_analytics/warehouse.py) with the test's own SparkSession, and aggregated with DataFrame
+code written here.
 """
 
 from __future__ import annotations
