@@ -49,6 +49,7 @@
     {%- endcall -%}
     {%- if language == 'python' -%}{% do adapter.drop_relation(new_rows) %}{%- endif -%}
   {%- endif -%}
+  {% do spark_oss_enforce_contract(version) %}
   {% do persist_docs(version, model, for_columns=false) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 

@@ -20,6 +20,7 @@
   {%- call statement('main', language=language) -%}
     {{ create_table_as(False, version, compiled_code, language) }}
   {%- endcall -%}
+  {% do spark_oss_enforce_contract(version) %}
   {% do persist_docs(version, model, for_columns=false) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
