@@ -42,7 +42,9 @@ lint: setup
 	$(IN_ENV) sqlfluff lint models
 
 # Everything CI runs: lint, unit and integration suites, the docs site in a real browser and
-# the local Spark cluster. `PYTEST_ARGS=-k marts make test` narrows it down.
+# the local Spark cluster. `PYTEST_ARGS=-k marts make test` narrows it down;
+# `PYTEST_ARGS=--runslow make test` adds the slow tests (second builds, the long-write kill,
+# every model of the kill matrix), about 15 more minutes.
 test: setup lint
 	@scripts/ensure_chromium.sh
 	$(IN_ENV) pytest -q -ra --runcluster --durations=25 $(PYTEST_ARGS)

@@ -13,6 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from tests.python.dbt_project import MARTS, REPO_ROOT, DbtProject
@@ -64,6 +65,7 @@ def test_show_returns_the_marts_rows(spark: SparkSession, clean_project: DbtProj
     }
 
 
+@pytest.mark.slow  # a build of its own; --runslow
 def test_build_empty_builds_every_model_without_rows(
     spark: SparkSession, clean_project: DbtProject
 ) -> None:
@@ -143,6 +145,7 @@ def test_state_modified_selects_a_changed_model_and_its_children(tmp_path: Path)
     )
 
 
+@pytest.mark.slow  # three dbt runs; --runslow
 def test_retry_reruns_only_what_failed(spark: SparkSession, clean_project: DbtProject) -> None:
     retry = _in_schema(clean_project, "retry")
     failed = retry.dbt("run", "-s", "rpt_sales_by_segment", check=False)  # its parents are missing

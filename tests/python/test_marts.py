@@ -200,6 +200,7 @@ def test_parquet_source_gives_the_same_marts(
         )
 
 
+@pytest.mark.slow  # a second full build; --runslow
 def test_inferred_csv_schema_gives_the_same_marts(
     spark: SparkSession, clean_project: DbtProject, clean_project_with_inferred_schema: DbtProject
 ):
@@ -249,6 +250,7 @@ def test_bad_csv_rows_are_quarantined_with_their_reason(
     assert_quarantine_matches_manifest(spark, bad_project, QUARANTINE, "csv")
 
 
+@pytest.mark.slow  # a second full build; --runslow
 def test_bad_json_rows_are_quarantined_with_their_reason(
     spark: SparkSession, bad_project_from_json: DbtProject
 ):

@@ -460,6 +460,7 @@ where batch = {{ var('batch') | int }}
 }
 
 
+@pytest.mark.slow  # a project of its own; --runslow
 def test_timestamp_strategy_custom_columns_and_a_new_column(
     tmp_path: Path, spark: SparkSession
 ) -> None:
