@@ -14,16 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-# The marts path's outputs and their keys (their grain, as the model descriptions state).
-TABLE_KEYS: dict[str, list[str]] = {
-    "fct_purchases": ["transaction_id"],
-    "rpt_sales_by_segment": ["purchase_segment"],
-    "dim_customers": ["customer_id"],
-    "dim_merchants": ["merchant_id"],
-    "quarantine_transactions": [],
-    "quarantine_customers": [],
-    "quarantine_merchants": [],
-}
+from spark_analytics.bench.path import OUTPUT_KEYS
+
+TABLE_KEYS = OUTPUT_KEYS
 NUMERIC = (
     "DECIMAL",
     "DOUBLE",
@@ -70,7 +63,7 @@ def compare_table(reference: Path, other: Path, table: str) -> list[str]:
     counts = [con.execute(f"select count(*) from {rel}").fetchone()[0] for rel in (left, right)]
     if counts[0] != counts[1]:
         return [f"{table}: {counts[0]} rows vs {counts[1]}"]
-    keys = TABLE_KEYS.get(table, [])
+    keys = list(TABLE_KEYS.get(table, ()))
     if not keys:
         rendered = ", ".join(
             f"{_as_text(_quoted(c), k)} as {_quoted(c)}" for c, k in left_cols.items()

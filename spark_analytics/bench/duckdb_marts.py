@@ -46,6 +46,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from spark_analytics.bench.path import OUTPUT_TABLES
+
 PATH_MODELS = (
     "stg_raw__transactions",
     "stg_raw__customers",
@@ -63,15 +65,6 @@ PATH_MODELS = (
     "dim_merchants",
 )
 PATH_SEEDS = ("merchant_categories",)
-OUTPUT_TABLES = (
-    "fct_purchases",
-    "rpt_sales_by_segment",
-    "dim_customers",
-    "dim_merchants",
-    "quarantine_transactions",
-    "quarantine_customers",
-    "quarantine_merchants",
-)
 # The generator's layout under --data: source name -> (files, DuckDB reader and its options).
 # Spark's CSV reader escapes with a backslash by default, DuckDB's with the quote.
 SOURCE_FILES = {

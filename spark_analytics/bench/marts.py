@@ -39,17 +39,10 @@ from spark_analytics import progress, warehouse
 from spark_analytics.bench import agree
 from spark_analytics.bench.dbt_breakdown import breakdown, events
 from spark_analytics.bench.measure import Measurement, measure
+from spark_analytics.bench.path import DBT_SELECTION
 
 REPO = Path(__file__).resolve().parents[2]
-# The marts path: everything upstream of the marts and the quarantine (not the ML models).
-MARTS_PATH = [
-    "+rpt_sales_by_segment",
-    "+dim_customers",
-    "+dim_merchants",
-    "+quarantine_transactions",
-    "+quarantine_customers",
-    "+quarantine_merchants",
-]
+MARTS_PATH = list(DBT_SELECTION)
 DBT_SCHEMAS = {
     table: "analytics_quarantine" if table.startswith("quarantine_") else "analytics_marts"
     for table in agree.TABLE_KEYS

@@ -40,6 +40,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from spark_analytics.bench.path import OUTPUT_TABLES
 from spark_analytics.contracts import dbt_var, project_file, rejection_reasons
 from spark_analytics.session import build_session
 
@@ -66,15 +67,7 @@ SEED_SCHEMA = StructType(
         StructField("is_discretionary", BooleanType()),
     ]
 )
-TABLES = (
-    "fct_purchases",
-    "rpt_sales_by_segment",
-    "dim_customers",
-    "dim_merchants",
-    "quarantine_transactions",
-    "quarantine_customers",
-    "quarantine_merchants",
-)
+TABLES = OUTPUT_TABLES
 PARTITION_BY = {"fct_purchases": ("purchase_month",)}
 
 

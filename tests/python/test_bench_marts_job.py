@@ -21,18 +21,12 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from spark_analytics.bench.marts_job import run_job
+from spark_analytics.bench.path import DBT_SELECTION
 from spark_analytics.contracts import rejection_reasons
 from tests.python.dbt_project import MARTS, QUARANTINE, ROWS, SEED, DbtProject
 
 BAD_ROWS = 70
-SELECTION = (
-    "+rpt_sales_by_segment",
-    "+dim_customers",
-    "+dim_merchants",
-    "+quarantine_transactions",
-    "+quarantine_customers",
-    "+quarantine_merchants",
-)
+SELECTION = DBT_SELECTION
 TABLES = (
     (MARTS, "fct_purchases"),
     (MARTS, "rpt_sales_by_segment"),
