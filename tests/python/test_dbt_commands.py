@@ -121,9 +121,12 @@ def test_state_modified_selects_a_changed_model_and_its_children(tmp_path: Path)
             shutil.copy2(source, before / item)
     model = before / "models" / "intermediate" / "int_purchases_segmented.sql"
     model.write_text(model.read_text().replace("select * from final", "select * from final -- v1"))
-    DbtProject(tmp_path / "old", project_dir=before).dbt("parse")
-    state = tmp_path / "old" / "target"
-    project = DbtProject(tmp_path / "new")
+    # Same environment (DATA_DIR, and so the sources' locations) for both: only the model differs.
+    DbtProject(tmp_path / "env", project_dir=before).dbt("parse")
+    state = tmp_path / "state"
+    state.mkdir()
+    shutil.copy2(tmp_path / "env" / "target" / "manifest.json", state / "manifest.json")
+    project = DbtProject(tmp_path / "env")
     modified = project.dbt(
         "ls",
         "-s",
