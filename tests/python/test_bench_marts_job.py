@@ -25,6 +25,10 @@ from spark_analytics.bench.path import DBT_SELECTION
 from spark_analytics.contracts import rejection_reasons
 from tests.python.dbt_project import MARTS, QUARANTINE, ROWS, SEED, DbtProject
 
+# A build of its own (bad rows + edge-case files): --runslow. In CI the `make bench` smoke run
+# (test_bench.py) checks the job against dbt and DuckDB on every table.
+pytestmark = pytest.mark.slow
+
 BAD_ROWS = 70
 SELECTION = DBT_SELECTION
 TABLES = (

@@ -151,7 +151,10 @@ def test_ingest_reconciles_with_what_landed(spark: SparkSession, tmp_path: Path)
     assert spark.read.parquet(config.bronze.path).count() == bronze.count()
 
 
-@pytest.mark.parametrize("sink", ["path", "table"])
+@pytest.mark.parametrize(
+    "sink",
+    ["path", pytest.param("table", marks=pytest.mark.slow)],  # table sink: --runslow
+)
 def test_kill_mid_batch_and_restart_gives_no_duplicates_and_no_gaps(
     spark: SparkSession, tmp_path: Path, sink: str
 ) -> None:
