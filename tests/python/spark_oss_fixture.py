@@ -192,6 +192,13 @@ select {{ python_udf('normalize_merchant_name') }}('x') as x
 }
 
 
+def profile(name: str, schema: str = SCHEMA) -> str:
+    """The fixture's profiles.yml (embedded spark_oss, state under $SPARK_STATE_DIR) for
+    another tiny project: profile ``name``, target schema ``schema``."""
+    text = FILES["profiles.yml"].replace("spark_oss_fixture:", f"{name}:", 1)
+    return text.replace(f"schema: {SCHEMA}\n", f"schema: {schema}\n", 1)
+
+
 def write_project(dest: Path) -> Path:
     """Write the fixture project into ``dest`` (with the repository's python_udf macro)."""
     for name, text in FILES.items():

@@ -18,10 +18,10 @@ from pyspark.sql import SparkSession
 
 from spark_analytics import warehouse
 from tests.python.dbt_project import DbtProject
-from tests.python.spark_oss_fixture import FILES as FIXTURE_FILES
+from tests.python.spark_oss_fixture import profile
 
 SCHEMA = "fixture"
-PROFILE = FIXTURE_FILES["profiles.yml"].replace("spark_oss_fixture:", "contracts_fixture:", 1)
+PROFILE = profile("contracts_fixture")
 
 MODEL = """
 select * from values

@@ -32,6 +32,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from spark_analytics import warehouse
 from spark_analytics.datagen import DatagenConfig, write_dataset
 from tests.python.dbt_project import SEED, DbtProject
+from tests.python.spark_oss_fixture import profile as fixture_profile
 
 ROWS = 2000
 SNAPSHOTS = "analytics_snapshots"
@@ -415,29 +416,7 @@ snapshots:
     +schema: hist
     +file_format: parquet
 """,
-    "profiles.yml": f"""
-snapshot_fixture:
-  target: local
-  outputs:
-    local:
-      type: spark_oss
-      method: session
-      host: localhost
-      schema: {FIXTURE_SCHEMA}
-      threads: 1
-      server_side_parameters:
-        spark.master: "local[2]"
-        spark.sql.warehouse.dir: "{{{{ env_var('SPARK_STATE_DIR') }}}}/warehouse"
-        spark.hadoop.javax.jdo.option.ConnectionURL: >-
-          jdbc:derby:;databaseName={{{{ env_var('SPARK_STATE_DIR') }}}}/metastore_db;create=true
-        spark.driver.extraJavaOptions: "-Dderby.system.home={{{{ env_var('SPARK_STATE_DIR') }}}}"
-        spark.driver.bindAddress: "127.0.0.1"
-        spark.driver.host: "127.0.0.1"
-        spark.ui.enabled: "false"
-        spark.ui.showConsoleProgress: "false"
-        spark.sql.shuffle.partitions: "2"
-        spark.sql.session.timeZone: "UTC"
-""",
+    "profiles.yml": fixture_profile("snapshot_fixture", FIXTURE_SCHEMA),
     "seeds/raw_items.csv": RAW_ITEMS,
     "snapshots/items_history.sql": """
 {% snapshot items_history %}
