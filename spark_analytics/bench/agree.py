@@ -16,7 +16,6 @@ import duckdb
 
 from spark_analytics.bench.path import OUTPUT_KEYS
 
-TABLE_KEYS = OUTPUT_KEYS
 NUMERIC = (
     "DECIMAL",
     "DOUBLE",
@@ -63,7 +62,7 @@ def compare_table(reference: Path, other: Path, table: str) -> list[str]:
     counts = [con.execute(f"select count(*) from {rel}").fetchone()[0] for rel in (left, right)]
     if counts[0] != counts[1]:
         return [f"{table}: {counts[0]} rows vs {counts[1]}"]
-    keys = list(TABLE_KEYS.get(table, ()))
+    keys = list(OUTPUT_KEYS.get(table, ()))
     if not keys:
         rendered = ", ".join(
             f"{_as_text(_quoted(c), k)} as {_quoted(c)}" for c, k in left_cols.items()
@@ -108,7 +107,7 @@ def compare_arms(outputs: dict[str, dict[str, Path]]) -> list[str]:
     (reference_arm, reference), *others = outputs.items()
     problems = []
     for arm, tables in others:
-        for table in TABLE_KEYS:
+        for table in OUTPUT_KEYS:
             found = [tables.get(table), reference.get(table)]
             if any(path is None or not path.exists() for path in found):
                 problems.append(f"{table}: missing in {arm if found[0] is None else reference_arm}")

@@ -39,13 +39,13 @@ from spark_analytics import progress, warehouse
 from spark_analytics.bench import agree
 from spark_analytics.bench.dbt_breakdown import breakdown, events
 from spark_analytics.bench.measure import Measurement, measure
-from spark_analytics.bench.path import DBT_SELECTION
+from spark_analytics.bench.path import DBT_SELECTION, OUTPUT_TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 MARTS_PATH = list(DBT_SELECTION)
 DBT_SCHEMAS = {
     table: "analytics_quarantine" if table.startswith("quarantine_") else "analytics_marts"
-    for table in agree.TABLE_KEYS
+    for table in OUTPUT_TABLES
 }
 ARMS = ("dbt run (marts path)", "dbt build (whole project)", "PySpark job", "DuckDB")
 REFERENCE_ARMS = ("PySpark job", "DuckDB")
@@ -91,8 +91,8 @@ class Workspace:
                 table: warehouse.table_path(dbt_warehouse, schema, table)
                 for table, schema in DBT_SCHEMAS.items()
             },
-            "PySpark job": {t: self.root / "pyspark" / t for t in agree.TABLE_KEYS},
-            "DuckDB": {t: self.root / "duckdb" / f"{t}.parquet" for t in agree.TABLE_KEYS},
+            "PySpark job": {t: self.root / "pyspark" / t for t in OUTPUT_TABLES},
+            "DuckDB": {t: self.root / "duckdb" / f"{t}.parquet" for t in OUTPUT_TABLES},
         }
 
 
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table([r for r in rows if r["rows"] == size]), flush=True)
         print(
             f"outputs agree: {'yes' if not found else 'NO'} "
-            f"({len(agree.TABLE_KEYS)} tables, dbt = PySpark job = DuckDB)",
+            f"({len(OUTPUT_TABLES)} tables, dbt = PySpark job = DuckDB)",
             flush=True,
         )
 
