@@ -9,7 +9,10 @@ import signal
 from importlib import import_module
 from typing import Any
 
+from dbt_common.contracts.constraints import ConstraintType
+
 from dbt.adapters.base import PythonJobHelper
+from dbt.adapters.base.impl import ConstraintSupport
 from dbt.adapters.base.meta import available
 from dbt.adapters.base.relation import AdapterTrackingRelationInfo
 from dbt.adapters.events.logging import AdapterLogger
@@ -25,6 +28,13 @@ logger = AdapterLogger("SparkOss")
 
 class SparkOssAdapter(SparkAdapter):
     ConnectionManager = SparkOssConnectionManager
+    # macros/constraints.sql enforces these on every file format (a violating build is not
+    # published); dbt uses this to treat their removal as a breaking contract change.
+    CONSTRAINT_SUPPORT = {
+        **SparkAdapter.CONSTRAINT_SUPPORT,
+        ConstraintType.check: ConstraintSupport.ENFORCED,
+        ConstraintType.not_null: ConstraintSupport.ENFORCED,
+    }
 
     @classmethod
     def type(cls) -> str:

@@ -50,7 +50,7 @@
     {%- if language == 'python' -%}{% do adapter.drop_relation(new_rows) %}{%- endif -%}
   {%- endif -%}
   {% do spark_oss_enforce_contract(version) %}
-  {% do persist_docs(version, model, for_columns=false) %}
+  {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
   {% do apply_grants(published, grant_config, should_revoke(existing, should_full_refresh())) %}

@@ -51,21 +51,32 @@
 {% endmacro %}
 
 
-{#-- The version the published view reads, or none (not published, or not a view). --#}
-{% macro spark_oss_current_version(relation) %}
-  {%- if relation is none or not relation.is_view -%}{{ return(none) }}{%- endif -%}
+{#-- What the published view shows now: {'version': the version it reads, or none (not published,
+     or not a view), 'comment': its comment, or none}. One `describe`. --#}
+{% macro spark_oss_published(relation) %}
+  {%- set published = {'version': none, 'comment': none} -%}
+  {%- if relation is none or not relation.is_view -%}{{ return(published) }}{%- endif -%}
   {%- call statement('spark_oss_view_text', fetch_result=True) -%}
     describe table extended {{ relation }}
   {%- endcall -%}
   {%- set pattern = spark_oss_versions_schema(relation) | lower ~ '`?\\.`?(' ~ relation.identifier | lower ~ '__v[0-9]{20})' -%}
-  {%- for row in load_result('spark_oss_view_text').table if row[0] == 'View Text' -%}
-    {%- set match = modules.re.search(pattern, row[1] | lower) -%}
+  {%- for row in load_result('spark_oss_view_text').table -%}
+    {%- set match = modules.re.search(pattern, row[1] | lower) if row[0] == 'View Text' else none -%}
     {%- if match -%}
-      {{ return(api.Relation.create(database=relation.database,
-            schema=spark_oss_versions_schema(relation), identifier=match.group(1), type='table')) }}
+      {%- do published.update({'version': api.Relation.create(database=relation.database,
+            schema=spark_oss_versions_schema(relation), identifier=match.group(1), type='table')}) -%}
+    {%- elif row[0] == 'Comment' -%}
+      {%- do published.update({'comment': row[1]}) -%}
     {%- endif -%}
   {%- endfor -%}
-  {{ return(none) }}
+  {{ return(published) }}
+{% endmacro %}
+
+
+{#-- The relation comment persist_docs asks for (dbt-spark's comment_clause), or none. --#}
+{% macro spark_oss_docs_comment() %}
+  {%- set persist = config.get('persist_docs', {}) -%}
+  {{ return(model.description if persist is mapping and persist.get('relation', false) else none) }}
 {% endmacro %}
 
 
@@ -82,7 +93,8 @@
 {% macro spark_oss_publish(target, version, existing) %}
   {% do spark_oss_fault_point('before_publish') %}
   {%- set view = target.incorporate(type='view') -%}
-  {%- set previous = spark_oss_current_version(existing) -%}
+  {%- set published = spark_oss_published(existing) -%}
+  {%- set previous = published.version -%}
   {%- set legacy = none -%}
   {%- if existing is not none and not existing.is_view -%}
     {%- set legacy = target.incorporate(path={'identifier': target.identifier ~ '__pre_versioning'}, type=existing.type) -%}
@@ -94,6 +106,13 @@
     {% if replace %}alter view {{ view }}{% else %}create view {{ view }} {{ comment_clause() }}{% endif %}
     as select * from {{ version }}
   {%- endcall -%}
+  {%- set comment = spark_oss_docs_comment() -%}
+  {%- if replace and comment is not none and comment | trim != (published.comment or '') | trim -%}
+    {#- `alter view ... as` keeps the view's comment: a changed description is set here. -#}
+    {%- call statement('spark_oss_view_comment') -%}
+      alter view {{ view }} set tblproperties ('comment' = '{{ comment | replace("\\", "\\\\") | replace("'", "\\'") }}')
+    {%- endcall -%}
+  {%- endif -%}
   {%- if legacy is not none -%}{% do adapter.drop_relation(legacy) %}{%- endif -%}
   {% do adapter.cache_added(view) if not replace %}
   {% do spark_oss_fault_point('after_publish') %}

@@ -22,7 +22,7 @@
   {% call noop_statement('main', 'INSERT ' ~ rows_affected, 'INSERT', rows_affected) %}
     {{ get_csv_sql(create_sql, insert_sql) }};
   {% endcall %}
-  {% do persist_docs(version, model, for_columns=false) %}
+  {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
   {% do apply_grants(published, config.get('grants'), should_revoke(existing, full_refresh_mode=True)) %}

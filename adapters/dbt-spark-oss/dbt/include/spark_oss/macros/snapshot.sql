@@ -52,7 +52,7 @@
     {{ create_table_as(False, version, build_sql) }}
   {%- endcall -%}
   {%- if staging_table is defined -%}{% do post_snapshot(staging_table) %}{%- endif -%}
-  {% do persist_docs(version, model, for_columns=false) %}
+  {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
   {% do apply_grants(published, grant_config, should_revoke(existing, full_refresh_mode=False)) %}

@@ -21,7 +21,7 @@
     {{ create_table_as(False, version, compiled_code, language) }}
   {%- endcall -%}
   {% do spark_oss_enforce_contract(version) %}
-  {% do persist_docs(version, model, for_columns=false) %}
+  {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
   {% do apply_grants(published, grant_config, should_revoke(existing, full_refresh_mode=True)) %}
