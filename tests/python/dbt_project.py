@@ -2,6 +2,7 @@
 
 Tables are read back as Parquet straight from the warehouse directory, so the test's own
 SparkSession never opens the project's Derby metastore (which one process holds at a time).
+What only the metastore knows (comments, views) is asked by `catalog`, in a process of its own.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ INTERMEDIATE = f"{SCHEMA}_intermediate"
 QUARANTINE = f"{SCHEMA}_quarantine"
 MARTS = f"{SCHEMA}_marts"
 ML = f"{SCHEMA}_ml"
+# `DbtProject.catalog`: runs SQL statements on the project's metastore, prints their rows as JSON.
+_CATALOG_QUERY = """
+import json, sys
+from spark_analytics.session import build_session
+spark = build_session("tests-catalog")
+rows = [[r.asDict() for r in spark.sql(statement).collect()] for statement in sys.argv[1:]]
+print(json.dumps(rows, default=str))
+"""
 # The stream ingest's own bronze and quarantine tables (written by Python, not by dbt).
 EVENTS = "events"
 
@@ -116,3 +125,8 @@ class DbtProject:
 
     def read_table(self, spark: SparkSession, schema: str, table: str) -> DataFrame:
         return spark.read.parquet(str(self.table_path(schema, table)))
+
+    def catalog(self, *statements: str) -> list[list[dict[str, object]]]:
+        """The rows of each statement, run by a Spark session on this project's metastore."""
+        done = self.run(sys.executable, "-c", _CATALOG_QUERY, *statements)
+        return json.loads(done.stdout.strip().splitlines()[-1])

@@ -31,6 +31,8 @@ IN_ENV = str(REPO / "scripts" / "in_env.sh")
 DBT_EXCLUDE = os.environ.get("CLUSTER_TEST_DBT_EXCLUDE", "")
 # Columns that record when or where a run happened, not what it computed.
 RUN_SPECIFIC_COLUMNS = ("trained_at", "model_path")
+# A snapshot's row ids and validity start are the time of the run (check strategy).
+SNAPSHOT_RUN_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from")
 # Enough customers for the ML model to clear its AUC test (as in the other suites).
 DBT_ROWS = os.environ.get("CLUSTER_TEST_ROWS", "20000")
 
@@ -350,18 +352,25 @@ def _dbt(env: dict[str, str], *args: str, exclude: tuple[str, ...] = ()) -> None
 
 
 def _table_models(target_path: Path) -> list[tuple[str, str, str]]:
-    """(folder, schema, table) of every model the last build materialized as a table."""
+    """(folder, schema, table) of every model and snapshot the last build materialized as a
+    table ("snapshots" is the folder of the snapshots)."""
     manifest = json.loads((target_path / "manifest.json").read_text())
     results = json.loads((target_path / "run_results.json").read_text())["results"]
     built = {r["unique_id"] for r in results if r["status"] == "success"}
     return sorted(
-        (node["fqn"][1], node["schema"], node["alias"])
+        ("snapshots" if node["resource_type"] == "snapshot" else node["fqn"][1],)
+        + (node["schema"], node["alias"])
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
-        and node["unique_id"] in built
+        if node["unique_id"] in built
         and node["config"].get("enabled", True)
-        and node["config"]["materialized"] in ("table", "incremental")
-        and len(node["fqn"]) > 2
+        and (
+            node["resource_type"] == "snapshot"
+            or (
+                node["resource_type"] == "model"
+                and node["config"]["materialized"] in ("table", "incremental")
+                and len(node["fqn"]) > 2
+            )
+        )
     )
 
 
@@ -392,20 +401,24 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
     _dbt(embedded_env, "build", "--target", "local", exclude=("resource_type:test",))
 
     tables = _table_models(cluster.tmp / "target-cluster")
-    assert any(folder == "marts" for folder, _, _ in tables), tables
+    # The marts are built under enforced contracts (dbt_project.yml), on both targets.
+    assert {"marts", "snapshots"} <= {folder for folder, _, _ in tables}, tables
     warehouse = Path(embedded_env["SPARK_STATE_DIR"]) / "warehouse"
     spark = cluster.connect()
     compared: list[str] = []
     try:
-        for _, schema, table in tables:
-            on_cluster = spark.table(f"{schema}.{table}").drop(*RUN_SPECIFIC_COLUMNS)
+        for folder, schema, table in tables:
+            run_columns = RUN_SPECIFIC_COLUMNS + (
+                SNAPSHOT_RUN_COLUMNS if folder == "snapshots" else ()
+            )
+            on_cluster = spark.table(f"{schema}.{table}").drop(*run_columns)
             embedded_dir = published_path(warehouse, schema, table)
             if not any(embedded_dir.rglob("*.parquet")):
                 # An empty partitioned table (the event models before any ingest) has no files.
                 assert on_cluster.count() == 0, f"{schema}.{table} is empty only when embedded"
                 compared.append(f"{schema}.{table} (empty)")
                 continue
-            embedded = spark.read.parquet(str(embedded_dir)).drop(*RUN_SPECIFIC_COLUMNS)
+            embedded = spark.read.parquet(str(embedded_dir)).drop(*run_columns)
             # Same column names and types (nullability aside) and the same multiset of rows;
             # MLlib's floating-point results may differ in the last bits between JVMs.
             assertDataFrameEqual(on_cluster, embedded, checkRowOrder=False, rtol=1e-9)
@@ -418,6 +431,17 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
     # A person with beeline sees the same mart.
     rows = _beeline_csv(cluster.env, f"select count(*) as n from {mart[0]}.{mart[1]}")
     assert rows == [["n"], [str(expected)]]
+    # persist_docs: `describe` through the Thrift Server shows the descriptions as comments.
+    manifest = json.loads((cluster.tmp / "target-cluster" / "manifest.json").read_text())
+    node = next(
+        n for n in manifest["nodes"].values() if (n["schema"], n["alias"]) == (mart[0], mart[1])
+    )
+    described = {row[0]: row[2] for row in cluster.thrift(f"describe {mart[0]}.{mart[1]}")}
+    documented = {name: c["description"] for name, c in node["columns"].items()}
+    partition_by = set(node["config"].get("partition_by") or [])
+    assert {name: described[name] for name in documented.keys() - partition_by} == {
+        name: text for name, text in documented.items() if name not in partition_by
+    }
 
 
 @pytest.mark.cluster

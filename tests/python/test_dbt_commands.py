@@ -1,8 +1,11 @@
-"""Everyday dbt commands on plain Parquet, embedded target (README "dbt on open-source Spark").
+"""Everyday dbt commands and features on plain Parquet, embedded target (README "dbt on
+open-source Spark").
 
 Source freshness, `dbt show`, `dbt build --empty`, `dbt ls` with selectors, `state:modified+`
-against a saved manifest, and `dbt retry`, each on the session's shared build (clean_project)
-or on a schema of its own, so the shared tables are never changed.
+against a saved manifest, `dbt retry`, `dbt clone`, persist_docs comments and model versions,
+each on the session's shared build (clean_project) or on a schema of its own, so the shared
+tables are never changed. What only the metastore knows (comments, views) is read with
+`DbtProject.catalog`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.testing import assertDataFrameEqual
 
 from tests.python.dbt_project import MARTS, REPO_ROOT, DbtProject
 
@@ -87,9 +91,11 @@ def test_build_empty_builds_every_model_without_rows(
 def test_ls_selectors_list_the_folder_and_the_lineage(tmp_path: Path) -> None:
     project = DbtProject(tmp_path)  # ls only parses
     marts = project.dbt(
-        "ls", "-s", "path:models/marts", "--resource-type", "model", "--output", "name", "-q"
+        "ls", "-s", "path:models/marts", "--resource-type", "model", "--output", "path", "-q"
     )
-    on_disk = {p.stem for p in (REPO_ROOT / "models" / "marts").rglob("*.sql")}
+    on_disk = {
+        str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "models" / "marts").rglob("*.sql")
+    }
     assert set(marts.stdout.split()) == on_disk
     parents = project.dbt(
         "ls", "-s", "+fct_purchases", "--resource-type", "model", "--output", "name", "-q"
@@ -169,3 +175,112 @@ def test_retry_reruns_only_what_failed(spark: SparkSession, clean_project: DbtPr
     assert "1 of 1 OK created sql table model retry_marts.rpt_sales_by_segment" in rerun.stdout
     assertions = retry.read_table(spark, "retry_marts", "rpt_sales_by_segment").count()
     assert assertions == clean_project.read_table(spark, MARTS, "rpt_sales_by_segment").count()
+
+
+def _manifest_models(project: DbtProject) -> dict[str, dict]:
+    manifest = json.loads((project.workdir / "target" / "manifest.json").read_text())
+    return {
+        node["unique_id"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+
+def _columns(described: list[dict]) -> dict[str, dict]:
+    """`describe table extended` rows before the detail section, by column name."""
+    columns: dict[str, dict] = {}
+    for row in described:
+        if not row["col_name"] or row["col_name"].startswith("#"):
+            break
+        columns[row["col_name"]] = row
+    return columns
+
+
+def _detail(described: list[dict], name: str) -> str:
+    return next(row["data_type"] for row in described if row["col_name"] == name)
+
+
+def test_persist_docs_writes_table_and_column_comments(clean_project: DbtProject) -> None:
+    """What `describe` shows on the Thrift Server: the models' descriptions, from the metastore."""
+    models = _manifest_models(clean_project)
+    marts = sorted((node["alias"], node) for node in models.values() if node["schema"] == MARTS)
+    described = clean_project.catalog(
+        *(f"describe table extended {MARTS}.{alias}" for alias, _ in marts)
+    )
+    for (alias, node), rows in zip(marts, described, strict=True):
+        assert _detail(rows, "Comment").strip() == node["description"].strip(), alias
+        partition_by = set(node["config"].get("partition_by") or [])
+        expected = {
+            name: column["description"]
+            for name, column in node["columns"].items()
+            if name not in partition_by
+        }
+        comments = {name: row["comment"] for name, row in _columns(rows).items()}
+        assert {name: comments[name] for name in expected} == expected, alias
+
+
+def test_model_versions_both_built_and_the_latest_is_the_default_ref(
+    clean_project: DbtProject,
+) -> None:
+    models = _manifest_models(clean_project)
+    v1 = models["model.spark_analytics.dim_merchants.v1"]
+    v2 = models["model.spark_analytics.dim_merchants.v2"]
+    assert (v1["latest_version"], v2["latest_version"]) == (2, 2)
+    assert (v1["alias"], v2["alias"]) == ("dim_merchants_v1", "dim_merchants")
+    reader = models["model.spark_analytics.rpt_merchant_risk_profiles"]
+    assert "model.spark_analytics.dim_merchants.v2" in reader["depends_on"]["nodes"]
+
+    v2_columns = [name for name in v2["columns"] if name != "category_name"]
+    renamed = ", ".join([*v2_columns, "category_name as category"])
+    v1_columns = ", ".join([*v2_columns, "category"])
+    latest, legacy = f"{MARTS}.dim_merchants", f"{MARTS}.dim_merchants_v1"
+    described_v1, described_v2, counts = clean_project.catalog(
+        f"describe table extended {legacy}",
+        f"describe table extended {latest}",
+        f"""select
+              (select count(*) from {latest}) as latest_rows,
+              (select count(*) from (select {renamed} from {latest}
+                                     except all select {v1_columns} from {legacy})) as only_latest,
+              (select count(*) from (select {v1_columns} from {legacy}
+                                     except all select {renamed} from {latest})) as only_legacy""",
+    )
+    assert "category" in _columns(described_v1) and "category_name" not in _columns(described_v1)
+    assert "category_name" in _columns(described_v2) and "category" not in _columns(described_v2)
+    assert _detail(described_v1, "Type") == "VIEW"
+    assert counts[0]["latest_rows"] > 0
+    assert (counts[0]["only_latest"], counts[0]["only_legacy"]) == (0, 0)
+
+
+def test_clone_as_a_view_or_as_a_parquet_copy(
+    spark: SparkSession, clean_project: DbtProject, tmp_path: Path
+) -> None:
+    """A dev schema cloned from the shared build (the "production" state)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    shutil.copy2(clean_project.workdir / "target" / "manifest.json", state / "manifest.json")
+    dev = _in_schema(clean_project, "dev", DBT_TARGET_PATH=str(tmp_path / "target"))
+    dev.dbt("clone", "--state", str(state), "-s", "dim_customers")
+    dev.dbt(
+        "clone", "--state", str(state), "-s", "fct_purchases", dbt_vars={"clone_strategy": "copy"}
+    )
+    dev_view = "dev_marts.dim_customers"
+    as_view, as_copy, differences = clean_project.catalog(
+        "describe table extended dev_marts.dim_customers",
+        "describe table extended dev_marts.fct_purchases",
+        f"""select count(*) as n from (
+              (select * from {MARTS}.dim_customers except all select * from {dev_view})
+              union all
+              (select * from {dev_view} except all select * from {MARTS}.dim_customers))""",
+    )
+    assert _detail(as_view, "View Text").strip() == f"select * from {MARTS}.dim_customers"
+    assert _detail(as_copy, "View Text").startswith(
+        "select * from dev_marts_versions.fct_purchases__v"
+    )
+    assert differences == [{"n": 0}]
+    copied = dev.table_path("dev_marts", "fct_purchases")
+    assert copied.parent.name == "dev_marts_versions.db"
+    assertDataFrameEqual(
+        spark.read.parquet(str(copied)),
+        clean_project.read_table(spark, MARTS, "fct_purchases"),
+        checkRowOrder=False,
+    )
