@@ -9,7 +9,7 @@
         'select rejection_reason, count(*) as row_count from ' ~ quarantine
         ~ ' group by rejection_reason order by rejection_reason') -%}
     {#- The mart is a view over its current version (docs/reliability.md): its files are there. -#}
-    {%- set version = spark_oss_current_version(adapter.get_relation(sales.database, sales.schema, sales.identifier)) or sales -%}
+    {%- set version = spark_oss_published(adapter.get_relation(sales.database, sales.schema, sales.identifier)).version or sales -%}
     {%- set location = run_query('describe table extended ' ~ version).rows
         | selectattr(0, 'equalto', 'Location') | map(attribute=1) | first -%}
 

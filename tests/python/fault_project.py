@@ -183,7 +183,7 @@ def model(dbt, session):
       {% do state.update({name: none}) %}
     {% else %}
       {% set rows = run_query('select count(*), coalesce(sum(hash(*)), 0) from ' ~ relation) %}
-      {% set version = spark_oss_current_version(relation) %}
+      {% set version = spark_oss_published(relation).version %}
       {% do state.update({name: {'type': relation.type, 'version': (
           version.identifier if version is not none else none),
           'rows': rows.rows[0][0] | int, 'fingerprint': rows.rows[0][1] | string}}) %}
