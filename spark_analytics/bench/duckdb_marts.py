@@ -111,6 +111,8 @@ def path_nodes(manifest: dict) -> dict[str, dict]:
         uid: node
         for uid, node in manifest["nodes"].items()
         if (node["resource_type"], node["name"]) in wanted
+        # a versioned model (dim_merchants): its latest version, the one the path builds
+        and node.get("version") == node.get("latest_version")
     }
     found = {(node["resource_type"], node["name"]) for node in nodes.values()}
     if missing := sorted(name for _, name in wanted - found):

@@ -10,7 +10,7 @@ from __future__ import annotations
 DBT_SELECTION = (
     "+rpt_sales_by_segment",
     "+dim_customers",
-    "+dim_merchants",
+    "+dim_merchants.v2",  # the latest version; v1 is a view over it, outside the path
     "+quarantine_transactions",
     "+quarantine_customers",
     "+quarantine_merchants",
