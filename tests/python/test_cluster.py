@@ -351,6 +351,14 @@ def _dbt(env: dict[str, str], *args: str, exclude: tuple[str, ...] = ()) -> None
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{tail}\n{done.stderr[-3000:]}"
 
 
+def _dbt_stdout(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [IN_ENV, "dbt", *args], env=env, cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}"
+    return done.stdout
+
+
 def _table_models(target_path: Path) -> list[tuple[str, str, str]]:
     """(folder, schema, table) of every model and snapshot the last build materialized as a
     table ("snapshots" is the folder of the snapshots)."""
@@ -442,6 +450,55 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
     assert {name: described[name] for name in documented.keys() - partition_by} == {
         name: text for name, text in documented.items() if name not in partition_by
     }
+
+    # Everyday commands on the cluster target, against that build as the "production" state:
+    # `dbt show` reads through the Thrift Server, `dbt clone` copies a mart into a dev schema.
+    cluster_target = cluster.tmp / "target-cluster"
+    state = cluster.tmp / "state-cluster"
+    state.mkdir()
+    (state / "manifest.json").write_bytes((cluster_target / "manifest.json").read_bytes())
+    dev_env = dict(cluster_env, DBT_SCHEMA="dev", DBT_TARGET_PATH=str(cluster.tmp / "target-dev"))
+    shown = _dbt_stdout(
+        cluster_env,
+        "show",
+        "--target",
+        "cluster",
+        "-s",
+        "rpt_sales_by_segment",
+        "--output",
+        "json",
+        "--limit",
+        "10",
+    )
+    rows = json.loads(shown[shown.index("{") : shown.rindex("}") + 1])["show"]
+    segments = cluster.thrift(
+        f"select purchase_segment, transaction_count from {mart[0]}.rpt_sales_by_segment"
+    )
+    assert {(r["purchase_segment"], r["transaction_count"]) for r in rows} == set(segments)
+    _dbt(
+        dev_env,
+        "clone",
+        "--target",
+        "cluster",
+        "--state",
+        str(state),
+        "-s",
+        "dim_customers",
+        "--vars",
+        '{"clone_strategy": "copy"}',
+    )
+    prod, dev = f"{mart[0]}.dim_customers", "dev_marts.dim_customers"
+    cloned = cluster.thrift(
+        f"""select count(*) from (
+              (select * from {prod} except all select * from {dev})
+              union all
+              (select * from {dev} except all select * from {prod}))"""
+    )
+    assert cloned == [(0,)]
+    view_text = dict(
+        (r[0], r[1]) for r in cluster.thrift("describe table extended dev_marts.dim_customers")
+    )
+    assert view_text["View Text"].startswith("select * from dev_marts_versions.dim_customers__v")
 
 
 @pytest.mark.cluster
