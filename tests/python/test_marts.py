@@ -189,6 +189,7 @@ def test_merchant_mart_equals_pyspark(spark: SparkSession, clean_project: DbtPro
     assert merchants.where("category_name is null").count() == 0
 
 
+@pytest.mark.slow  # a second full build; --runslow (every build still reads merchants from Parquet)
 def test_parquet_source_gives_the_same_marts(
     spark: SparkSession, clean_project: DbtProject, clean_project_from_parquet: DbtProject
 ):
