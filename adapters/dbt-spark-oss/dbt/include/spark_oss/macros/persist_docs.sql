@@ -17,7 +17,13 @@
     {%- call statement('spark_oss_column_comment') -%}
       alter table {{ relation }} change column
         {{ adapter.quote(column_name) if column.quote else column_name }}
-        comment '{{ column.description | replace("\\", "\\\\") | replace("'", "\\'") }}'
+        comment {{ spark_oss_string_literal(column.description) }}
     {%- endcall -%}
   {%- endfor -%}
 {% endmacro %}
+
+
+{#-- `text` as a Spark SQL string literal (backslashes and quotes escaped). --#}
+{% macro spark_oss_string_literal(text) -%}
+  '{{ text | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}

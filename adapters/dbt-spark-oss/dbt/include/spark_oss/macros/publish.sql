@@ -110,7 +110,7 @@
   {%- if replace and comment is not none and comment | trim != (published.comment or '') | trim -%}
     {#- `alter view ... as` keeps the view's comment: a changed description is set here. -#}
     {%- call statement('spark_oss_view_comment') -%}
-      alter view {{ view }} set tblproperties ('comment' = '{{ comment | replace("\\", "\\\\") | replace("'", "\\'") }}')
+      alter view {{ view }} set tblproperties ('comment' = {{ spark_oss_string_literal(comment) }})
     {%- endcall -%}
   {%- endif -%}
   {%- if legacy is not none -%}{% do adapter.drop_relation(legacy) %}{%- endif -%}
