@@ -44,3 +44,7 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ constraints.txt -nt
     -e libs/spark-metastore-lock -e adapters/dbt-spark-oss
   touch "$STAMP"
 fi
+
+# The Spark drivers' class-data sharing archive (spark_analytics/jvm_archive.py): built once,
+# rebuilt when Java, pyspark or the class path change.
+scripts/in_env.sh python -m spark_analytics.jvm_archive
