@@ -34,10 +34,12 @@
 
 
 {#- Post-hook for every model: caches the table when `meta.cache` is true. Later models of the
-    same dbt invocation (one Spark session) then read it from memory; on-run-end clears it. -#}
+    same dbt invocation (one Spark session) then read it from memory; on-run-end clears it.
+    Lazy: the first reader fills the cache while it reads, instead of an extra full read of the
+    table right after it was written. -#}
 {% macro cache_if_configured() %}
     {%- if model_meta().get('cache', false) and config.get('materialized') == 'table' -%}
-        cache table {{ this }}
+        cache lazy table {{ this }}
     {%- endif -%}
 {% endmacro %}
 
