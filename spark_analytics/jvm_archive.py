@@ -56,16 +56,13 @@ def _workload(state: Path) -> None:
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import VectorAssembler
-    from pyspark.sql import SparkSession, Window
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from spark_analytics.settings import local_conf
+    from spark_analytics.session import build_session
 
-    env = {**os.environ, "SPARK_STATE_DIR": str(state)}
-    builder = SparkSession.builder
-    for key, value in local_conf(env, "cds-archive").items():
-        builder = builder.config(key, value)
-    spark = builder.enableHiveSupport().getOrCreate()
+    os.environ["SPARK_STATE_DIR"] = str(state)  # this child process only
+    spark = build_session("cds-archive")
     csv = state / "in.csv"
     csv.write_text("id,name,amount,at\n1,a,1.50,2026-01-01 10:00:00\n2,b,x,2026-01-02 11:00:00\n")
     (state / "in.json").write_text('{"id": 1, "tags": ["x"]}\n')
