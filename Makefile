@@ -44,10 +44,13 @@ lint: setup
 # Everything CI runs: lint, unit and integration suites, the docs site in a real browser and
 # the local Spark cluster. `PYTEST_ARGS=-k marts make test` narrows it down;
 # `PYTEST_ARGS=--runslow make test` adds the slow tests (second builds, the long-write kill,
-# every model of the kill matrix), about 15 more minutes.
+# every model of the kill matrix), about 15 more minutes. The suites run on TEST_WORKERS pytest-xdist
+# workers (one file, or the files sharing the built project, per worker at a time:
+# tests/python/conftest.py); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: setup lint
 	@scripts/ensure_chromium.sh
-	$(IN_ENV) pytest -q -ra --runcluster --durations=25 $(PYTEST_ARGS)
+	$(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The fault suite (docs/reliability.md): kill -9 at every point of every materialization, a Thrift
 # reader during rebuilds, the metastore lock, hostile input, bad files, streaming, security. Prints

@@ -1,9 +1,10 @@
 """Collects what the fault suites checked and prints it as one table at the end of the run.
 
 Two kinds of rows:
-- `record_fault(fault, checked)`, called by a test of test_faults.py or test_metastore_lock.py
-  after its assertions passed: "checked and held", in the test's own words (a failing test adds
-  a `failed` row instead);
+- `record_fault(fault, checked)` (a fixture, like pytest's `record_property`), called by a test of
+  test_faults.py or test_metastore_lock.py after its assertions passed: "checked and held", in the
+  test's own words (a failing test adds a `failed` row instead). The rows travel in the test's
+  report, so they reach the table from pytest-xdist workers too;
 - one row per test of the other fault suites (hostile input, bad files, properties, streaming,
   security, source registration): the suite, the test's name and pytest's outcome.
 The table is printed at the end of pytest's output and written to `$FAULT_TABLE` when that is set
@@ -13,11 +14,15 @@ The table is printed at the end of pytest's output and written to `$FAULT_TABLE`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 _ROWS: list[tuple[str, str, str]] = []
+# The key of a fault row in a test report's user_properties.
+_PROPERTY = "fault_row"
+RecordFault = Callable[..., None]
 EXPLICIT_SUITES = {"test_faults.py", "test_metastore_lock.py"}
 AUTO_SUITES = {
     "test_source_registration.py": "source registration",
@@ -29,8 +34,14 @@ AUTO_SUITES = {
 }
 
 
-def record_fault(fault: str, checked: str, result: str = "pass") -> None:
-    _ROWS.append((fault, checked, result))
+@pytest.fixture
+def record_fault(request: pytest.FixtureRequest) -> RecordFault:
+    """`record_fault(fault, checked, result="pass")` adds a row to the fault table."""
+
+    def record(fault: str, checked: str, result: str = "pass") -> None:
+        request.node.user_properties.append((_PROPERTY, (fault, checked, result)))
+
+    return record
 
 
 def render() -> str:
@@ -44,7 +55,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     if report.skipped:
         return
+    if report.when == "call":
+        _ROWS.extend(tuple(row) for key, row in report.user_properties if key == _PROPERTY)
     path, _, name = report.nodeid.partition("::")
+    name = name.split("@", 1)[0]  # pytest-xdist's --dist loadgroup suffix
     suite = path.rsplit("/", 1)[-1]
     readable = name.removeprefix("test_").replace("_", " ")
     if suite in AUTO_SUITES:
@@ -54,7 +68,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _ROWS:
+    if not _ROWS or hasattr(terminalreporter.config, "workerinput"):  # an xdist worker
         return
     terminalreporter.write_sep("=", "fault table")
     terminalreporter.write_line(render())

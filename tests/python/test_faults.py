@@ -22,7 +22,7 @@ import pytest
 
 from spark_analytics import warehouse
 from tests.python.fault_project import MODELS, ORDERS, SCHEMA, FaultProject
-from tests.python.fault_table import record_fault
+from tests.python.fault_table import RecordFault
 from tests.python.thrift_app import free_port, start_thrift_connect_app, wait_until_serving
 
 # before_build is not killed here: nothing is written before it (the versions schema only).
@@ -57,7 +57,10 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> FaultProject:
 
 
 def test_kill_at_every_point_of_every_materialization_then_rerun(
-    faulty: FaultProject, clean_runs: dict[int, dict], request: pytest.FixtureRequest
+    faulty: FaultProject,
+    clean_runs: dict[int, dict],
+    request: pytest.FixtureRequest,
+    record_fault: RecordFault,
 ) -> None:
     killed_models = MODELS if request.config.getoption("--runslow") else CI_MODELS
     killed_at: tuple[str, str] | None = None
@@ -107,7 +110,7 @@ def test_kill_at_every_point_of_every_materialization_then_rerun(
 
 @pytest.mark.slow  # 4 min; make faults runs it (--runslow)
 def test_kill_during_a_long_write_then_rerun(
-    faulty: FaultProject, clean_runs: dict[int, dict]
+    faulty: FaultProject, clean_runs: dict[int, dict], record_fault: RecordFault
 ) -> None:
     before = faulty.state(faulty.dbt("run", "-s", "sql_table", batch=2), "FAULT_STATE_END")
     versions_dir = faulty.warehouse / f"{SCHEMA}_versions.db"
@@ -156,7 +159,9 @@ def _expected_reads() -> dict[int, tuple[int, Decimal]]:
 
 
 @pytest.mark.cluster
-def test_thrift_reader_never_sees_a_missing_or_partial_table(tmp_path: Path) -> None:
+def test_thrift_reader_never_sees_a_missing_or_partial_table(
+    tmp_path: Path, record_fault: RecordFault
+) -> None:
     from pyhive import hive
 
     project = FaultProject(tmp_path / "client")

@@ -17,7 +17,7 @@ import pytest
 from spark_metastore_lock import SessionLockedError, acquire_lock_file, release_all
 
 from tests.python.dbt_project import IN_ENV, REPO_ROOT
-from tests.python.fault_table import record_fault
+from tests.python.fault_table import RecordFault
 
 
 def _fake_jvm(seconds: float) -> subprocess.Popen[bytes]:
@@ -52,7 +52,9 @@ def test_waits_for_the_jvm_of_a_killed_holder(tmp_path: Path) -> None:
         jvm.wait()
 
 
-def test_a_jvm_that_does_not_exit_gets_our_message(tmp_path: Path) -> None:
+def test_a_jvm_that_does_not_exit_gets_our_message(
+    tmp_path: Path, record_fault: RecordFault
+) -> None:
     path = tmp_path / ".dbt-session.lock"
     jvm = _fake_jvm(60)
     _orphaned_lock(path, jvm.pid)
@@ -88,7 +90,9 @@ print("rows", spark.sql("select count(*) from lock_probe").first()[0], flush=Tru
 """
 
 
-def test_rerun_right_after_kill_9_of_a_spark_process(tmp_path: Path) -> None:
+def test_rerun_right_after_kill_9_of_a_spark_process(
+    tmp_path: Path, record_fault: RecordFault
+) -> None:
     env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "spark"), "SPARK_DRIVER_MEMORY": "1g"}
     holder = subprocess.Popen(
         [str(IN_ENV), sys.executable, "-c", HOLD_SESSION],
