@@ -58,8 +58,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call":
         _ROWS.extend(tuple(row) for key, row in report.user_properties if key == _PROPERTY)
     path, _, name = report.nodeid.partition("::")
-    name = name.split("@", 1)[0]  # pytest-xdist's --dist loadgroup suffix
     suite = path.rsplit("/", 1)[-1]
+    # pytest-xdist's `--dist loadgroup` suffix: a fault suite is its own group (conftest.py).
+    name = name.removesuffix(f"@{suite}")
     readable = name.removeprefix("test_").replace("_", " ")
     if suite in AUTO_SUITES:
         _ROWS.append((AUTO_SUITES[suite], readable, report.outcome))
