@@ -23,14 +23,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): a group runs on one worker, in order.
 # Each file is a group, so a module fixture is built once; every file that uses the session's
 # `clean_project` joins one group, so that project is built once too.
-SHARED_PROJECT_GROUP = "clean_project"
+SHARED_PROJECT = "clean_project"  # the fixture below, and the name of its group
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    shared = {item.path for item in items if "clean_project" in getattr(item, "fixturenames", ())}
+    shared = {item.path for item in items if SHARED_PROJECT in getattr(item, "fixturenames", ())}
     for item in items:
-        group = SHARED_PROJECT_GROUP if item.path in shared else item.path.name
+        group = SHARED_PROJECT if item.path in shared else item.path.name
         item.add_marker(pytest.mark.xdist_group(group))
     for marker, option in (("slow", "--runslow"), ("cluster", "--runcluster")):
         if config.getoption(option):
