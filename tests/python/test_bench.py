@@ -129,6 +129,8 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
     }
     for row in report["results"]:
         assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_gib"] > 0
+        assert len(row["wall_s_rounds"]) == 1  # --repeat 1; the median is over these
+        assert abs(row["wall_s_rounds"][0] - row["wall_s"]) <= 0.05
         assert row["x PySpark job"] > 0 and row["x DuckDB"] > 0
     parts = report["dbt_breakdown"]["3000"]["dbt run (marts path)"]
     assert {"parse", "spark start", "hooks", "model fct_purchases"} <= set(parts)
