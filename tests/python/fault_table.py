@@ -50,6 +50,15 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def _without_xdist_group(name: str) -> str:
+    """The test id without the ``@<group>`` that pytest-xdist's ``--dist loadgroup`` appends.
+
+    Whatever the group is: a test's own id holds "@" only inside its parameters ("[...]").
+    """
+    head, sep, tail = name.rpartition("@")
+    return head if sep and "]" not in tail else name
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "call" and not report.failed:
         return
@@ -59,8 +68,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _ROWS.extend(tuple(row) for key, row in report.user_properties if key == _PROPERTY)
     path, _, name = report.nodeid.partition("::")
     suite = path.rsplit("/", 1)[-1]
-    # pytest-xdist's `--dist loadgroup` suffix: a fault suite is its own group (conftest.py).
-    name = name.removesuffix(f"@{suite}")
+    name = _without_xdist_group(name)
     readable = name.removeprefix("test_").replace("_", " ")
     if suite in AUTO_SUITES:
         _ROWS.append((AUTO_SUITES[suite], readable, report.outcome))
