@@ -12,7 +12,6 @@ export SPARK_STATE_DIR="${SPARK_STATE_DIR:-$ROOT/.spark}"
 export DATA_DIR="${DATA_DIR:-$ROOT/data}"
 # Spark web UIs bind to all interfaces unless told otherwise.
 export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
-export SPARK_SHUFFLE_PARTITIONS="${SPARK_SHUFFLE_PARTITIONS:-$(( $(nproc) * 2 ))}"
 # Spark drivers start from a class-data sharing archive built by setup (spark_analytics/
 # jvm_archive.py): about 6 s less per driver. CDS wants no file in a class-path folder, so the
 # driver's SPARK_CONF_DIR is an empty one and log4j reads conf/log4j2.properties by name.

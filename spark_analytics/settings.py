@@ -31,7 +31,7 @@ APP_NAME = "dbt-spark-analytics"
 ENV_DEFAULTS: dict[str, str] = {
     "SPARK_MASTER": "local[*]",
     "SPARK_DRIVER_MEMORY": "4g",
-    "SPARK_SHUFFLE_PARTITIONS": "4",
+    "SPARK_SHUFFLE_PARTITIONS": "200",
     "SPARK_AQE": "true",
     "SPARK_BROADCAST_THRESHOLD": "10MB",
     "SPARK_STATE_DIR": ".spark",
@@ -62,6 +62,9 @@ def sql_conf(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {
         "spark.sql.adaptive.enabled": env_setting("SPARK_AQE", env),
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        # AQE sizes each shuffle from SPARK_SHUFFLE_PARTITIONS (a ceiling) down to what the data
+        # needs, cached plans included (Spark's default leaves a cached plan at the ceiling).
+        "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
         "spark.sql.autoBroadcastJoinThreshold": env_setting("SPARK_BROADCAST_THRESHOLD", env),
         **CONNECTION_SQL_CONF,
     }
