@@ -13,6 +13,8 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from spark_analytics import settings
 from spark_analytics.cluster import Settings as ClusterSettings
@@ -78,3 +80,31 @@ def test_no_reader_sets_partition_overwrite_mode() -> None:
     key = "spark.sql.sources.partitionOverwriteMode"
     assert key not in settings.local_conf()
     assert key not in _server_side_parameters("local", {})
+
+
+def test_shuffle_partitions_are_a_ceiling_that_aqe_coalesces_in_cached_plans(
+    spark: SparkSession,
+) -> None:
+    # The default is sized for 100M rows; small data must not pay for 200 partitions, also
+    # where a job caches a shuffled DataFrame and every later stage inherits its partitioning.
+    # The fixture's session has settings.sql_conf(); only the partition count is the default's.
+    ceiling = int(settings.ENV_DEFAULTS["SPARK_SHUFFLE_PARTITIONS"])
+    cached_key = "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning"
+    assert spark.conf.get(cached_key) == settings.sql_conf()[cached_key] == "true"
+    saved = {key: spark.conf.get(key) for key in ("spark.sql.shuffle.partitions", cached_key)}
+    spark.conf.set("spark.sql.shuffle.partitions", str(ceiling))
+    try:
+        totals = spark.range(10_000).groupBy((F.col("id") % 1_000).alias("key")).count().cache()
+        assert totals.count() == 1_000
+        assert totals.rdd.getNumPartitions() < ceiling
+        totals.unpersist(blocking=True)
+
+        # The setting is what does it: Spark's default keeps a cached plan at the ceiling.
+        spark.conf.set(cached_key, "false")
+        kept = spark.range(10_000).groupBy((F.col("id") % 999).alias("key")).count().cache()
+        assert kept.count() == 999
+        assert kept.rdd.getNumPartitions() == ceiling
+        kept.unpersist(blocking=True)
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
