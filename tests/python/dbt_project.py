@@ -11,12 +11,28 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_analytics import warehouse
+
+
+def failure_report(command: Sequence[str], result: subprocess.CompletedProcess) -> str:
+    """What a failed command printed, dbt's error summary first: a long build's last lines are
+    mostly SKIP lines, and a truncated CI log must still show why it failed."""
+    lines = result.stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if "Completed with" in line), len(lines))
+    summary = "\n".join(lines[start:])[:6000]
+    tail = "\n".join(line for line in lines[-80:] if " SKIP " not in line)[-4000:]
+    return (
+        f"{' '.join(command)} exited {result.returncode}\n"
+        f"--- dbt's error summary ---\n{summary}\n--- stdout (end) ---\n{tail}\n"
+        f"--- stderr ---\n{result.stderr[-3000:]}"
+    )
+
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_ENV = REPO_ROOT / "scripts" / "in_env.sh"
@@ -99,10 +115,7 @@ class DbtProject:
             timeout=timeout,
         )
         if check and result.returncode != 0:
-            raise AssertionError(
-                f"{' '.join(command)} exited {result.returncode}\n"
-                f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-3000:]}"
-            )
+            raise AssertionError(failure_report(command, result))
         return result
 
     def dbt(

@@ -24,6 +24,7 @@ import pytest
 from spark_analytics import cluster as cl
 from spark_analytics.cluster.security import connect_url, read_token
 from spark_analytics.warehouse import table_path as published_path
+from tests.python.dbt_project import failure_report
 
 REPO = Path(__file__).resolve().parents[2]
 IN_ENV = str(REPO / "scripts" / "in_env.sh")
@@ -347,15 +348,14 @@ def _dbt(env: dict[str, str], *args: str, exclude: tuple[str, ...] = ()) -> None
     if excluded:
         cmd += ["--exclude", *excluded]
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
-    tail = "\n".join(done.stdout.splitlines()[-60:])
-    assert done.returncode == 0, f"{' '.join(args)} failed:\n{tail}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, failure_report(cmd, done)
 
 
 def _dbt_stdout(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [IN_ENV, "dbt", *args], env=env, cwd=REPO, capture_output=True, text=True, check=False
     )
-    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}"
+    assert done.returncode == 0, failure_report(["dbt", *args], done)
     return done.stdout
 
 
