@@ -26,10 +26,10 @@ def failure_report(command: Sequence[str], result: subprocess.CompletedProcess) 
     lines = result.stdout.splitlines()
     start = next((i for i, line in enumerate(lines) if "Completed with" in line), len(lines))
     summary = "\n".join(lines[start:])[:6000]
-    tail = "\n".join(line for line in lines[-80:] if " SKIP " not in line)[-4000:]
+    before = "\n".join(line for line in lines[:start][-80:] if " SKIP " not in line)[-4000:]
     return (
         f"{' '.join(command)} exited {result.returncode}\n"
-        f"--- dbt's error summary ---\n{summary}\n--- stdout (end) ---\n{tail}\n"
+        f"--- dbt's error summary ---\n{summary}\n--- stdout before it ---\n{before}\n"
         f"--- stderr ---\n{result.stderr[-3000:]}"
     )
 
