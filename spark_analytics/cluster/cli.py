@@ -1,4 +1,4 @@
-"""Command line: `python -m spark_analytics.cluster up | down | status | beeline`."""
+"""Command line: `python -m spark_analytics.cluster up | down | status | beeline | hive-shim`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from spark_analytics.cluster.commands import beeline_command, process_env
 from spark_analytics.cluster.config import ClusterError, Settings
+from spark_analytics.cluster.hive_shim import SHIM_JAR_NAME, write_shim_jar
 from spark_analytics.cluster.lifecycle import down, status, up, write_conf
 from spark_analytics.cluster.security import beeline_password_file
 
@@ -62,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     bee = sub.add_parser("beeline", help="Hive beeline JDBC client on the Thrift Server")
     bee.add_argument("-e", dest="sql", help="run this SQL and exit")
     bee.add_argument("-n", dest="user", help="user name (default $SPARK_THRIFT_USER or $USER)")
+    shim = sub.add_parser(
+        "hive-shim",
+        help="write the Hive class jar a Spark 4 Thrift Server needs (see hive_shim) into DIR",
+    )
+    shim.add_argument("dir", type=Path, help="folder for the jar (e.g. your Spark's jars/)")
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "beeline":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -77,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if status(settings) else 1
         elif args.command == "beeline":
             return beeline(settings, args.sql, rest, user=args.user)
+        elif args.command == "hive-shim":
+            print(write_shim_jar(args.dir / SHIM_JAR_NAME))
     except ClusterError as exc:
         print(f"cluster: error: {exc}", file=sys.stderr)
         return 2

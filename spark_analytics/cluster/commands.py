@@ -19,6 +19,7 @@ from spark_analytics.cluster.config import (
     ClusterError,
     Settings,
 )
+from spark_analytics.cluster.hive_shim import shim_jar_path
 from spark_analytics.settings import LOOPBACK_DRIVER_CONF, metastore_conf, sql_conf
 
 
@@ -125,7 +126,16 @@ def app_conf(settings: Settings) -> dict[str, str]:
         "spark.local.dir": str(state / "local"),
     }
     conf.update(dict(settings.extra_conf))
+    # First on the driver's class path, before any user entries (see hive_shim).
+    user_class_path = conf.get("spark.driver.extraClassPath")
+    conf["spark.driver.extraClassPath"] = os.pathsep.join(
+        filter(None, [str(shim_jar_path(state)), user_class_path])
+    )
     return conf
+
+
+# Hive expands ${hive.session.id} when it reads the setting (as in its own default).
+SESSION_RESOURCES = "${hive.session.id}_resources"
 
 
 def hive_conf(settings: Settings) -> dict[str, str]:
@@ -137,7 +147,9 @@ def hive_conf(settings: Settings) -> dict[str, str]:
         "hive.server2.authentication": "NONE",
         "hive.exec.scratchdir": str(state / "hive" / "scratch"),
         "hive.exec.local.scratchdir": str(state / "hive" / "local"),
-        "hive.downloaded.resources.dir": str(state / "hive" / "resources"),
+        # One folder per session, as Hive's default: a session deletes its folder on close, so
+        # a shared one made concurrent opens fail ("Couldn't create directory").
+        "hive.downloaded.resources.dir": str(state / "hive" / "resources" / SESSION_RESOURCES),
         "hive.server2.logging.operation.log.location": str(state / "hive" / "operation_logs"),
         "hive.querylog.location": str(state / "hive" / "querylog"),
     }

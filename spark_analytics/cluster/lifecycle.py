@@ -19,6 +19,7 @@ from spark_analytics.cluster.commands import (
 )
 from spark_analytics.cluster.config import LOOPBACK, ClusterError, Settings
 from spark_analytics.cluster.health import alive_workers, connect_query, thrift_query
+from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
 from spark_analytics.cluster.processes import (
     check_ports_free,
     group_members,
@@ -169,6 +170,7 @@ def up(settings: Settings) -> list[Component]:
             f"(thrift {LOOPBACK}:{settings.thrift_port}, connect {settings.connect_url})"
         )
         token = new_token(settings)  # per cluster; clients read it from the 0600 file
+        write_shim_jar(shim_jar_path(settings.state_dir))  # on its class path: app_conf
         components.append(
             spawn(
                 settings,

@@ -499,6 +499,13 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
         (r[0], r[1]) for r in cluster.thrift("describe table extended dev_marts.dim_customers")
     )
     assert view_text["View Text"].startswith("select * from dev_marts_versions.dim_customers__v")
+    # Every session of those dbt runs opened and closed cleanly on the server. Without the Hive
+    # shim (cluster.hive_shim) some closes failed on a class Spark 4 does not ship; with one
+    # resources folder for all sessions, a close deleted it under a concurrent open.
+    server_log = (cluster.settings.log_dir / "thriftserver.log").read_text()
+    for failure in ("Error closing session", "Error opening session"):
+        at = server_log.find(failure)
+        assert at < 0, server_log[at : at + 3000]
 
 
 @pytest.mark.cluster

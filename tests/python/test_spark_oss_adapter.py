@@ -126,6 +126,61 @@ def test_credentials_defaults_and_connect_url(monkeypatch: pytest.MonkeyPatch) -
     assert explicit.resolved_connect_url() == "sc://127.0.0.1:1"
 
 
+class _ClosingHandle:
+    """A connection handle whose close() fails the way pyhive's does (or with ``error``)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def close(self) -> None:
+        raise self.error
+
+
+def test_thrift_close_session_error_reply_is_a_warning_not_a_failed_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dbt.adapters.contracts.connection import Connection, ConnectionState
+    from dbt.adapters.spark_oss import connections
+    from dbt.adapters.spark_oss.connections import SparkOssConnectionManager
+    from pyhive.exc import OperationalError
+    from TCLIService.ttypes import TCloseSessionResp, TStatus, TStatusCode
+
+    # What a stock Spark 4 Thrift Server replied in CI (spark_analytics/cluster/hive_shim.py).
+    reply = TCloseSessionResp(
+        status=TStatus(
+            statusCode=TStatusCode.ERROR_STATUS,
+            errorMessage="java.lang.RuntimeException: java.lang.NoClassDefFoundError: "
+            "org/apache/hadoop/hive/llap/security/LlapSigner$Signable\n\tat org.apache.hive...",
+        )
+    )
+
+    def connection(error: Exception) -> Connection:
+        creds = _credentials(method="thrift", host="127.0.0.1", port=10000)
+        return Connection(
+            type="spark_oss",
+            name="model.p.m",
+            state=ConnectionState.OPEN,
+            credentials=creds,
+            handle=_ClosingHandle(error),
+        )
+
+    warnings: list[str] = []
+    monkeypatch.setattr(connections.logger, "warning", warnings.append)
+    closed = SparkOssConnectionManager.close(connection(OperationalError(reply)))
+    assert closed.state == ConnectionState.CLOSED
+    assert len(warnings) == 1
+    assert (
+        "answered CloseSession with an error (java.lang.RuntimeException: java.lang."
+        "NoClassDefFoundError: org/apache/hadoop/hive/llap/security/LlapSigner$Signable)"
+        in warnings[0]
+    )
+    # Anything else (a broken socket, an error reply to a statement) still fails.
+    with pytest.raises(OSError, match="reset"):
+        SparkOssConnectionManager.close(connection(ConnectionResetError("connection reset")))
+    with pytest.raises(OperationalError):
+        SparkOssConnectionManager.close(connection(OperationalError("execute failed")))
+
+
 def test_plugin_extends_spark_with_session_submission() -> None:
     from dbt.adapters.spark.impl import SparkAdapter
     from dbt.adapters.spark_oss import Plugin

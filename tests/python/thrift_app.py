@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,6 +61,7 @@ def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
         "spark.sql.shuffle.partitions": "2",
+        "spark.driver.extraClassPath": str(write_shim_jar(shim_jar_path(state))),
     }
     cmd = [str(spark_home / "bin" / "spark-submit"), "--master", "local[2]"]
     cmd += ["--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"]
