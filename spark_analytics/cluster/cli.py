@@ -71,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "beeline":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "hive-shim":
+        try:
+            print(write_shim_jar(args.dir / SHIM_JAR_NAME))
+        except OSError as exc:
+            print(f"cluster: error: cannot write the jar into {args.dir}: {exc}", file=sys.stderr)
+            return 2
+        return 0
     settings = Settings.from_env()
     try:
         if args.command == "up":
@@ -83,8 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if status(settings) else 1
         elif args.command == "beeline":
             return beeline(settings, args.sql, rest, user=args.user)
-        elif args.command == "hive-shim":
-            print(write_shim_jar(args.dir / SHIM_JAR_NAME))
     except ClusterError as exc:
         print(f"cluster: error: {exc}", file=sys.stderr)
         return 2

@@ -134,24 +134,31 @@ def app_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
-# Hive expands ${hive.session.id} when it reads the setting (as in its own default).
+# One resources folder per session, as in Hive's default (Hive expands ${hive.session.id}):
+# a session deletes its folder on close, so a shared one made concurrent opens fail.
 SESSION_RESOURCES = "${hive.session.id}_resources"
 
 
+def hive_dirs(settings: Settings) -> dict[str, Path]:
+    """Hive's working folders under the state dir, by setting."""
+    hive = settings.state_dir / "hive"
+    return {
+        "hive.exec.scratchdir": hive / "scratch",
+        # Created by `up`: Hive logs an ERROR at every session close when it is missing.
+        "hive.exec.local.scratchdir": hive / "local",
+        "hive.downloaded.resources.dir": hive / "resources" / SESSION_RESOURCES,
+        "hive.server2.logging.operation.log.location": hive / "operation_logs",
+        "hive.querylog.location": hive / "querylog",
+    }
+
+
 def hive_conf(settings: Settings) -> dict[str, str]:
-    state = settings.state_dir
     return {
         "hive.server2.thrift.port": str(settings.thrift_port),
         "hive.server2.thrift.bind.host": LOOPBACK,
         "hive.server2.transport.mode": "binary",
         "hive.server2.authentication": "NONE",
-        "hive.exec.scratchdir": str(state / "hive" / "scratch"),
-        "hive.exec.local.scratchdir": str(state / "hive" / "local"),
-        # One folder per session, as Hive's default: a session deletes its folder on close, so
-        # a shared one made concurrent opens fail ("Couldn't create directory").
-        "hive.downloaded.resources.dir": str(state / "hive" / "resources" / SESSION_RESOURCES),
-        "hive.server2.logging.operation.log.location": str(state / "hive" / "operation_logs"),
-        "hive.querylog.location": str(state / "hive" / "querylog"),
+        **{key: str(path) for key, path in hive_dirs(settings).items()},
     }
 
 

@@ -31,7 +31,7 @@ SHIM_INTERFACES = (
 _CLASS_FILE_VERSION = (0, 52)  # Java 8: loadable by every JVM Spark 4 runs on
 _ACC_PUBLIC_ABSTRACT_INTERFACE = 0x0001 | 0x0200 | 0x0400
 _CONSTANT_UTF8, _CONSTANT_CLASS = 1, 7
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same bytes on every machine
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same bytes on every run
 
 
 def _utf8(text: str) -> bytes:
@@ -58,7 +58,7 @@ def interface_class_bytes(internal_name: str) -> bytes:
 
 def shim_jar_bytes() -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as jar:
+    with zipfile.ZipFile(buffer, "w") as jar:  # stored: a few hundred bytes
         entries = {"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\n\r\n"}
         entries.update({f"{name}.class": interface_class_bytes(name) for name in SHIM_INTERFACES})
         for path, data in entries.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 from spark_analytics import progress
 from spark_analytics.cluster.commands import (
     app_command,
+    hive_dirs,
     master_command,
     process_env,
     worker_command,
@@ -171,6 +172,9 @@ def up(settings: Settings) -> list[Component]:
         )
         token = new_token(settings)  # per cluster; clients read it from the 0600 file
         write_shim_jar(shim_jar_path(settings.state_dir))  # on its class path: app_conf
+        # Only this one: Hive creates the others itself (the root scratch folder with the
+        # 0733 mode it insists on).
+        hive_dirs(settings)["hive.exec.local.scratchdir"].mkdir(parents=True, exist_ok=True)
         components.append(
             spawn(
                 settings,

@@ -24,7 +24,9 @@ def failure_report(command: Sequence[str], result: subprocess.CompletedProcess) 
     """What a failed command printed, dbt's error summary first: a long build's last lines are
     mostly SKIP lines, and a truncated CI log must still show why it failed."""
     lines = result.stdout.splitlines()
-    start = next((i for i, line in enumerate(lines) if "Completed with" in line), len(lines))
+    # "Completed with N errors" after a run; "Encountered an error" when dbt itself stopped.
+    markers = ("Completed with", "Encountered an error")
+    start = next((i for i, line in enumerate(lines) if any(m in line for m in markers)), len(lines))
     summary = "\n".join(lines[start:])[:6000]
     before = "\n".join(line for line in lines[:start][-80:] if " SKIP " not in line)[-4000:]
     return (

@@ -404,6 +404,8 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
         DBT_TARGET_PATH=str(cluster.tmp / "target-local"),
     )
     cluster_env = dict(cluster.env, DBT_TARGET_PATH=str(cluster.tmp / "target-cluster"))
+    server_log = cluster.settings.log_dir / "thriftserver.log"
+    log_offset = server_log.stat().st_size  # what this test's dbt commands make it log
     _dbt(cluster_env, "build", "--target", "cluster")
     # Embedded: models and seeds only (its tests run in `make test`).
     _dbt(embedded_env, "build", "--target", "local", exclude=("resource_type:test",))
@@ -502,10 +504,16 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
     # Every session of those dbt runs opened and closed cleanly on the server. Without the Hive
     # shim (cluster.hive_shim) some closes failed on a class Spark 4 does not ship; with one
     # resources folder for all sessions, a close deleted it under a concurrent open.
-    server_log = (cluster.settings.log_dir / "thriftserver.log").read_text()
-    for failure in ("Error closing session", "Error opening session"):
-        at = server_log.find(failure)
-        assert at < 0, server_log[at : at + 3000]
+    with server_log.open("rb") as log:
+        log.seek(log_offset)
+        logged = log.read().decode("utf-8", "replace")
+    # Nor does Hive log an error per session close for a missing local scratch folder.
+    for failure in ("Error closing session", "Error opening session", "Unable to access pipeout"):
+        at = logged.find(failure)
+        assert at < 0, logged[at : at + 3000]
+    # Hive expanded the session id: no resources folder shared by all sessions.
+    resources = cl.hive_dirs(cluster.settings)["hive.downloaded.resources.dir"]
+    assert not resources.exists(), f"{resources} (a literal, shared folder)"
 
 
 @pytest.mark.cluster

@@ -20,7 +20,7 @@ import pytest
 from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
 from py4j.protocol import Py4JJavaError
 
-from spark_analytics.cluster.commands import app_conf
+from spark_analytics.cluster.commands import app_conf, java_home
 from spark_analytics.cluster.config import Settings
 from spark_analytics.cluster.hive_shim import (
     SHIM_INTERFACES,
@@ -39,29 +39,26 @@ JAVA_OPENS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def java() -> str:
-    home = subprocess.run(
-        [str(REPO / "scripts" / "java_home.sh")], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return str(Path(home) / "bin" / "java")
-
-
 @contextlib.contextmanager
-def _jvm(java: str, extra: list[Path]) -> Iterator[JavaGateway]:
+def _jvm(extra: list[Path]) -> Iterator[JavaGateway]:
     """A plain JVM (no Spark started) with Spark's jars, ``extra`` first, driven through py4j."""
-    port = launch_gateway(
-        jarpath=str(next(SPARK_JARS.glob("py4j-*.jar"))),
+    py4j_jars = sorted(SPARK_JARS.glob("py4j-*.jar"))
+    assert py4j_jars, f"no py4j jar in {SPARK_JARS}"
+    port, process = launch_gateway(
+        jarpath=str(py4j_jars[0]),
         classpath=os.pathsep.join([*(str(p) for p in extra), f"{SPARK_JARS}/*"]),
         javaopts=JAVA_OPENS,
-        java_path=java,
+        java_path=str(Path(java_home()) / "bin" / "java"),
         die_on_exit=True,
+        return_proc=True,
     )
     gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port))
     try:
         yield gateway
     finally:
         gateway.shutdown()
+        process.kill()
+        process.wait(timeout=30)
 
 
 def _function_registry(gateway: JavaGateway) -> Any:
@@ -71,11 +68,11 @@ def _function_registry(gateway: JavaGateway) -> Any:
     return getattr(gateway.jvm, name)
 
 
-def test_spark_jars_alone_fail_and_the_shim_fixes_it(java: str, tmp_path: Path) -> None:
-    with _jvm(java, []) as gateway:
+def test_spark_jars_alone_fail_and_the_shim_fixes_it(tmp_path: Path) -> None:
+    with _jvm([]) as gateway:
         with pytest.raises(Py4JJavaError, match=r"LlapSigner\$Signable"):
             _function_registry(gateway)
-    with _jvm(java, [write_shim_jar(shim_jar_path(tmp_path))]) as gateway:
+    with _jvm([write_shim_jar(shim_jar_path(tmp_path))]) as gateway:
         registry = _function_registry(gateway)
         # Hive's built-in functions, get_splits (the UDTF that needed the shim) among them.
         assert len(list(registry.getFunctionNames())) > 200

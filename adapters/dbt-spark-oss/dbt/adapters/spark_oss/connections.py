@@ -210,8 +210,9 @@ class SparkOssConnectionManager(SparkConnectionManager):
         """Close the connection; a Thrift server's *error reply* to CloseSession is a warning.
 
         pyhive closes the socket before it checks the reply, so the session is gone either way
-        (the server drops sessions whose client disconnected) and every statement has already
-        completed: failing the run there would report finished work as an error. Stock Spark 4
+        (the server drops sessions whose client disconnected), and a statement's outcome was
+        reported before its connection closed: failing the run there would turn finished work
+        into an error. Stock Spark 4
         Thrift Servers send such replies now and then (``NoClassDefFoundError:
         LlapSigner$Signable``, see spark_analytics/cluster/hive_shim.py). Transport errors and
         every other failure still raise.
@@ -223,8 +224,8 @@ class SparkOssConnectionManager(SparkConnectionManager):
                 raise
             logger.warning(
                 f"Connection '{connection.name}': the Thrift server answered CloseSession with an "
-                f"error ({_server_error_line(exc)}); the session's statements had completed and "
-                "the server drops the disconnected session."
+                f"error ({_server_error_line(exc)}); the client has already disconnected, and the "
+                "server drops the session."
             )
 
 
