@@ -9,6 +9,7 @@
 * ``streaming``: the event pipeline's ingest throughput and landing-to-table latency
   (``make stream-bench``).
 * ``ml``: MLlib training on a synthetic feature table.
+* ``test_queries``: the data tests' compiled queries without dbt, cold and warm JVM.
 
 Each runs as ``python -m spark_analytics.bench.<name> --help``.
 """

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from pyspark.sql import SparkSession
 
 from spark_analytics.bench import agree
 from spark_analytics.bench.dbt_breakdown import breakdown
 from spark_analytics.bench.marts import scaling_exponent
+from spark_analytics.bench.test_queries import compiled_test_queries, timed_pass
 from tests.python.dbt_project import IN_ENV, REPO_ROOT, TEST_SPARK_ENV
 
 
@@ -90,6 +92,25 @@ def test_scaling_exponent_of_linear_and_quadratic_work() -> None:
     assert scaling_exponent([10, 100, 1000], [2.0, 20.0, 200.0]) == pytest.approx(1.0)
     assert scaling_exponent([10, 100], [1.0, 100.0]) == pytest.approx(2.0)
     assert scaling_exponent([10], [1.0]) is None
+
+
+def test_test_queries_finds_compiled_data_tests_and_reports_what_spark_cannot_run(
+    tmp_path: Path, spark: SparkSession
+) -> None:
+    compiled = tmp_path / "target" / "compiled" / "proj"
+    tests = compiled / "models" / "marts" / "_marts__models.yml"
+    tests.mkdir(parents=True)
+    (tests / "not_null_t_id.sql").write_text(
+        "select id from values (1), (null) as t(id) where id is null"
+    )
+    (tests / "unique_missing_id.sql").write_text("select id from no_such_table")
+    (compiled / "models" / "marts" / "t.sql").write_text("select 1 as id")  # a model, not a test
+    queries = compiled_test_queries(tmp_path / "target")
+    assert sorted(queries) == ["not_null_t_id", "unique_missing_id"]
+    # dbt's wrapping: the test's failing rows counted.
+    assert spark.sql(queries["not_null_t_id"]).collect()[0]["failures"] == 1
+    seconds, failed = timed_pass(spark, queries)
+    assert failed == ["unique_missing_id"] and seconds > 0
 
 
 def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
