@@ -2,8 +2,9 @@
 
 Over ``target/manifest.json`` of a ``dbt parse`` in isolated state: every model's name has its
 folder's prefix, every layer reads only the layers allowed below (marts never read staging),
-snapshots (``snp_``) read only the accepted entities, every model and snapshot states its grain;
-over the YAML files (models/ and snapshots/): unique names, generic test arguments always
+snapshots (``snp_``) read only the accepted entities, every model and snapshot states its grain,
+a contracted model states each value rule once (as a constraint, not also as a data test), every
+primary key is tested unique and checked not null; over the YAML files (models/ and snapshots/): unique names, generic test arguments always
 under ``arguments:``.
 """
 
@@ -157,3 +158,70 @@ def test_generic_test_arguments_use_one_syntax() -> None:
                 if extra:
                     wrong.append(f"{path.relative_to(REPO_ROOT)}: {where} {name} {sorted(extra)}")
     assert not wrong, "arguments outside `arguments:`\n" + "\n".join(wrong)
+
+
+# Value rules a contract enforces before publishing (adapters/dbt-spark-oss constraints.sql: one
+# query per model); on a contracted model the same rule as a data test would be a second place.
+VALUE_TESTS = {"not_null", "accepted_values", "within_range", "expression_is_true"}
+
+
+def data_tests_of(manifest: dict, model: dict) -> list[dict]:
+    return [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and n.get("attached_node") == model["unique_id"]
+    ]
+
+
+def checked_column(test: dict) -> str:
+    """The column (or expression, e.g. a concat of a composite key) a generic test checks."""
+    kwargs = (test.get("test_metadata") or {}).get("kwargs") or {}
+    return test.get("column_name") or kwargs.get("column_name") or ""
+
+
+def enforced(model: dict) -> bool:
+    return bool((model.get("contract") or {}).get("enforced"))
+
+
+def test_contracted_models_state_value_rules_once_as_constraints(manifest: dict) -> None:
+    contracted = [m for m in models(manifest) if enforced(m)]
+    assert len(contracted) >= 9, [m["name"] for m in contracted]  # marts and the SQL ML models
+    twice = [
+        f"{m['name']}: {t['name']}"
+        for m in contracted
+        for t in data_tests_of(manifest, m)
+        if (t.get("test_metadata") or {}).get("name") in VALUE_TESTS
+    ]
+    assert not twice, "value rules of contracted models belong in `constraints:`\n" + "\n".join(
+        twice
+    )
+
+
+def test_every_primary_key_is_unique_and_not_null(manifest: dict) -> None:
+    """A primary_key constraint: a `unique` data test over its columns, each column not null."""
+    missing = []
+    for model in models(manifest):
+        keys = [c["columns"] for c in model.get("constraints", []) if c["type"] == "primary_key"]
+        for column in model["columns"].values():
+            if any(c["type"] == "primary_key" for c in column.get("constraints", [])):
+                keys.append([column["name"]])
+        for key in keys:
+            tests = data_tests_of(manifest, model)
+            unique = [
+                t for t in tests if (t.get("test_metadata") or {}).get("name") == "unique"
+            ]
+            if not any(all(re.search(rf"\b{k}\b", checked_column(t)) for k in key) for t in unique):
+                missing.append(f"{model['name']}: no unique test over {key}")
+            for name in key:
+                column = model["columns"].get(name, {})
+                as_constraint = enforced(model) and any(
+                    c["type"] == "not_null" for c in column.get("constraints", [])
+                )
+                as_test = any(
+                    (t.get("test_metadata") or {}).get("name") == "not_null"
+                    and checked_column(t) == name
+                    for t in tests
+                )
+                if not (as_constraint or as_test):
+                    missing.append(f"{model['name']}.{name}: not checked not null")
+    assert not missing, "\n".join(missing)
