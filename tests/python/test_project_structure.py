@@ -4,8 +4,8 @@ Over ``target/manifest.json`` of a ``dbt parse`` in isolated state: every model'
 folder's prefix, every layer reads only the layers allowed below (marts never read staging),
 snapshots (``snp_``) read only the accepted entities, every model and snapshot states its grain,
 a contracted model states each value rule once (as a constraint, not also as a data test), every
-primary key is tested unique and checked not null; over the YAML files (models/ and snapshots/): unique names, generic test arguments always
-under ``arguments:``.
+primary key is tested unique and checked not null. Over the YAML files (models/ and snapshots/):
+unique names, generic test arguments always under ``arguments:``.
 """
 
 from __future__ import annotations
@@ -207,9 +207,7 @@ def test_every_primary_key_is_unique_and_not_null(manifest: dict) -> None:
                 keys.append([column["name"]])
         for key in keys:
             tests = data_tests_of(manifest, model)
-            unique = [
-                t for t in tests if (t.get("test_metadata") or {}).get("name") == "unique"
-            ]
+            unique = [t for t in tests if (t.get("test_metadata") or {}).get("name") == "unique"]
             if not any(all(re.search(rf"\b{k}\b", checked_column(t)) for k in key) for t in unique):
                 missing.append(f"{model['name']}: no unique test over {key}")
             for name in key:
