@@ -80,3 +80,30 @@ def measure(
         stdout=stdout,
         stderr=stderr,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m spark_analytics.bench.measure -- COMMAND...`: runs it, then prints its output
+    and one line with the wall time, CPU time and peak memory of its process tree."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m spark_analytics.bench.measure")
+    parser.add_argument("--interval", type=float, default=1.0, help="sampling period, seconds")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to measure")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given (put it after --)")
+    result = measure(command, interval=args.interval)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    print(
+        f"measured: rc={result.returncode} wall={result.wall_s:.1f}s cpu={result.cpu_s:.1f}s "
+        f"peak={result.peak_rss_bytes / 2**30:.2f}GiB"
+    )
+    return result.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -158,3 +158,36 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
     assert report["hints"] == ""  # skipped here: make bench runs it
     assert (out / "bench.png").stat().st_size > 10_000
     assert "| 3,000 | DuckDB |" in (out / "bench.md").read_text()
+
+
+def test_measure_cli_reports_the_tree_of_the_command_and_its_exit_code() -> None:
+    """The child's memory counts: a Python child holding 200 MB pushes the peak above it."""
+    import subprocess
+    import sys
+
+    child = "x = bytearray(200 * 2**20); import time; time.sleep(1.5); print('child done')"
+    parent = (
+        f"import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-c', {child!r}]) + 3)"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spark_analytics.bench.measure",
+            "--interval",
+            "0.1",
+            "--",
+            sys.executable,
+            "-c",
+            parent,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 3, out.stderr
+    assert "child done" in out.stdout
+    line = out.stdout.strip().splitlines()[-1]
+    assert line.startswith("measured: rc=3 "), line
+    peak_gib = float(line.split("peak=")[1].removesuffix("GiB"))
+    assert peak_gib > 200 / 1024, line
