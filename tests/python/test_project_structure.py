@@ -173,6 +173,11 @@ def data_tests_of(manifest: dict, model: dict) -> list[dict]:
     ]
 
 
+def generic_name(test: dict) -> str | None:
+    """The generic test's name (not_null, unique, ...); None for a singular test."""
+    return (test.get("test_metadata") or {}).get("name")
+
+
 def checked_column(test: dict) -> str:
     """The column (or expression, e.g. a concat of a composite key) a generic test checks."""
     kwargs = (test.get("test_metadata") or {}).get("kwargs") or {}
@@ -190,7 +195,7 @@ def test_contracted_models_state_value_rules_once_as_constraints(manifest: dict)
         f"{m['name']}: {t['name']}"
         for m in contracted
         for t in data_tests_of(manifest, m)
-        if (t.get("test_metadata") or {}).get("name") in VALUE_TESTS
+        if generic_name(t) in VALUE_TESTS
     ]
     assert not twice, "value rules of contracted models belong in `constraints:`\n" + "\n".join(
         twice
@@ -207,7 +212,7 @@ def test_every_primary_key_is_unique_and_not_null(manifest: dict) -> None:
                 keys.append([column["name"]])
         for key in keys:
             tests = data_tests_of(manifest, model)
-            unique = [t for t in tests if (t.get("test_metadata") or {}).get("name") == "unique"]
+            unique = [t for t in tests if generic_name(t) == "unique"]
             if not any(all(re.search(rf"\b{k}\b", checked_column(t)) for k in key) for t in unique):
                 missing.append(f"{model['name']}: no unique test over {key}")
             for name in key:
@@ -216,9 +221,7 @@ def test_every_primary_key_is_unique_and_not_null(manifest: dict) -> None:
                     c["type"] == "not_null" for c in column.get("constraints", [])
                 )
                 as_test = any(
-                    (t.get("test_metadata") or {}).get("name") == "not_null"
-                    and checked_column(t) == name
-                    for t in tests
+                    generic_name(t) == "not_null" and checked_column(t) == name for t in tests
                 )
                 if not (as_constraint or as_test):
                     missing.append(f"{model['name']}.{name}: not checked not null")
