@@ -226,3 +226,32 @@ def test_every_primary_key_is_unique_and_not_null(manifest: dict) -> None:
                 if not (as_constraint or as_test):
                     missing.append(f"{model['name']}.{name}: not checked not null")
     assert not missing, "\n".join(missing)
+
+
+# quarantine model -> the model whose rejected rows it publishes, each reason unchanged
+QUARANTINE_OF = {
+    "quarantine_transactions": "int_transactions_validated",
+    "quarantine_customers": "stg_raw__customers",
+    "quarantine_merchants": "stg_raw__merchants",
+}
+
+
+def test_rejection_reasons_are_tested_once_where_they_are_published(manifest: dict) -> None:
+    """A quarantine keeps its parent's rows that have a reason, the reason as it is, so its
+    accepted_values test sees every reason the parent writes (int_transactions_validated keeps
+    staging's): that test is the one place, no model upstream repeats the scan."""
+    by_name = {m["name"]: m for m in models(manifest)}
+    tested = {
+        m["name"]
+        for m in models(manifest)
+        for t in data_tests_of(manifest, m)
+        if generic_name(t) == "accepted_values" and checked_column(t) == "rejection_reason"
+    }
+    assert tested == set(QUARANTINE_OF)
+    for quarantine, parent in QUARANTINE_OF.items():
+        node = by_name[quarantine]
+        assert node["depends_on"]["nodes"] == [by_name[parent]["unique_id"]], quarantine
+        sql = node["raw_code"]
+        assert re.search(r"^\s*rejection_reason,$", sql, re.MULTILINE), f"{quarantine}: renamed"
+        filtered = re.search(r"\bwhere\s+rejection_reason\s+is\s+not\s+null\s*$", sql, re.MULTILINE)
+        assert filtered, f"{quarantine}: not exactly the rows with a reason"
