@@ -18,6 +18,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_analytics import warehouse
+from tests.python import warm_dbt
 
 
 def failure_report(command: Sequence[str], result: subprocess.CompletedProcess) -> str:
@@ -74,6 +75,9 @@ class DbtProject:
     workdir: Path
     extra_env: tuple[tuple[str, str], ...] = ()
     project_dir: Path = REPO_ROOT
+    # dbt commands in one long-lived process per project (tests/python/warm_dbt.py); False:
+    # a `dbt` process per command, for what only a real process shows.
+    warm: bool = True
 
     @property
     def state_dir(self) -> Path:
@@ -88,6 +92,12 @@ class DbtProject:
         return self.data_dir / "generated"
 
     def env(self) -> dict[str, str]:
+        """The environment of a process on this project; its warm dbt runner stops first, so
+        that process can open the metastore."""
+        warm_dbt.stop(self.state_dir)
+        return self._env()
+
+    def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             SPARK_STATE_DIR=str(self.state_dir),
@@ -126,7 +136,19 @@ class DbtProject:
         command = ["dbt", *args]
         if dbt_vars:
             command += ["--vars", json.dumps(dbt_vars)]
-        return self.run(*command, check=check)
+        if not self.warm:
+            return self.run(*command, check=check)
+        result = warm_dbt.run(
+            command[1:],
+            state_dir=self.state_dir,
+            env=self._env(),
+            cwd=self.project_dir,
+            workdir=self.workdir,
+            in_env=IN_ENV,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(failure_report(command, result))
+        return result
 
     def generate(self, *args: str) -> dict[str, object]:
         """Generates data with spark_analytics.datagen and returns its manifest."""

@@ -1,0 +1,94 @@
+"""The suites' warm dbt runner (tests/python/warm_dbt.py) answers like a `dbt` process would:
+the same exit codes and messages, and files that change between commands are seen."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.python.dbt_project import DbtProject
+
+PROJECT = """
+name: warm_runner
+version: "1.0"
+config-version: 2
+profile: warm_runner
+model-paths: ["models"]
+macro-paths: ["macros"]
+"""
+
+# A table over a folder of files, as the project's sources are: a session caches its listing.
+REGISTER = """
+{% macro register_files(path) %}
+    {% do run_query("create table if not exists files (n int) using csv location '" ~ path ~ "'") %}
+{% endmacro %}
+"""
+
+PROFILES = """
+warm_runner:
+  target: local
+  outputs:
+    local:
+      type: spark_oss
+      method: session
+      host: localhost
+      schema: warm_runner
+      threads: 1
+      python_udf_modules: []
+      server_side_parameters:
+        spark.master: "local[1]"
+        spark.sql.warehouse.dir: "{{ env_var('SPARK_STATE_DIR') }}/warehouse"
+        spark.hadoop.javax.jdo.option.ConnectionURL: >-
+          jdbc:derby:;databaseName={{ env_var('SPARK_STATE_DIR') }}/metastore_db;create=true
+        spark.driver.extraJavaOptions: "-Dderby.system.home={{ env_var('SPARK_STATE_DIR') }}"
+        spark.driver.bindAddress: "127.0.0.1"
+        spark.driver.host: "127.0.0.1"
+        spark.ui.enabled: "false"
+        spark.sql.shuffle.partitions: "1"
+"""
+
+
+def _project(root: Path, *, warm: bool) -> DbtProject:
+    project_dir = root / "project"
+    (project_dir / "models").mkdir(parents=True)
+    (project_dir / "macros").mkdir()
+    (project_dir / "macros" / "register_files.sql").write_text(REGISTER)
+    (project_dir / "dbt_project.yml").write_text(PROJECT)
+    (project_dir / "profiles.yml").write_text(PROFILES)
+    (project_dir / "models" / "broken.sql").write_text("select * from no_such_table\n")
+    (root / "files").mkdir()
+    (root / "files" / "a.csv").write_text("1\n")
+    return DbtProject(root / "state", project_dir=project_dir, warm=warm)
+
+
+def _rows_in_files(project: DbtProject) -> int:
+    shown = project.dbt("show", "--inline", "select count(*) as n from files", "--output", "json")
+    return json.loads(re.search(r"\{.*\}", shown.stdout, re.DOTALL).group(0))["show"][0]["n"]
+
+
+def _answers(project: DbtProject, files: Path) -> dict[str, object]:
+    project.dbt("run-operation", "register_files", "--args", json.dumps({"path": str(files)}))
+    seen_before = _rows_in_files(project)
+    (files / "b.csv").write_text("2\n3\n")  # between two commands of the same runner
+    seen_after = _rows_in_files(project)
+    failed = project.dbt("run", check=False)
+    bad_vars = project.dbt("run", "--vars", "{not yaml", check=False)
+    return {
+        "rows seen before and after a new file": (seen_before, seen_after),
+        "failed model": (failed.returncode, "TABLE_OR_VIEW_NOT_FOUND" in failed.stdout),
+        "bad --vars": (bad_vars.returncode, "--vars argument is not valid" in bad_vars.stdout),
+        "after a failure": project.dbt("parse").returncode,
+    }
+
+
+def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
+    warm = _answers(_project(tmp_path / "warm", warm=True), tmp_path / "warm" / "files")
+    cold = _answers(_project(tmp_path / "cold", warm=False), tmp_path / "cold" / "files")
+    assert warm == cold
+    assert cold == {
+        "rows seen before and after a new file": (1, 3),
+        "failed model": (1, True),
+        "bad --vars": (2, True),
+        "after a failure": 0,
+    }
