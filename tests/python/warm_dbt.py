@@ -13,9 +13,9 @@ its exit code (0 success, 1 failed nodes, 2 error; a process killed by a fault p
 the signal like ``subprocess`` does). Before each command the session forgets what a new
 process would not know: cached data, resolved tables, file listings, temporary views. Shared
 across commands: the JVM (warm: JIT-compiled, about 3x faster on this project's small
-queries) and SparkSession, and imported Python modules. A runner is stopped after a failed
-command, when the environment changes, and before anything else opens the project's metastore
-(Derby admits one JVM at a time): ``DbtProject.env()`` stops it.
+queries) and SparkSession, and imported Python modules. A runner is replaced when its
+SparkContext is gone, when the environment changes, and stopped before anything else opens the
+project's metastore (Derby admits one JVM at a time): ``DbtProject.env()`` stops it.
 
 Run as a script, this module is the runner: one JSON request per stdin line, one JSON reply per
 line on the original stdout; the JVM's own output goes to ``<DBT_LOG_PATH>/warm-dbt.log``.
@@ -119,13 +119,14 @@ def run(
         except BrokenPipeError:
             reply = ""
         if reply:
-            returncode = json.loads(reply)["returncode"]
+            answer = json.loads(reply)
+            returncode, usable = answer["returncode"], answer["usable"]
         else:  # the runner died mid-command (e.g. a fault point's kill -9)
-            returncode = runner.process.wait()
+            returncode, usable = runner.process.wait(), False
         stdout = out.read_text(errors="replace") if out.exists() else ""
         stderr = err.read_text(errors="replace") if err.exists() else ""
-    if returncode != 0:
-        stop(state_dir)  # the next command starts from a fresh process, as after a failed `dbt`
+    if not usable:
+        stop(state_dir)
     return subprocess.CompletedProcess(["dbt", *args], returncode, stdout, stderr)
 
 
@@ -148,6 +149,19 @@ def _forget_session_state() -> None:
     file_status_cache.getOrCreate(session._jsparkSession).invalidateAll()
     if session.catalog.currentDatabase() != "default":
         session.catalog.setCurrentDatabase("default")
+
+
+def _session_usable() -> bool:
+    """False when the JVM or SparkContext is gone (the next command needs a new runner)."""
+    from pyspark.sql import SparkSession  # noqa: PLC0415 - only in the runner process
+
+    session = SparkSession._instantiatedSession
+    if session is None:
+        return True  # no session yet (e.g. after `dbt parse`): the next command makes one
+    try:
+        return not session._jsc.sc().isStopped()
+    except Exception:  # noqa: BLE001 - Py4J's errors when the gateway is gone
+        return False
 
 
 def _invoke(args: list[str]) -> int:
@@ -198,7 +212,8 @@ def _serve() -> None:
                 returncode = _invoke(request["args"])
             finally:
                 stdout.target, stderr.target = log, log
-        replies.write(json.dumps({"returncode": returncode}) + "\n")
+        reply = {"returncode": returncode, "usable": _session_usable()}
+        replies.write(json.dumps(reply) + "\n")
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     session = SparkSession._instantiatedSession
