@@ -44,7 +44,6 @@ STOP_TIMEOUT_SECONDS = 60
 class _Runner:
     process: subprocess.Popen[str]
     env: dict[str, str]
-    workdir: Path
 
 
 _runners: dict[str, _Runner] = {}
@@ -77,9 +76,7 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def _runner(
-    state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
-) -> _Runner:
+def _runner(state_dir: Path, env: dict[str, str], cwd: Path, in_env: Path) -> _Runner:
     key = _key(state_dir)
     runner = _runners.get(key)
     if runner is not None and (runner.env != env or runner.process.poll() is not None):
@@ -96,7 +93,7 @@ def _runner(
             stdout=subprocess.PIPE,
             text=True,
         )
-        runner = _Runner(process=process, env=env, workdir=workdir)
+        runner = _Runner(process=process, env=env)
     _runners.pop(key, None)
     _runners[key] = runner  # most recently used last
     return runner
@@ -106,7 +103,7 @@ def run(
     args: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
 ) -> subprocess.CompletedProcess[str]:
     """``dbt <args>`` in the project's warm runner; the result a ``dbt`` process would give."""
-    runner = _runner(state_dir, env, cwd, workdir, in_env)
+    runner = _runner(state_dir, env, cwd, in_env)
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="warm-dbt-") as scratch:
         out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
