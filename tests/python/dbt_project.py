@@ -21,19 +21,25 @@ from spark_analytics import warehouse
 from tests.python import warm_dbt
 
 
-def failure_report(command: Sequence[str], result: subprocess.CompletedProcess) -> str:
+def failure_report(
+    command: Sequence[str], result: subprocess.CompletedProcess, jvm_log: Path | None = None
+) -> str:
     """What a failed command printed, dbt's error summary first: a long build's last lines are
-    mostly SKIP lines, and a truncated CI log must still show why it failed."""
+    mostly SKIP lines, and a truncated CI log must still show why it failed. ``jvm_log``: where
+    a warm runner's JVM wrote (tests/python/warm_dbt.py), not to the command's stderr."""
     lines = result.stdout.splitlines()
     # "Completed with N errors" after a run; "Encountered an error" when dbt itself stopped.
     markers = ("Completed with", "Encountered an error")
     start = next((i for i, line in enumerate(lines) if any(m in line for m in markers)), len(lines))
     summary = "\n".join(lines[start:])[:6000]
     before = "\n".join(line for line in lines[:start][-80:] if " SKIP " not in line)[-4000:]
+    jvm = ""
+    if jvm_log is not None and jvm_log.exists():
+        jvm = f"\n--- {jvm_log} (end) ---\n{jvm_log.read_text(errors='replace')[-3000:]}"
     return (
         f"{' '.join(command)} exited {result.returncode}\n"
         f"--- dbt's error summary ---\n{summary}\n--- stdout before it ---\n{before}\n"
-        f"--- stderr ---\n{result.stderr[-3000:]}"
+        f"--- stderr ---\n{result.stderr[-3000:]}{jvm}"
     )
 
 
@@ -133,6 +139,8 @@ class DbtProject:
     def dbt(
         self, *args: str, dbt_vars: dict[str, object] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
+        """``dbt <args>``: in the project's warm runner, or with ``warm=False`` a process of
+        its own; the same result either way (exit code, stdout, stderr without the JVM's)."""
         command = ["dbt", *args]
         if dbt_vars:
             command += ["--vars", json.dumps(dbt_vars)]
@@ -147,7 +155,8 @@ class DbtProject:
             in_env=IN_ENV,
         )
         if check and result.returncode != 0:
-            raise AssertionError(failure_report(command, result))
+            jvm_log = self.workdir / "logs" / warm_dbt.JVM_LOG_NAME
+            raise AssertionError(failure_report(command, result, jvm_log))
         return result
 
     def generate(self, *args: str) -> dict[str, object]:

@@ -1,5 +1,6 @@
 """The suites' warm dbt runner (tests/python/warm_dbt.py) answers like a `dbt` process would:
-the same exit codes and messages, and files that change between commands are seen."""
+the same exit codes and messages, files that change between commands are seen, another
+process can open the metastore between two commands, and a failure leaves it usable."""
 
 from __future__ import annotations
 
@@ -70,12 +71,15 @@ def _rows_in_files(project: DbtProject) -> int:
 def _answers(project: DbtProject, files: Path) -> dict[str, object]:
     project.dbt("run-operation", "register_files", "--args", json.dumps({"path": str(files)}))
     seen_before = _rows_in_files(project)
+    # Another process on the metastore (Derby admits one JVM): the runner hands it over.
+    tables = [row["tableName"] for row in project.catalog("show tables in default")[0]]
     (files / "b.csv").write_text("2\n3\n")  # between two commands of the same runner
     seen_after = _rows_in_files(project)
     failed = project.dbt("run", check=False)
     bad_vars = project.dbt("run", "--vars", "{not yaml", check=False)
     return {
         "rows seen before and after a new file": (seen_before, seen_after),
+        "tables another process sees": tables,
         "failed model": (failed.returncode, "TABLE_OR_VIEW_NOT_FOUND" in failed.stdout),
         "bad --vars": (bad_vars.returncode, "--vars argument is not valid" in bad_vars.stdout),
         "rows seen after the failures": _rows_in_files(project),
@@ -88,6 +92,7 @@ def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
     assert warm == cold
     assert cold == {
         "rows seen before and after a new file": (1, 3),
+        "tables another process sees": ["files"],
         "failed model": (1, True),
         "bad --vars": (2, True),
         "rows seen after the failures": 3,

@@ -19,6 +19,9 @@ project's metastore (Derby admits one JVM at a time): ``DbtProject.env()`` stops
 
 Run as a script, this module is the runner: one JSON request per stdin line, one JSON reply per
 line on the original stdout; the JVM's own output goes to ``<DBT_LOG_PATH>/warm-dbt.log``.
+
+Two kinds of test keep a ``dbt`` process (``DbtProject(..., warm=False)``): what the console
+shows, and what the JVM does on its own (e.g. Derby's errors).
 """
 
 from __future__ import annotations
@@ -31,31 +34,36 @@ import os
 import subprocess
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 # Runners alive at once per test process (each holds a JVM); the least recently used goes.
 MAX_RUNNERS = 2
+# A runner stops its SparkSession before exiting (Derby's shutdown); then it is killed.
 STOP_TIMEOUT_SECONDS = 60
+# In <DBT_LOG_PATH>: what the runner's JVM prints (a `dbt` process would print it on stderr).
+JVM_LOG_NAME = "warm-dbt.log"
 
 
 @dataclass
 class _Runner:
     process: subprocess.Popen[str]
     env: dict[str, str]
+    cwd: Path
 
 
 _runners: dict[str, _Runner] = {}
 
 
-def _key(state_dir: Path) -> str:
+def _runner_key(state_dir: Path) -> str:
     return str(state_dir.resolve())
 
 
 def stop(state_dir: Path) -> None:
     """Stops the runner of this project state, if any (its JVM and metastore lock go with it)."""
-    runner = _runners.pop(_key(state_dir), None)
+    runner = _runners.pop(_runner_key(state_dir), None)
     if runner is None:
         return
     if runner.process.stdin:
@@ -69,6 +77,7 @@ def stop(state_dir: Path) -> None:
 
 
 def stop_all() -> None:
+    """Stops every runner of this test process (at exit; a killed pytest closes their stdin)."""
     for key in list(_runners):
         stop(Path(key))
 
@@ -77,9 +86,11 @@ atexit.register(stop_all)
 
 
 def _runner(state_dir: Path, env: dict[str, str], cwd: Path, in_env: Path) -> _Runner:
-    key = _key(state_dir)
+    key = _runner_key(state_dir)
     runner = _runners.get(key)
-    if runner is not None and (runner.env != env or runner.process.poll() is not None):
+    if runner is not None and (
+        (runner.env, runner.cwd) != (env, cwd) or runner.process.poll() is not None
+    ):
         stop(state_dir)
         runner = None
     if runner is None:
@@ -93,7 +104,7 @@ def _runner(state_dir: Path, env: dict[str, str], cwd: Path, in_env: Path) -> _R
             stdout=subprocess.PIPE,
             text=True,
         )
-        runner = _Runner(process=process, env=env)
+        runner = _Runner(process=process, env=env, cwd=cwd)
     _runners.pop(key, None)
     _runners[key] = runner  # most recently used last
     return runner
@@ -115,6 +126,9 @@ def run(
             reply = runner.process.stdout.readline()
         except BrokenPipeError:
             reply = ""
+        except BaseException:  # e.g. a test's timeout: the reply would answer the next request
+            stop(state_dir)
+            raise
         if reply:
             answer = json.loads(reply)
             returncode, usable = answer["returncode"], answer["usable"]
@@ -131,26 +145,27 @@ def run(
 
 
 def _forget_session_state() -> None:
-    """What a new ``dbt`` process would not have: cached data, resolved tables, file listings
-    (a rewritten file's new modification time must be seen), temporary views."""
-    from pyspark.sql import SparkSession  # noqa: PLC0415 - only in the runner process
+    """What a new ``dbt`` process would not have: cached data, resolved tables (with their file
+    listings: a rewritten file's new modification time must be seen), temporary views, the
+    current database, and dbt's once-per-process deprecation warnings."""
+    from dbt.deprecations import reset_deprecations  # noqa: PLC0415 - runner process only
+    from pyspark.sql import SparkSession  # noqa: PLC0415
 
+    reset_deprecations()
     session = SparkSession._instantiatedSession  # dbt's threads made it; not "active" here
     if session is None:
         return
     session.catalog.clearCache()
     catalog = session._jsparkSession.sessionState().catalog()
-    catalog.invalidateAllCachedTables()
+    catalog.invalidateAllCachedTables()  # drops each table's file index, so files are relisted
     catalog.clearTempTables()
-    file_status_cache = session._jvm.org.apache.spark.sql.execution.datasources.FileStatusCache
-    file_status_cache.getOrCreate(session._jsparkSession).invalidateAll()
     if session.catalog.currentDatabase() != "default":
         session.catalog.setCurrentDatabase("default")
 
 
 def _session_usable() -> bool:
     """False when the JVM or SparkContext is gone (the next command needs a new runner)."""
-    from pyspark.sql import SparkSession  # noqa: PLC0415 - only in the runner process
+    from pyspark.sql import SparkSession  # noqa: PLC0415 - runner process only
 
     session = SparkSession._instantiatedSession
     if session is None:
@@ -162,17 +177,22 @@ def _session_usable() -> bool:
 
 
 def _invoke(args: list[str]) -> int:
-    from dbt.cli.main import dbtRunner  # noqa: PLC0415 - only in the runner process
+    """dbt's exit code for ``dbt <args>``: 0 success, 1 failed nodes, 2 error."""
+    from dbt.cli.exceptions import DbtUsageException  # noqa: PLC0415 - runner process only
+    from dbt.cli.main import dbtRunner  # noqa: PLC0415
 
     result = dbtRunner().invoke(args)
     if result.success:
         return 0
+    if isinstance(result.exception, DbtUsageException):
+        print(f"Error: {result.exception}", file=sys.stderr)  # what click prints for `dbt`
     return 2 if result.exception is not None else 1
 
 
 class _Switch(io.TextIOBase):
-    """sys.stdout/sys.stderr of the runner: writes go to the current command's file. dbt's
-    loggers keep the stream they were set up with, so one stream object must stay in place."""
+    """The runner's sys.stdout and sys.stderr: writes go to the current command's file. Output
+    set up once per process (PySpark's and py4j's log handlers) keeps the stream object it was
+    given, so that object stays in place and only its target changes."""
 
     def __init__(self, target: TextIO) -> None:
         self.target = target
@@ -187,35 +207,50 @@ class _Switch(io.TextIOBase):
         self.target.flush()
 
 
+def _handle(request: dict[str, object], stdout: _Switch, stderr: _Switch) -> dict[str, object]:
+    """Runs one command with its output in the request's files; the reply to send back."""
+    log = stdout.target
+    with (
+        open(str(request["stdout"]), "w", buffering=1) as out,
+        open(str(request["stderr"]), "w", buffering=1) as err,
+    ):
+        stdout.target, stderr.target = out, err
+        try:
+            _forget_session_state()
+            returncode = _invoke(list(request["args"]))  # type: ignore[arg-type]
+        except BaseException:  # noqa: BLE001 - the runner's own failure, reported as dbt's error
+            traceback.print_exc(file=err)
+            return {"returncode": 2, "usable": False}
+        finally:
+            stdout.target, stderr.target = log, log
+    return {"returncode": returncode, "usable": _session_usable()}
+
+
 def _serve() -> None:
+    """Answers requests until stdin closes, then stops the SparkSession."""
+    requests = os.fdopen(os.dup(0), "r")
     replies = os.fdopen(os.dup(1), "w", buffering=1)
+    # Nothing else reads the request channel or writes the reply channel: the JVM (started by
+    # the first command) inherits these descriptors.
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     log_dir = Path(os.environ.get("DBT_LOG_PATH", "logs"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = open(log_dir / "warm-dbt.log", "a", buffering=1)  # noqa: SIM115 - the process's life
-    # The JVM (started by the first command) inherits these: its output goes to the log.
+    log = open(log_dir / JVM_LOG_NAME, "a", buffering=1)  # noqa: SIM115 - the process's life
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     stdout, stderr = _Switch(log), _Switch(log)
-    sys.stdout, sys.stderr = stdout, stderr
-    for line in sys.stdin:
-        request = json.loads(line)
-        with (
-            open(request["stdout"], "w", buffering=1) as out,
-            open(request["stderr"], "w", buffering=1) as err,
-        ):
-            stdout.target, stderr.target = out, err
-            try:
-                _forget_session_state()
-                returncode = _invoke(request["args"])
-            finally:
-                stdout.target, stderr.target = log, log
-        reply = {"returncode": returncode, "usable": _session_usable()}
-        replies.write(json.dumps(reply) + "\n")
-    from pyspark.sql import SparkSession  # noqa: PLC0415
+    sys.stdin, sys.stdout, sys.stderr = open(os.devnull), stdout, stderr  # noqa: SIM115
+    for line in requests:
+        replies.write(json.dumps(_handle(json.loads(line), stdout, stderr)) + "\n")
+    _stop_session()
+
+
+def _stop_session() -> None:
+    from pyspark.sql import SparkSession  # noqa: PLC0415 - runner process only
 
     session = SparkSession._instantiatedSession
     if session is not None:
-        session.stop()
+        session.stop()  # Derby shuts down cleanly; the metastore lock goes with the process
 
 
 if __name__ == "__main__":
