@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.python.dbt_project import DbtProject
+from tests.python.dbt_project import DbtProject, session_profile
 
 PROJECT = """
 name: console_errors
@@ -20,29 +20,6 @@ profile: console_errors
 model-paths: ["models"]
 """
 
-PROFILES = """
-console_errors:
-  target: local
-  outputs:
-    local:
-      type: spark_oss
-      method: session
-      host: localhost
-      schema: console_errors
-      threads: 1
-      python_udf_modules: []
-      server_side_parameters:
-        spark.master: "local[1]"
-        spark.sql.warehouse.dir: "{{ env_var('SPARK_STATE_DIR') }}/warehouse"
-        spark.hadoop.javax.jdo.option.ConnectionURL: >-
-          jdbc:derby:;databaseName={{ env_var('SPARK_STATE_DIR') }}/metastore_db;create=true
-        spark.driver.extraJavaOptions: "-Dderby.system.home={{ env_var('SPARK_STATE_DIR') }}"
-        spark.driver.bindAddress: "127.0.0.1"
-        spark.driver.host: "127.0.0.1"
-        spark.ui.enabled: "false"
-        spark.ui.showConsoleProgress: "false"
-        spark.sql.shuffle.partitions: "1"
-"""
 
 MODEL = "select * from no_such_schema.no_such_table\n"
 
@@ -51,7 +28,7 @@ def test_failing_model_prints_dbt_error_and_logs_the_stack_trace(tmp_path: Path)
     project_dir = tmp_path / "project"
     (project_dir / "models").mkdir(parents=True)
     (project_dir / "dbt_project.yml").write_text(PROJECT)
-    (project_dir / "profiles.yml").write_text(PROFILES)
+    (project_dir / "profiles.yml").write_text(session_profile("console_errors"))
     (project_dir / "models" / "reads_missing_table.sql").write_text(MODEL)
     # A `dbt` process of its own: what its console shows is the point.
     project = DbtProject(tmp_path / "state", project_dir=project_dir, warm=False)

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from tests.python.dbt_project import DbtProject
+from tests.python.dbt_project import DbtProject, session_profile
 
 PROJECT = """
 name: warm_runner
@@ -26,29 +26,6 @@ REGISTER = """
 {% endmacro %}
 """
 
-PROFILES = """
-warm_runner:
-  target: local
-  outputs:
-    local:
-      type: spark_oss
-      method: session
-      host: localhost
-      schema: warm_runner
-      threads: 1
-      python_udf_modules: []
-      server_side_parameters:
-        spark.master: "local[1]"
-        spark.sql.warehouse.dir: "{{ env_var('SPARK_STATE_DIR') }}/warehouse"
-        spark.hadoop.javax.jdo.option.ConnectionURL: >-
-          jdbc:derby:;databaseName={{ env_var('SPARK_STATE_DIR') }}/metastore_db;create=true
-        spark.driver.extraJavaOptions: "-Dderby.system.home={{ env_var('SPARK_STATE_DIR') }}"
-        spark.driver.bindAddress: "127.0.0.1"
-        spark.driver.host: "127.0.0.1"
-        spark.ui.enabled: "false"
-        spark.sql.shuffle.partitions: "1"
-"""
-
 
 def _project(root: Path, *, warm: bool) -> DbtProject:
     project_dir = root / "project"
@@ -56,7 +33,7 @@ def _project(root: Path, *, warm: bool) -> DbtProject:
     (project_dir / "macros").mkdir()
     (project_dir / "macros" / "register_files.sql").write_text(REGISTER)
     (project_dir / "dbt_project.yml").write_text(PROJECT)
-    (project_dir / "profiles.yml").write_text(PROFILES)
+    (project_dir / "profiles.yml").write_text(session_profile("warm_runner"))
     (project_dir / "models" / "broken.sql").write_text("select * from no_such_table\n")
     (root / "files").mkdir()
     (root / "files" / "a.csv").write_text("1\n")
