@@ -179,16 +179,17 @@ class DbtProject:
             command += ["--vars", json.dumps(dbt_vars)]
         if not self.warm:
             return self.run(*command, check=check)
+        env = self._env()
         result = warm_dbt.run(
             command[1:],
             state_dir=self.state_dir,
-            env=self._env(),
+            env=env,
             cwd=self.project_dir,
             workdir=self.workdir,
             in_env=IN_ENV,
         )
         if check and result.returncode != 0:
-            jvm_log = self.workdir / "logs" / warm_dbt.JVM_LOG_NAME
+            jvm_log = Path(env["DBT_LOG_PATH"]) / warm_dbt.JVM_LOG_NAME  # where the runner logs
             raise AssertionError(failure_report(command, result, jvm_log))
         return result
 
