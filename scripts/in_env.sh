@@ -27,6 +27,15 @@ if [ -f "$SPARK_CDS_ARCHIVE" ]; then
   # A stale archive is skipped by the JVM; these flags keep that skip off the console.
   driver_java_options+=" -XX:SharedArchiveFile=\"$SPARK_CDS_ARCHIVE\" -Xlog:cds*=off -Xlog:class+path*=off"
 fi
+# SPARK_DRIVER_JIT=quick: drivers compile Java with C1 only. On small data most of a short
+# driver's CPU goes to C2 compiling code that runs for seconds (half of a 20k-row build's CPU);
+# `make test` sets it. The default, full (C1 then C2), is faster from 1M rows up.
+# Measured in BENCHMARKS.md (stop 26).
+case "${SPARK_DRIVER_JIT:-full}" in
+  full) ;;
+  quick) driver_java_options+=" -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;
+  *) echo "SPARK_DRIVER_JIT is '$SPARK_DRIVER_JIT': expected full or quick" >&2; exit 2 ;;
+esac
 if [ -n "$driver_java_options" ]; then
   export PYSPARK_SUBMIT_ARGS="${PYSPARK_SUBMIT_ARGS:---conf $(printf %q "spark.driver.defaultJavaOptions=$driver_java_options") pyspark-shell}"
 fi
