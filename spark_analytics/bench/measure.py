@@ -4,14 +4,21 @@ A dbt or PySpark run is a Python process that starts a JVM; both count. The tree
 every ``interval`` seconds with psutil: CPU time is the sum over every process seen of its last
 sample (a process that exits between two samples loses at most one interval), peak memory the
 largest sum of resident set sizes seen at once.
+
+``cpu_by_thread`` splits the CPU time by thread name (Linux: ``/proc/<pid>/task/<tid>/comm``,
+digits folded, so ``C2 CompilerThre`` or ``Executor task l`` group the JVM's compiler or task
+threads): where a driver's CPU goes, e.g. how much of it is the JVM compiling Java
+(BENCHMARKS.md, stop 26). ``--threads N`` prints the N largest groups.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -25,6 +32,20 @@ class Measurement:
     returncode: int
     stdout: str
     stderr: str
+    cpu_by_thread: dict[str, float] = field(default_factory=dict)
+
+
+def thread_group(name: str) -> str:
+    """A thread's name with its numbers folded: ``GC Thread#3`` -> ``GC Thread#N``; the JIT's
+    ``C1 ...`` and ``C2 ...`` keep theirs."""
+    return name if name[:2] in ("C1", "C2") else re.sub(r"[0-9]+", "N", name)
+
+
+def _thread_name(pid: int, tid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+    except OSError:
+        return "?"
 
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
@@ -42,6 +63,8 @@ def measure(
 ) -> Measurement:
     """Runs ``command`` to completion and measures it (its output is captured)."""
     cpu_by_pid: dict[tuple[int, float], float] = {}
+    # (pid, start time, thread id) -> (thread name, its last CPU time)
+    cpu_by_tid: dict[tuple[int, float, int], tuple[str, float]] = {}
     peak = 0
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -61,6 +84,11 @@ def measure(
                         # (pid, start time): a reused pid is another process.
                         cpu_by_pid[(proc.pid, proc.create_time())] = times.user + times.system
                         rss += proc.memory_info().rss
+                        for thread in proc.threads():
+                            key = (proc.pid, proc.create_time(), thread.id)
+                            name = cpu_by_tid.get(key, (None, 0.0))[0]
+                            name = name or _thread_name(proc.pid, thread.id)
+                            cpu_by_tid[key] = (name, thread.user_time + thread.system_time)
                 except psutil.Error:
                     continue
             peak = max(peak, rss)
@@ -72,6 +100,9 @@ def measure(
     wall = time.perf_counter() - started
     done.set()
     sampler.join()
+    by_thread: Counter[str] = Counter()
+    for name, cpu in cpu_by_tid.values():
+        by_thread[thread_group(name)] += cpu
     return Measurement(
         wall_s=wall,
         cpu_s=sum(cpu_by_pid.values()),
@@ -79,6 +110,7 @@ def measure(
         returncode=process.returncode,
         stdout=stdout,
         stderr=stderr,
+        cpu_by_thread=dict(by_thread.most_common()),
     )
 
 
@@ -90,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m spark_analytics.bench.measure")
     parser.add_argument("--interval", type=float, default=1.0, help="sampling period, seconds")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="also print the N thread groups using most CPU"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to measure")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -102,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         f"measured: rc={result.returncode} wall={result.wall_s:.1f}s cpu={result.cpu_s:.1f}s "
         f"peak={result.peak_rss_bytes / 2**30:.2f}GiB"
     )
+    for name, cpu in list(result.cpu_by_thread.items())[: args.threads]:
+        print(f"thread cpu: {cpu:7.1f}s  {name}")
     return result.returncode
 
 

@@ -191,3 +191,25 @@ def test_measure_cli_reports_the_tree_of_the_command_and_its_exit_code() -> None
     assert line.startswith("measured: rc=3 "), line
     peak_gib = float(line.split("peak=")[1].removesuffix("GiB"))
     assert peak_gib > 200 / 1024, line
+
+
+def test_measure_splits_the_cpu_by_thread_name() -> None:
+    """A child busy in a thread it names counts under that name; the groups add up to the tree."""
+    import sys
+
+    from spark_analytics.bench.measure import measure, thread_group
+
+    busy = (
+        "import ctypes, threading, time\n"
+        "def spin():\n"
+        "    ctypes.CDLL(None).prctl(15, b'busy worker 7')  # PR_SET_NAME: the OS thread name\n"
+        "    end = time.process_time() + 1.0\n"
+        "    while time.process_time() < end: pass\n"
+        "t = threading.Thread(target=spin); t.start(); t.join(); time.sleep(0.3)\n"
+    )
+    result = measure([sys.executable, "-c", busy], interval=0.1)
+    assert result.returncode == 0, result.stderr
+    assert result.cpu_by_thread.get("busy worker N", 0) >= 0.7, result.cpu_by_thread
+    assert sum(result.cpu_by_thread.values()) <= result.cpu_s + 0.3
+    assert thread_group("C2 CompilerThre") == "C2 CompilerThre"
+    assert thread_group("GC Thread#12") == "GC Thread#N"
