@@ -66,39 +66,6 @@ spark = build_session("tests-catalog")
 rows = [[r.asDict() for r in spark.sql(statement).collect()] for statement in sys.argv[1:]]
 print(json.dumps(rows, default=str))
 """
-# profiles.yml of a one-file test project on the embedded session (its own state under
-# SPARK_STATE_DIR), e.g. test_console_errors.py and test_warm_dbt.py.
-_SESSION_PROFILE = """
-{name}:
-  target: local
-  outputs:
-    local:
-      type: spark_oss
-      method: session
-      host: localhost
-      schema: {name}
-      threads: 1
-      python_udf_modules: []
-      server_side_parameters:
-        spark.master: "local[1]"
-        spark.sql.warehouse.dir: "{{{{ env_var('SPARK_STATE_DIR') }}}}/warehouse"
-        spark.hadoop.javax.jdo.option.ConnectionURL: >-
-          jdbc:derby:;databaseName={{{{ env_var('SPARK_STATE_DIR') }}}}/metastore_db;create=true
-        spark.driver.extraJavaOptions: "-Dderby.system.home={{{{ env_var('SPARK_STATE_DIR') }}}}"
-        spark.driver.bindAddress: "127.0.0.1"
-        spark.driver.host: "127.0.0.1"
-        spark.ui.enabled: "false"
-        spark.ui.showConsoleProgress: "false"
-        spark.sql.shuffle.partitions: "1"
-"""
-
-
-def session_profile(name: str) -> str:
-    """profiles.yml for a small test project ``name`` (profile and schema) on the embedded
-    session, one core, no UDF modules."""
-    return _SESSION_PROFILE.format(name=name)
-
-
 # The stream ingest's own bronze and quarantine tables (written by Python, not by dbt).
 EVENTS = "events"
 

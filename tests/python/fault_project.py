@@ -13,6 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from tests.python.profiles import session_profile
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_ENV = REPO_ROOT / "scripts" / "in_env.sh"
 SCHEMA = "faults"
@@ -67,39 +69,26 @@ on-run-start:
 on-run-end:
   - "{{ fault_state('FAULT_STATE_END') }}"
 """,
-    "profiles.yml": f"""
-fault_project:
-  target: local
-  outputs:
-    local:
-      type: spark_oss
-      method: session
-      host: localhost
-      schema: {SCHEMA}
-      threads: 1
-      server_side_parameters:
-        spark.master: "local[2]"
-        spark.sql.warehouse.dir: "{{{{ env_var('SPARK_STATE_DIR') }}}}/warehouse"
-        spark.hadoop.javax.jdo.option.ConnectionURL: >-
-          jdbc:derby:;databaseName={{{{ env_var('SPARK_STATE_DIR') }}}}/metastore_db;create=true
-        spark.driver.extraJavaOptions: "-Dderby.system.home={{{{ env_var('SPARK_STATE_DIR') }}}}"
-        spark.driver.bindAddress: "127.0.0.1"
-        spark.driver.host: "127.0.0.1"
-        spark.ui.enabled: "false"
-        spark.ui.showConsoleProgress: "false"
-        spark.sql.shuffle.partitions: "2"
-        spark.sql.session.timeZone: "UTC"
-    thrift:
-      type: spark_oss
-      method: thrift
-      host: 127.0.0.1
-      port: "{{{{ env_var('FAULT_THRIFT_PORT', '10000') | as_number }}}}"
-      user: dbt
-      auth: NONE
-      schema: {SCHEMA}
-      threads: 1
-      connect_url: "sc://127.0.0.1:{{{{ env_var('FAULT_CONNECT_PORT', '15002') }}}}"
-""",
+    "profiles.yml": session_profile(
+        "fault_project",
+        SCHEMA,
+        cores=2,
+        udf_modules=True,
+        conf={"spark.sql.session.timeZone": "UTC"},
+        outputs={
+            "thrift": {
+                "type": "spark_oss",
+                "method": "thrift",
+                "host": "127.0.0.1",
+                "port": "{{ env_var('FAULT_THRIFT_PORT', '10000') | as_number }}",
+                "user": "dbt",
+                "auth": "NONE",
+                "schema": SCHEMA,
+                "threads": 1,
+                "connect_url": "sc://127.0.0.1:{{ env_var('FAULT_CONNECT_PORT', '15002') }}",
+            }
+        },
+    ),
     "seeds/raw_orders.csv": ORDERS,
     "models/stg_orders.sql": """
 {{ config(materialized='view') }}

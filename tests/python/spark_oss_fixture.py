@@ -9,8 +9,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tests.python.profiles import session_profile
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = "fixture"
+# The fixture's Spark settings beyond the test projects' common ones (tests/python/profiles.py).
+FIXTURE_CONF = {
+    "spark.app.name": "dbt-spark-oss-fixture",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.default": "parquet",
+}
 
 # order_id,customer_id,merchant_name,amount,ordered_hour,batch
 # batch 2 changes order 3 (new amount) and adds order 5.
@@ -46,31 +54,14 @@ models:
     udf_in_view_model:
       +enabled: "{{ var('with_bad_udf_models', false) }}"
 """,
-    "profiles.yml": """
-spark_oss_fixture:
-  target: local
-  outputs:
-    local:
-      type: spark_oss
-      method: session
-      host: localhost
-      schema: fixture
-      threads: 2
-      server_side_parameters:
-        spark.master: "local[2]"
-        spark.app.name: "dbt-spark-oss-fixture"
-        spark.sql.warehouse.dir: "{{ env_var('SPARK_STATE_DIR') }}/warehouse"
-        spark.hadoop.javax.jdo.option.ConnectionURL: >-
-          jdbc:derby:;databaseName={{ env_var('SPARK_STATE_DIR') }}/metastore_db;create=true
-        spark.driver.extraJavaOptions: "-Dderby.system.home={{ env_var('SPARK_STATE_DIR') }}"
-        spark.driver.bindAddress: "127.0.0.1"
-        spark.driver.host: "127.0.0.1"
-        spark.ui.enabled: "false"
-        spark.ui.showConsoleProgress: "false"
-        spark.sql.shuffle.partitions: "2"
-        spark.sql.session.timeZone: "UTC"
-        spark.sql.sources.default: "parquet"
-""",
+    "profiles.yml": session_profile(
+        "spark_oss_fixture",
+        SCHEMA,
+        cores=2,
+        threads=2,
+        udf_modules=True,
+        conf=FIXTURE_CONF,
+    ),
     "seeds/raw_orders.csv": RAW_ORDERS,
     "models/sources.yml": """
 version: 2
@@ -195,8 +186,7 @@ select {{ python_udf('normalize_merchant_name') }}('x') as x
 def profile(name: str, schema: str = SCHEMA) -> str:
     """The fixture's profiles.yml (embedded spark_oss, state under $SPARK_STATE_DIR) for
     another tiny project: profile ``name``, target schema ``schema``."""
-    text = FILES["profiles.yml"].replace("spark_oss_fixture:", f"{name}:", 1)
-    return text.replace(f"schema: {SCHEMA}\n", f"schema: {schema}\n", 1)
+    return session_profile(name, schema, cores=2, threads=2, udf_modules=True, conf=FIXTURE_CONF)
 
 
 def write_project(dest: Path) -> Path:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.python.dbt_project import DbtProject, session_profile
+from tests.python.dbt_project import DbtProject
+from tests.python.profiles import session_profile
 
 PROJECT = """
 name: console_errors

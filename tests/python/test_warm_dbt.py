@@ -8,7 +8,8 @@ import json
 import re
 from pathlib import Path
 
-from tests.python.dbt_project import DbtProject, session_profile
+from tests.python.dbt_project import DbtProject
+from tests.python.profiles import session_profile
 
 PROJECT = """
 name: warm_runner
