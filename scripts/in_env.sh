@@ -18,7 +18,13 @@ export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 # and log4j reads conf/log4j2.properties by name.
 java_feature=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$JAVA_HOME/release" 2>/dev/null || true)
 if [ "${java_feature:-0}" -ge 25 ]; then archive_kind=aot; else archive_kind=jsa; fi
-export SPARK_JVM_ARCHIVE="${SPARK_JVM_ARCHIVE:-$ROOT/.venv/spark-cds/driver.$archive_kind}"
+# An archive named by the caller is kept if it is of this Java's kind (a nested call on another
+# Java gets its own): the other kind's options would stop an older JVM from starting.
+case "${SPARK_JVM_ARCHIVE:-}" in
+  *."$archive_kind") ;;
+  *) SPARK_JVM_ARCHIVE="$ROOT/.venv/spark-cds/driver.$archive_kind" ;;
+esac
+export SPARK_JVM_ARCHIVE
 driver_java_options=""
 if [ -z "${SPARK_CONF_DIR:-}" ]; then
   SPARK_CONF_DIR="$ROOT/.venv/spark-cds/conf"
@@ -28,9 +34,9 @@ fi
 export SPARK_CONF_DIR
 # A stale archive is skipped by the JVM; the -Xlog flags keep that skip off the console.
 if [ -f "$SPARK_JVM_ARCHIVE" ]; then
-  case "$SPARK_JVM_ARCHIVE" in
-    *.aot) driver_java_options+=" -XX:AOTCache=\"$SPARK_JVM_ARCHIVE\" -Xlog:aot*=off" ;;
-    *) driver_java_options+=" -XX:SharedArchiveFile=\"$SPARK_JVM_ARCHIVE\"" ;;
+  case "$archive_kind" in
+    aot) driver_java_options+=" -XX:AOTCache=\"$SPARK_JVM_ARCHIVE\" -Xlog:aot*=off" ;;
+    jsa) driver_java_options+=" -XX:SharedArchiveFile=\"$SPARK_JVM_ARCHIVE\"" ;;
   esac
   driver_java_options+=" -Xlog:cds*=off -Xlog:class+path*=off"
 fi

