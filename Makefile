@@ -47,13 +47,13 @@ lint: setup
 # every model of the kill matrix), about 15 more minutes. The suites run on TEST_WORKERS pytest-xdist
 # workers (one file, or the files sharing the built project, per worker at a time:
 # tests/python/conftest.py); TEST_WORKERS=0 runs them in this process.
-# The suites' Spark drivers compile with C1 only (SPARK_DRIVER_JIT, scripts/in_env.sh): on their
-# small data C2's compiling costs more CPU than it saves.
+# The suites' Spark JVMs (drivers and the local cluster's) compile with C1 only (SPARK_JIT,
+# scripts/in_env.sh): on their small data C2's compiling costs more CPU than it saves.
 TEST_WORKERS ?= 2
-SPARK_DRIVER_JIT ?= quick
+SPARK_JIT ?= quick
 test: setup lint
 	@scripts/ensure_chromium.sh
-	SPARK_DRIVER_JIT=$(SPARK_DRIVER_JIT) $(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The fault suite (docs/reliability.md): kill -9 at every point of every materialization, a Thrift
 # reader during rebuilds, the metastore lock, hostile input, bad files, streaming, security. Prints
@@ -63,7 +63,7 @@ FAULT_SUITES := $(wildcard tests/python/test_faults.py tests/python/test_metasto
 	tests/python/test_streaming_hardening.py tests/python/test_security.py \
 	tests/python/test_source_registration.py)
 faults: setup
-	FAULT_TABLE=target/faults.md SPARK_DRIVER_JIT=$(SPARK_DRIVER_JIT) $(IN_ENV) pytest -q -ra --runcluster --runslow $(FAULT_SUITES) $(PYTEST_ARGS)
+	FAULT_TABLE=target/faults.md SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --runslow $(FAULT_SUITES) $(PYTEST_ARGS)
 
 docs: setup
 	$(IN_ENV) dbt docs generate

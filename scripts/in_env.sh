@@ -40,15 +40,19 @@ if [ -f "$SPARK_JVM_ARCHIVE" ]; then
   esac
   driver_java_options+=" -Xlog:cds*=off -Xlog:class+path*=off"
 fi
-# SPARK_DRIVER_JIT=quick: drivers compile Java with C1 only. On small data most of a short
-# driver's CPU goes to C2 compiling code that runs for seconds (half of a 20k-row build's CPU);
+# SPARK_JIT=quick: every Spark JVM the project starts compiles Java with C1 only: the drivers
+# started from here, and the local cluster's daemons, Thrift/Connect driver and executors, which
+# read SPARK_JIT_OPTIONS (spark_analytics/cluster/commands.py). On small data most of a short
+# JVM's CPU goes to C2 compiling code that runs for seconds (half of a 20k-row build's CPU);
 # `make test` sets it. The default, full (C1 then C2), is faster from 1M rows up.
-# Measured in BENCHMARKS.md (stop 26).
-case "${SPARK_DRIVER_JIT:-full}" in
-  full) ;;
-  quick) driver_java_options+=" -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;
-  *) echo "SPARK_DRIVER_JIT is '$SPARK_DRIVER_JIT': expected full or quick" >&2; exit 2 ;;
+# Measured in BENCHMARKS.md (stops 26 and 28).
+case "${SPARK_JIT:-full}" in
+  full) SPARK_JIT_OPTIONS="" ;;
+  quick) SPARK_JIT_OPTIONS="-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;
+  *) echo "SPARK_JIT is '$SPARK_JIT': expected full or quick" >&2; exit 2 ;;
 esac
+export SPARK_JIT_OPTIONS
+if [ -n "$SPARK_JIT_OPTIONS" ]; then driver_java_options+=" $SPARK_JIT_OPTIONS"; fi
 if [ -n "$driver_java_options" ]; then
   export PYSPARK_SUBMIT_ARGS="${PYSPARK_SUBMIT_ARGS:---conf $(printf %q "spark.driver.defaultJavaOptions=$driver_java_options") pyspark-shell}"
 fi

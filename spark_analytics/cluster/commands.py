@@ -35,11 +35,25 @@ def java_home() -> str:
     return out.stdout.strip()
 
 
+def jit_options() -> str:
+    """The JVM compiler flags scripts/in_env.sh resolved from SPARK_JIT (empty: the JVM's
+    default), for every JVM of the cluster: daemons, the Thrift/Connect driver, executors."""
+    return os.environ.get("SPARK_JIT_OPTIONS", "").strip()
+
+
+def _joined(*options: str) -> str:
+    return " ".join(option for option in options if option)
+
+
 def process_env(settings: Settings) -> dict[str, str]:
     """Environment of every cluster process: loopback only, state confined to the state dir."""
     env = dict(os.environ)
     env.update(
         {
+            # The master's and workers' own JVMs (spark-daemon options).
+            "SPARK_DAEMON_JAVA_OPTS": _joined(
+                os.environ.get("SPARK_DAEMON_JAVA_OPTS", ""), jit_options()
+            ),
             "JAVA_HOME": java_home(),
             "SPARK_HOME": str(SPARK_HOME),
             # Web UIs (Jetty) bind SPARK_LOCAL_IP, else 0.0.0.0.
@@ -125,6 +139,8 @@ def app_conf(settings: Settings) -> dict[str, str]:
         "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
         "spark.local.dir": str(state / "local"),
     }
+    if jit_options():
+        conf["spark.executor.defaultJavaOptions"] = jit_options()
     conf.update(dict(settings.extra_conf))
     # First on the driver's class path, before any user entries (see hive_shim).
     user_class_path = conf.get("spark.driver.extraClassPath")
@@ -174,7 +190,10 @@ def app_command(settings: Settings) -> list[str]:
         "--driver-memory",
         settings.driver_memory,
         "--driver-java-options",
-        f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true",
+        _joined(
+            f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true",
+            jit_options(),
+        ),
     ]
     for key, value in app_conf(settings).items():
         cmd += ["--conf", f"{key}={value}"]

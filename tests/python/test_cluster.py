@@ -285,6 +285,42 @@ def test_nothing_listens_beyond_loopback(cluster: Cluster) -> None:
     assert [item for item in listeners if not item.loopback] == []
 
 
+# The main class of each JVM a running cluster has: master, workers, the Thrift/Connect driver
+# (started by spark-submit) and its executors.
+CLUSTER_JVMS = {
+    "org.apache.spark.deploy.master.Master": 1,
+    "org.apache.spark.deploy.worker.Worker": 2,
+    "org.apache.spark.deploy.SparkSubmit": 1,
+    "org.apache.spark.executor.CoarseGrainedExecutorBackend": 2,
+}
+
+
+@pytest.mark.cluster
+def test_every_cluster_jvm_gets_the_jit_options(cluster: Cluster) -> None:
+    """SPARK_JIT (scripts/in_env.sh; `make test` sets quick) reaches every JVM of the cluster."""
+    options = os.environ.get("SPARK_JIT_OPTIONS", "").split()
+    if not options:
+        pytest.skip("SPARK_JIT is full here: no options to look for")
+    deadline = time.monotonic() + 60  # executors start once the application has registered
+    while True:
+        found: dict[str, int] = {}
+        for pid in cl.group_members(cluster.pgids()):
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            except OSError:  # ended meanwhile
+                continue
+            if Path(args[0]).name != "java":
+                continue
+            main = next((arg for arg in args if arg in CLUSTER_JVMS), " ".join(args)[:300])
+            missing = [option for option in options if option not in args]
+            assert not missing, f"{main} (pid {pid}) runs without {missing}"
+            found[main] = found.get(main, 0) + 1
+        if found == CLUSTER_JVMS or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert found == CLUSTER_JVMS
+
+
 @pytest.mark.cluster
 def test_thrift_and_connect_share_one_catalog(cluster: Cluster) -> None:
     rows = [(1, "a", 10.5), (2, "b", None), (3, "c", -1.25)]

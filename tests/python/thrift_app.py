@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spark_analytics.cluster.commands import jit_options
 from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,8 @@ def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={state}/metastore_db;create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
+        # SPARK_JIT's options (scripts/in_env.sh), as the cluster's driver gets them.
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {jit_options()}".strip(),
         "spark.ui.enabled": "false",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",

@@ -1,0 +1,102 @@
+"""SPARK_JIT (scripts/in_env.sh) reaches every Spark JVM: `quick` compiles with C1 only.
+
+`make test` sets it; every other command keeps the JVM's default (full: C1, then C2).
+in_env.sh resolves the mode into SPARK_JIT_OPTIONS, which its drivers get and the local
+cluster (spark_analytics.cluster.commands) gives its daemons, Thrift/Connect driver and
+executors; test_cluster.py checks the running cluster's processes.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from spark_analytics import cluster as cl
+from tests.python.dbt_project import IN_ENV
+
+DRIVER = """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+bean = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+print("ARGS", " ".join(bean.getInputArguments()))
+"""
+
+
+def _driver_args(tmp_path: Path, jit: str | None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "state")}
+    for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS", "SPARK_JIT", "SPARK_JIT_OPTIONS"):
+        env.pop(name, None)
+    if jit is not None:
+        env["SPARK_JIT"] = jit
+    return subprocess.run(
+        [str(IN_ENV), "python", "-c", DRIVER], env=env, capture_output=True, text=True
+    )
+
+
+def _args(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return next(line for line in result.stdout.splitlines() if line.startswith("ARGS "))
+
+
+def _exported_options(tmp_path: Path, jit: str) -> str:
+    env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "state"), "SPARK_JIT": jit}
+    done = subprocess.run(
+        [str(IN_ENV), "sh", "-c", 'printf %s "$SPARK_JIT_OPTIONS"'],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_quick_drivers_compile_with_c1_only(tmp_path: Path) -> None:
+    args = _args(_driver_args(tmp_path, "quick")).split()
+    assert "-XX:TieredStopAtLevel=1" in args
+    # The driver has every option the cluster is handed: one list for both.
+    options = _exported_options(tmp_path, "quick").split()
+    assert "-XX:TieredStopAtLevel=1" in options
+    assert set(options) <= set(args)
+
+
+def test_the_local_cluster_gives_every_jvm_the_resolved_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    options = _exported_options(tmp_path, "quick")
+    monkeypatch.setenv("SPARK_JIT_OPTIONS", options)
+    monkeypatch.setenv("SPARK_DAEMON_JAVA_OPTS", "-Dusers.own=1")
+    settings = cl.Settings(state_dir=tmp_path / "cluster")
+    command = cl.app_command(settings)
+    driver = shlex.split(command[command.index("--driver-java-options") + 1])
+    assert set(options.split()) <= set(driver)
+    assert any(option.startswith("-Dderby.system.home=") for option in driver)
+    assert cl.app_conf(settings)["spark.executor.defaultJavaOptions"] == options
+    # Master and workers: their spark-daemon options, after the user's own.
+    assert cl.process_env(settings)["SPARK_DAEMON_JAVA_OPTS"] == f"-Dusers.own=1 {options}"
+
+
+def test_the_local_cluster_keeps_the_jvm_default_without_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert _exported_options(tmp_path, "full") == ""
+    monkeypatch.setenv("SPARK_JIT_OPTIONS", "")
+    monkeypatch.delenv("SPARK_DAEMON_JAVA_OPTS", raising=False)
+    settings = cl.Settings(state_dir=tmp_path / "cluster")
+    assert "TieredStopAtLevel" not in " ".join(cl.app_command(settings))
+    assert "spark.executor.defaultJavaOptions" not in cl.app_conf(settings)
+    assert cl.process_env(settings)["SPARK_DAEMON_JAVA_OPTS"] == ""
+
+
+def test_drivers_keep_the_full_jit_by_default(tmp_path: Path) -> None:
+    assert "TieredStopAtLevel" not in _args(_driver_args(tmp_path, None))
+    assert "TieredStopAtLevel" not in _args(_driver_args(tmp_path, "full"))
+
+
+def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
+    result = _driver_args(tmp_path, "fast")
+    assert result.returncode == 2
+    assert "SPARK_JIT is 'fast': expected full or quick" in result.stderr
