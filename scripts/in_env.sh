@@ -46,6 +46,12 @@ fi
 # JVM's CPU goes to C2 compiling code that runs for seconds (half of a 20k-row build's CPU);
 # `make test` sets it. The default, full (C1 then C2), is faster from 1M rows up.
 # Measured in BENCHMARKS.md (stops 26 and 28).
+# A nested call keeps the drivers' inherited PYSPARK_SUBMIT_ARGS (below), so set SPARK_JIT once,
+# on the outer call.
+if [ -n "${SPARK_DRIVER_JIT:-}" ]; then
+  echo "SPARK_DRIVER_JIT was renamed SPARK_JIT (it now covers the local cluster's JVMs too)" >&2
+  exit 2
+fi
 case "${SPARK_JIT:-full}" in
   full) SPARK_JIT_OPTIONS="" ;;
   quick) SPARK_JIT_OPTIONS="-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;

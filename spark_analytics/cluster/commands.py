@@ -50,7 +50,9 @@ def process_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            # The master's and workers' own JVMs (spark-daemon options).
+            # Spark's daemon options: the master's and workers' JVMs, and the Thrift/Connect
+            # driver's (Spark's launcher counts the Thrift server as a daemon). A user's own
+            # options come first.
             "SPARK_DAEMON_JAVA_OPTS": _joined(
                 os.environ.get("SPARK_DAEMON_JAVA_OPTS", ""), jit_options()
             ),
@@ -139,7 +141,7 @@ def app_conf(settings: Settings) -> dict[str, str]:
         "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
         "spark.local.dir": str(state / "local"),
     }
-    if jit_options():
+    if jit_options():  # a CLUSTER_EXTRA_CONF value of the same key replaces it
         conf["spark.executor.defaultJavaOptions"] = jit_options()
     conf.update(dict(settings.extra_conf))
     # First on the driver's class path, before any user entries (see hive_shim).
@@ -190,10 +192,7 @@ def app_command(settings: Settings) -> list[str]:
         "--driver-memory",
         settings.driver_memory,
         "--driver-java-options",
-        _joined(
-            f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true",
-            jit_options(),
-        ),
+        f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true",
     ]
     for key, value in app_conf(settings).items():
         cmd += ["--conf", f"{key}={value}"]

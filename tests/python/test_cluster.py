@@ -285,40 +285,56 @@ def test_nothing_listens_beyond_loopback(cluster: Cluster) -> None:
     assert [item for item in listeners if not item.loopback] == []
 
 
-# The main class of each JVM a running cluster has: master, workers, the Thrift/Connect driver
+# The main classes of a running cluster's JVMs: master, workers, the Thrift/Connect driver
 # (started by spark-submit) and its executors.
-CLUSTER_JVMS = {
-    "org.apache.spark.deploy.master.Master": 1,
-    "org.apache.spark.deploy.worker.Worker": 2,
-    "org.apache.spark.deploy.SparkSubmit": 1,
-    "org.apache.spark.executor.CoarseGrainedExecutorBackend": 2,
-}
+MASTER, WORKER = "org.apache.spark.deploy.master.Master", "org.apache.spark.deploy.worker.Worker"
+DRIVER, EXECUTOR = "org.apache.spark.deploy.SparkSubmit", "org.apache.spark.executor.Executor"
+
+
+def _jvm_main_class(pid: int) -> tuple[str, list[str]] | None:
+    """(main class, arguments) of a cluster JVM, None for any other process."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:  # ended meanwhile
+        return None
+    if Path(args[0]).name != "java":
+        return None
+    classes = (MASTER, WORKER, DRIVER, "org.apache.spark.executor.CoarseGrainedExecutorBackend")
+    main = next((arg for arg in args if arg in classes), " ".join(args)[:300])
+    return (EXECUTOR if main == classes[-1] else main), args
 
 
 @pytest.mark.cluster
 def test_every_cluster_jvm_gets_the_jit_options(cluster: Cluster) -> None:
     """SPARK_JIT (scripts/in_env.sh; `make test` sets quick) reaches every JVM of the cluster."""
-    options = os.environ.get("SPARK_JIT_OPTIONS", "").split()
+    resolved = subprocess.run(
+        [IN_ENV, "sh", "-c", 'printf %s "$SPARK_JIT_OPTIONS"'],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    options = resolved.stdout.split()
     if not options:
         pytest.skip("SPARK_JIT is full here: no options to look for")
+    expected = {MASTER: 1, WORKER: cluster.settings.workers, DRIVER: 1}
     deadline = time.monotonic() + 60  # executors start once the application has registered
     while True:
         found: dict[str, int] = {}
         for pid in cl.group_members(cluster.pgids()):
-            try:
-                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-            except OSError:  # ended meanwhile
+            jvm = _jvm_main_class(pid)
+            if jvm is None:
                 continue
-            if Path(args[0]).name != "java":
-                continue
-            main = next((arg for arg in args if arg in CLUSTER_JVMS), " ".join(args)[:300])
+            main, args = jvm
             missing = [option for option in options if option not in args]
             assert not missing, f"{main} (pid {pid}) runs without {missing}"
             found[main] = found.get(main, 0) + 1
-        if found == CLUSTER_JVMS or time.monotonic() > deadline:
+        executors = found.pop(EXECUTOR, 0)
+        if (found == expected and executors) or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert found == CLUSTER_JVMS
+    assert found == expected
+    assert executors >= 1
 
 
 @pytest.mark.cluster
