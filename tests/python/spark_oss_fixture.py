@@ -74,16 +74,31 @@ sources:
     "models/schema.yml": """
 version: 2
 models:
-  - name: orders_enriched
-    columns:
-      - name: order_id
-        data_tests: [unique, not_null]
-      - name: country
-        data_tests: [not_null]
   - name: orders_merge
     columns:
       - name: order_id
         data_tests: [unique, not_null]
+  # persist_docs: SQL models write the comments in their create, Python models alter columns.
+  - name: orders_by_hour
+    config:
+      persist_docs: {relation: true, columns: true}
+    columns:
+      - name: order_id
+        description: "Order id; it's the seed's \\\\ key."
+      - name: amount
+        description: Amount of the order's latest version.
+      - name: ordered_hour
+        description: Hour of the order (the partition column).
+  - name: orders_enriched
+    config:
+      persist_docs: {relation: true, columns: true}
+    columns:
+      - name: order_id
+        description: "Order id; it's the seed's key."
+        data_tests: [unique, not_null]
+      - name: country
+        description: Country of the customer.
+        data_tests: [not_null]
 """,
     # latest version of each order among the batches loaded so far
     "models/stg_orders.sql": """
@@ -161,6 +176,12 @@ def model(dbt, session):
     if max_batch >= 2:
         raise ValueError(f"simulated bug: batch {max_batch} is not supported")
     return orders.groupBy("batch").count()
+""",
+    # SQL incremental model, partitioned: its second build takes the incremental path.
+    "models/orders_by_hour.sql": """
+{{ config(materialized='incremental', incremental_strategy='insert_overwrite',
+          partition_by=['ordered_hour']) }}
+select order_id, amount, ordered_hour from {{ ref('stg_orders') }}
 """,
     "models/merchants_udf.sql": """
 {{ config(materialized='table') }}

@@ -364,6 +364,47 @@ def test_incremental_append_and_merge(two_builds: dict[str, Any]) -> None:
     assert two_builds["second_results"]["orders_merge"]["status"] == "success"
 
 
+def _column_comments(described: list[dict[str, object]]) -> dict[str, object]:
+    """`describe table` rows up to the partition information: column name -> comment."""
+    comments: dict[str, object] = {}
+    for row in described:
+        if not row["col_name"] or str(row["col_name"]).startswith("#"):
+            break
+        comments[str(row["col_name"])] = row["comment"]
+    return comments
+
+
+def test_persist_docs_column_comments_sql_in_the_create_python_by_alter(
+    two_builds: dict[str, Any],
+) -> None:
+    """After the incremental second build: every documented column has its description as the
+    comment (the SQL model's partition column too); the SQL model's versions were created with
+    them (no `change column`), the Python model's got them by `alter`."""
+    sql_docs = {
+        "order_id": "Order id; it's the seed's \\ key.",
+        "amount": "Amount of the order's latest version.",
+        "ordered_hour": "Hour of the order (the partition column).",
+    }
+    python_docs = {
+        "order_id": "Order id; it's the seed's key.",
+        "country": "Country of the customer.",
+    }
+    assert two_builds["second_results"]["orders_by_hour"]["status"] == "success"
+    by_hour, enriched = DbtProject(two_builds["state"]).catalog(
+        f"describe table {SCHEMA}.orders_by_hour", f"describe table {SCHEMA}.orders_enriched"
+    )
+    assert _column_comments(by_hour) == sql_docs
+    comments = _column_comments(enriched)
+    assert {name: comments[name] for name in python_docs} == python_docs
+    altered = [
+        line.split(".")[1].split("__v")[0]
+        for line in two_builds["log"].splitlines()
+        if line.lstrip().startswith(f"alter table {SCHEMA}_versions.") and "change column" in line
+    ]
+    assert "orders_by_hour" not in altered
+    assert altered.count("orders_enriched") == 2 * len(python_docs)  # both builds
+
+
 def test_failing_python_model_fails_alone_and_keeps_previous_table(
     two_builds: dict[str, Any],
 ) -> None:

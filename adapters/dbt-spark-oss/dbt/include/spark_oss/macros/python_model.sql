@@ -1,12 +1,15 @@
 {#-- Python models on open-source Spark (dbt-spark-oss).
      create_table_as is dispatched, so spark_oss__create_table_as wins for this adapter; SQL keeps
-     dbt-spark's implementation. --#}
+     dbt-spark's implementation, its query carrying the column docs (persist_docs.sql). --#}
 
 {% macro spark_oss__create_table_as(temporary, relation, compiled_code, language='sql') -%}
   {%- if language == 'python' -%}
     {{ spark_oss__py_write_table(compiled_code=compiled_code, target_relation=relation) }}
-  {%- else -%}
+  {%- elif temporary or config.get('file_format', 'parquet') in ['delta', 'hudi', 'iceberg'] -%}
     {{ spark__create_table_as(temporary, relation, compiled_code, language) }}
+  {%- else -%}
+    {#- The column docs go into the create itself (persist_docs.sql). -#}
+    {{ spark__create_table_as(False, relation, spark_oss_sql_with_column_docs(compiled_code), language) }}
   {%- endif -%}
 {%- endmacro %}
 
