@@ -40,6 +40,8 @@ models:
   - name: {name}
     config:
       contract: {{enforced: true}}
+      # The column docs go into the version's create: a contract error must stay dbt's own.
+      persist_docs: {{relation: true, columns: true}}
     constraints:
       - type: check
         name: small_order_ids
@@ -55,6 +57,7 @@ models:
         constraints: [{{type: not_null, name: customer_required}}]
       - name: amount
         data_type: "{amount_type}"
+        description: "Order amount; it's checked."
         constraints: [{{type: check, name: amount_not_negative, expression: "amount >= 0"}}]
 """
 
@@ -120,4 +123,7 @@ def test_a_column_type_that_breaks_the_contract_fails_the_build(tmp_path: Path) 
     project = _project(tmp_path, amount_type="bigint")
     run = project.dbt("run", "-s", "orders", check=False)
     assert run.returncode == 1
-    assert "contract" in run.stdout.lower() and "amount" in run.stdout
+    assert "This model has an enforced contract that failed" in run.stdout, run.stdout[-3000:]
+    assert re.search(r"\|\s*amount\s*\|\s*decimal\(6,2\)\s*\|\s*bigint\s*\|", run.stdout), (
+        run.stdout[-3000:]
+    )

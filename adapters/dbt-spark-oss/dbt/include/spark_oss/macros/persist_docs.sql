@@ -1,13 +1,14 @@
 {#-- persist_docs column comments on every file format. dbt-spark writes them only on delta, hudi
      and iceberg, one `alter table ... change column ... comment` per column (a metastore write
      each, about 70 ms). Here:
-     - SQL models: the version's `create table ... as select` writes them itself. The query is
-       wrapped in a session-local temporary view whose column list carries the descriptions, and
-       CTAS keeps a view's column comments (partition columns included). No metastore write.
-     - What is still missing afterwards (Python models: their DataFrame is written by
-       saveAsTable) gets one `alter ... change column` per column; Spark refuses to alter a
-       partition column, so a Python model's partition columns keep their description in the
-       docs site only.
+     - A version built from SQL (SQL models, snapshots, clones, and every incremental run after a
+       model's first) is created with them: the query is wrapped in a session-local temporary view
+       whose column list carries the descriptions, and CTAS keeps a view's column comments
+       (partition columns included). No metastore write per column.
+     - What is still missing afterwards (a Python model's DataFrame written by saveAsTable, a
+       seed) gets one `alter ... change column` per column; Spark refuses to alter a partition
+       column, so those keep their description in the docs site only.
+     - Views get the same column list in their `create or replace view`.
      Either way the comments are on the new version before it is published, and the published
      view (`select *` over the version) shows them, so `describe` through the Thrift Server
      lists them. --#}
@@ -26,34 +27,60 @@
 {% endmacro %}
 
 
-{#-- The session-local view that carries the model's column docs, one per model (re-created by each
-     build, dropped by persist_docs once the version is written). --#}
-{% macro spark_oss_column_docs_view() %}
-  {{ return(api.Relation.create(identifier=this.identifier ~ '__column_docs', type='view')
+{#-- The session-local view that carries the column docs into a version's create: named after the
+     version (unique per build, so two models of one alias in two schemas never share it). --#}
+{% macro spark_oss_column_docs_view(version) %}
+  {{ return(api.Relation.create(identifier=version.identifier ~ '__column_docs', type='view')
         .include(database=false, schema=false)) }}
 {% endmacro %}
 
 
-{#-- `sql` as the query of a version's `create table ... as`: when the model documents columns,
-     `select *` over a temporary view of `sql` whose column list carries the descriptions as
-     comments (the columns' names and order are the query's own, from `describe query`). --#}
-{% macro spark_oss_sql_with_column_docs(sql) %}
+{#-- The column list of a view of a query with `query_columns`, each documented column with its
+     description as the comment (matched case-insensitively, as Spark matches names). The one
+     rule for views and for the versions' temporary views. --#}
+{% macro spark_oss_documented_column_list(query_columns) %}
   {%- set docs = spark_oss_column_docs() -%}
-  {%- if not docs -%}{{ return(sql) }}{%- endif -%}
-  {%- set columns = run_query('describe query ' ~ sql).columns[0].values() -%}
-  {%- set view = spark_oss_column_docs_view() -%}
+  {%- set items = [] -%}
+  {%- for name in query_columns -%}
+    {%- set description = docs.get(name | lower) -%}
+    {%- do items.append('`' ~ name | replace('`', '``') ~ '`'
+          ~ (' comment ' ~ spark_oss_string_literal(description) if description else '')) -%}
+  {%- endfor -%}
+  {{ return('(' ~ items | join(', ') ~ ')') }}
+{% endmacro %}
+
+
+{#-- `sql` as the query of `version`'s `create table ... as`: when the model documents columns,
+     `select *` over a temporary view of `sql` whose column list carries the descriptions as
+     comments (the columns' names and order are the query's own). --#}
+{% macro spark_oss_sql_with_column_docs(version, sql) %}
+  {%- if not spark_oss_column_docs() -%}{{ return(sql) }}{%- endif -%}
+  {%- set view = spark_oss_column_docs_view(version) -%}
   {%- call statement('spark_oss_column_docs') -%}
-    create or replace temporary view {{ view }} (
-      {%- for name in columns %}
-      `{{ name | replace('`', '``') }}`
-      {%- if docs.get(name | lower) %} comment {{ spark_oss_string_literal(docs[name | lower]) }}{% endif %}
-      {{- ',' if not loop.last }}
-      {%- endfor %}
-    ) as
+    create or replace temporary view {{ view }}
+    {{ spark_oss_documented_column_list(get_columns_in_query(sql)) }}
+    as
     {{ sql }}
   {%- endcall -%}
-  {{ return('select * from ' ~ view ~ ' /* ' ~ model.unique_id ~ ', its columns documented (persist_docs) */') }}
+  {{ return('select * from ' ~ view ~ ' /* ' ~ view ~ ": a temporary view of this model's compiled "
+        ~ 'SQL, its column list carrying the column descriptions (persist_docs) */') }}
 {% endmacro %}
+
+
+{#-- Views document their columns with the same rule (dbt-spark's create_view_as otherwise). --#}
+{% macro spark_oss__create_view_as(relation, sql) -%}
+  create or replace view {{ relation }}
+  {% if spark_oss_column_docs() -%}
+    {{ spark_oss_documented_column_list(get_columns_in_query(sql)) }}
+  {%- endif %}
+  {{ comment_clause() }}
+  {%- set contract_config = config.get('contract') -%}
+  {%- if contract_config.enforced -%}
+    {{ get_assert_columns_equivalent(sql) }}
+  {%- endif %}
+  as
+    {{ sql }}
+{%- endmacro %}
 
 
 {% macro spark_oss__persist_docs(relation, model, for_relation, for_columns) -%}
@@ -62,9 +89,12 @@
   {%- endif -%}
   {%- set docs = spark_oss_column_docs() if for_columns else {} -%}
   {%- if not docs -%}{{ return(none) }}{%- endif -%}
-  {%- call statement('spark_oss_drop_column_docs') -%}
-    drop view if exists {{ spark_oss_column_docs_view() }}
-  {%- endcall -%}
+  {%- if model.resource_type in ['model', 'snapshot'] -%}
+    {#- The create has run: its temporary view (if it had one) is not needed any more. -#}
+    {%- call statement('spark_oss_drop_column_docs') -%}
+      drop view if exists {{ spark_oss_column_docs_view(relation) }}
+    {%- endcall -%}
+  {%- endif -%}
   {#- What the version's columns carry now: [name, comment] in table order, until the first
       blank or `#` row (partition information follows). -#}
   {%- set described = run_query('describe table ' ~ relation) -%}

@@ -9,7 +9,7 @@
     {{ spark__create_table_as(temporary, relation, compiled_code, language) }}
   {%- else -%}
     {#- The column docs go into the create itself (persist_docs.sql). -#}
-    {{ spark__create_table_as(False, relation, spark_oss_sql_with_column_docs(compiled_code), language) }}
+    {{ spark__create_table_as(False, relation, spark_oss_sql_with_column_docs(relation, compiled_code), language) }}
   {%- endif -%}
 {%- endmacro %}
 
