@@ -46,9 +46,13 @@ on-run-start:
   - >-
     create or replace view {{ target.schema }}.raw_customers as
     select * from values (1, 'DE'), (2, 'FR'), (3, 'DE') as t(customer_id, country)
+on-run-end:
+  - "{{ clear_spark_cache() }}"
 models:
   spark_oss_fixture:
     +file_format: parquet
+    # The project's declarative cache (macros/spark_performance.sql), as in its dbt_project.yml.
+    +post-hook: "{{ cache_if_configured() }}"
     missing_udf_model:
       +enabled: "{{ var('with_bad_udf_models', false) }}"
     udf_in_view_model:
@@ -183,6 +187,20 @@ def model(dbt, session):
           partition_by=['ordered_hour']) }}
 select order_id, amount, ordered_hour from {{ ref('stg_orders') }}
 """,
+    # meta.cache: later models of the same run read this table from Spark's cache.
+    "models/orders_cached.sql": """
+{{ config(materialized='table', meta={'cache': true}) }}
+select order_id, amount from {{ ref('stg_orders') }}
+""",
+    # What a later model of the run sees: the cached table's DataFrame is served from memory.
+    "models/cache_probe.py": """
+def model(dbt, session):
+    reads = {"orders_cached": dbt.ref("orders_cached"), "stg_orders": dbt.ref("stg_orders")}
+    return session.createDataFrame(
+        [(name, df.storageLevel.useMemory) for name, df in reads.items()],
+        "relation string, read_from_cache boolean",
+    )
+""",
     "models/merchants_udf.sql": """
 {{ config(materialized='table') }}
 select
@@ -211,11 +229,12 @@ def profile(name: str, schema: str = SCHEMA) -> str:
 
 
 def write_project(dest: Path) -> Path:
-    """Write the fixture project into ``dest`` (with the repository's python_udf macro)."""
+    """Write the fixture project into ``dest`` (with the repository's UDF and cache macros)."""
     for name, text in FILES.items():
         path = dest / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.lstrip("\n"))
     (dest / "macros").mkdir(exist_ok=True)
-    shutil.copy(REPO_ROOT / "macros" / "python_udfs.sql", dest / "macros" / "python_udfs.sql")
+    for macros in ("python_udfs.sql", "spark_performance.sql"):
+        shutil.copy(REPO_ROOT / "macros" / macros, dest / "macros" / macros)
     return dest

@@ -293,7 +293,7 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     state = tmp_path_factory.mktemp("spark_oss_e2e")
     project = write_project(state / "project")
     tables = ["orders_enriched", "customer_totals_pd", "orders_append", "orders_merge"]
-    tables += ["fragile_model", "fragile_incremental", "merchants_udf"]
+    tables += ["fragile_model", "fragile_incremental", "merchants_udf", "cache_probe"]
 
     started = time.monotonic()
     first = _dbt(project, state, "build")
@@ -403,6 +403,25 @@ def test_persist_docs_column_comments_sql_in_the_create_python_by_alter(
     ]
     assert "orders_by_hour" not in altered
     assert altered.count("orders_enriched") == 2 * len(python_docs)  # both builds
+
+
+def test_meta_cache_serves_later_models_of_the_run_from_memory(
+    two_builds: dict[str, Any],
+) -> None:
+    """`meta.cache: true` (macros/spark_performance.sql): the post-hook caches the table, a later
+    model of the same run reads it from memory, an uncached relation is read from its files, and
+    on-run-end clears the cache."""
+    for build in ("first", "second"):
+        assert two_builds[f"{build}_results"]["cache_probe"]["status"] == "success"
+    probe = two_builds["second_tables"]["cache_probe"]
+    assert dict(zip(probe["relation"], probe["read_from_cache"], strict=True)) == {
+        "orders_cached": True,
+        "stg_orders": False,
+    }
+    log = two_builds["log"]
+    assert log.count(f"cache lazy table {SCHEMA}.orders_cached") == 2  # one per build
+    assert log.count("clear cache") == 2
+    assert "cache lazy table" not in log.replace(f"cache lazy table {SCHEMA}.orders_cached", "")
 
 
 def test_failing_python_model_fails_alone_and_keeps_previous_table(
