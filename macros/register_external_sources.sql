@@ -48,8 +48,14 @@
         {%- for node in graph.sources.values() if node.unique_id in needed and node.meta.get('external') -%}
             {%- do specs.append(external_source_spec(node)) -%}
         {%- endfor -%}
+        {#- Each schema is listed once for all of its sources (a source's DDL only touches its
+            own names, so one source's registration leaves the others' listing true). -#}
+        {%- set listings = {} -%}
         {%- for spec in specs -%}
-            {%- do register_external_source(spec) -%}
+            {%- if spec.schema not in listings -%}
+                {%- do listings.update({spec.schema: _schema_listing(spec.schema)}) -%}
+            {%- endif -%}
+            {%- do register_external_source(spec, listings[spec.schema]) -%}
         {%- endfor -%}
         {%- for node in graph.sources.values() if node.unique_id in needed and not node.meta.get('external') -%}
             {%- if node.meta.get('create_if_missing') -%}
@@ -213,25 +219,40 @@
 {% endmacro %}
 
 
-{#- What the metastore holds for a source now: the user-facing relation's type ('view' |
-    'table' | none), the definition id on the view, the `<name>__*` tables. Reads only. -#}
-{% macro _registered_source_state(spec) %}
-    {%- set state = {'schema_exists': false, 'relation_type': none, 'definition_id': none, 'tables': []} -%}
-    {%- set schemas = run_query("show schemas like '" ~ spec.schema ~ "'") -%}
-    {%- if (schemas.rows | length) == 0 -%}
+{#- A schema's relations: {'exists', 'tables': names of its tables and views, 'views': names
+    of its views}, lower-case, temporary views left out. Reads only. -#}
+{% macro _schema_listing(schema_name) %}
+    {%- set listing = {'exists': false, 'tables': [], 'views': []} -%}
+    {%- if (run_query("show schemas like '" ~ schema_name ~ "'").rows | length) == 0 -%}
+        {{ return(listing) }}
+    {%- endif -%}
+    {%- do listing.update({'exists': true}) -%}
+    {%- for row in run_query("show tables in " ~ schema_name).rows if not row[2] -%}
+        {%- do listing.tables.append(row[1] | lower) -%}
+    {%- endfor -%}
+    {%- for row in run_query("show views in " ~ schema_name).rows if not row[2] -%}
+        {%- do listing.views.append(row[1] | lower) -%}
+    {%- endfor -%}
+    {{ return(listing) }}
+{% endmacro %}
+
+
+{#- What the metastore holds for a source now, from its schema's listing: the user-facing
+    relation's type ('view' | 'table' | none), the definition id on the view, the `<name>*`
+    tables. Reads only. -#}
+{% macro _registered_source_state(spec, listing) %}
+    {%- set state = {'schema_exists': listing.exists, 'relation_type': none, 'definition_id': none, 'tables': []} -%}
+    {%- if not listing.exists -%}
         {{ return(state) }}
     {%- endif -%}
-    {%- do state.update({'schema_exists': true}) -%}
     {%- set identifier = spec.identifier | lower -%}
-    {%- set tables = run_query("show tables in " ~ spec.schema ~ " like '" ~ identifier ~ "*'") -%}
     {%- set names = [] -%}
-    {%- for row in tables.rows if not row[2] -%}
-        {%- do names.append(row[1] | lower) -%}
+    {%- for name in listing.tables if name.startswith(identifier) -%}
+        {%- do names.append(name) -%}
     {%- endfor -%}
     {%- do state.update({'tables': names}) -%}
     {%- if identifier in names -%}
-        {%- set views = run_query("show views in " ~ spec.schema ~ " like '" ~ identifier ~ "'") -%}
-        {%- if (views.rows | length) > 0 -%}
+        {%- if identifier in listing.views -%}
             {%- do state.update({'relation_type': 'view'}) -%}
             {%- set props = run_query("show tblproperties " ~ spec.schema ~ "." ~ identifier) -%}
             {%- for row in props.rows if row[0] == 'spark_analytics.source_definition' -%}
@@ -271,7 +292,7 @@
 {% endmacro %}
 
 
-{% macro register_external_source(spec) %}
+{% macro register_external_source(spec, listing) %}
     {%- set schema_name = spec.schema -%}
     {%- set view_name = schema_name ~ '.' ~ spec.identifier -%}
     {{ log('Registering ' ~ spec.label ~ ' (' ~ spec.format ~ ') at ' ~ spec.location, info=True) }}
@@ -305,7 +326,7 @@
         'file_columns': file_columns, 'mapping': spec.mapping} -%}
     {%- set definition_id = local_md5(tojson(definition, sort_keys=true))[:12] -%}
     {%- set files_table = (spec.identifier ~ '__' ~ definition_id) | lower -%}
-    {%- set state = _registered_source_state(spec) -%}
+    {%- set state = _registered_source_state(spec, listing) -%}
 
     {%- if state.relation_type == 'view' and state.definition_id == definition_id
         and files_table in state.tables -%}
