@@ -48,6 +48,19 @@
         {%- for node in graph.sources.values() if node.unique_id in needed and node.meta.get('external') -%}
             {%- do specs.append(external_source_spec(node)) -%}
         {%- endfor -%}
+        {#- Two sources registered as one relation would overwrite each other's view (and a
+            listing shared by both would be stale for the second): refused before any DDL. -#}
+        {%- set registered_as = {} -%}
+        {%- for spec in specs -%}
+            {%- set relation = (spec.schema ~ '.' ~ spec.identifier) | lower -%}
+            {%- if relation in registered_as -%}
+                {%- do exceptions.raise_compiler_error(
+                    "Sources " ~ registered_as[relation] ~ " and " ~ spec.label[7:] ~ " are both "
+                    ~ "registered as " ~ relation ~ ": give one of them another identifier or "
+                    ~ "schema (models/staging/*/_*__sources.yml).") -%}
+            {%- endif -%}
+            {%- do registered_as.update({relation: spec.label[7:]}) -%}
+        {%- endfor -%}
         {#- Each schema is listed once for all of its sources (a source's DDL only touches its
             own names, so one source's registration leaves the others' listing true). -#}
         {%- set listings = {} -%}

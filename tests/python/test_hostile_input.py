@@ -173,6 +173,24 @@ def test_reader_option_name_injection_is_rejected(tmp_path: Path) -> None:
     assert "reader option name in meta.external.options of source raw.customers" in out, out[-3000:]
 
 
+def test_two_sources_registered_as_one_relation_are_refused(tmp_path: Path) -> None:
+    """Each source is its own view: two sources naming one relation fail before any DDL."""
+    copy = _project_copy(tmp_path)
+    _edit(
+        copy / "models" / "staging" / "raw" / "_raw__sources.yml",
+        "      - name: customers\n",
+        "      - name: customers\n        identifier: Transactions\n",
+    )
+    project = DbtProject(tmp_path / "state", project_dir=copy)
+    result = project.dbt("run-operation", "register_external_sources", check=False)
+    out = _error_text(result)
+    assert result.returncode != 0, out[-3000:]
+    assert (
+        "Sources raw.transactions and raw.customers are both registered as raw.transactions" in out
+    ), out[-3000:]
+    assert "create table if not exists" not in (tmp_path / "state" / "logs" / "dbt.log").read_text()
+
+
 # --- quoting: values that must stay text, whatever they contain (Spark: one dbt show) -----------
 
 LITERALS = [
