@@ -152,6 +152,13 @@
     {%- set schema_name = validated_identifier(node.schema,
         "schema of " ~ label ~ " (var '" ~ node.source_name ~ "_schema')") -%}
     {%- set identifier = validated_identifier(node.identifier, "identifier of " ~ label) -%}
+    {#- `<name>__<12 hex>` and `<name>__files` are this macro's names for the files behind the
+        source `<name>` (the stale ones get dropped): a source cannot be registered as one. -#}
+    {%- if modules.re.fullmatch('(?i).+__([0-9a-f]{12}|files)', identifier) -%}
+        {%- do _input_error("identifier of " ~ label, identifier, "a name ending in '__files' or "
+            ~ "'__' and 12 hex digits is reserved for the files table of a source; set another "
+            ~ "identifier in models/staging/*/_*__sources.yml") -%}
+    {%- endif -%}
 
     {#- An inferred schema has no corrupt-record column: read like Parquet. A mapping reads
         your columns as strings, so it keeps corrupt records whatever infer_schema says. -#}
@@ -427,7 +434,8 @@
     {%- endif -%}
     {#- 5. Older definitions (and the former `<name>__files`) go after the flip. -#}
     {%- set stale_pattern = modules.re.escape(spec.identifier | lower) ~ '__([0-9a-f]{12}|files)' -%}
-    {%- for name in state.tables if name != files_table and modules.re.fullmatch(stale_pattern, name) -%}
+    {%- for name in state.tables if name != files_table and name not in listing.views
+        and modules.re.fullmatch(stale_pattern, name) -%}
         {%- call statement('drop_stale_source_table') -%}
             drop table if exists {{ schema_name }}.{{ name }}
         {%- endcall -%}

@@ -191,6 +191,28 @@ def test_two_sources_registered_as_one_relation_are_refused(tmp_path: Path) -> N
     assert "create table if not exists" not in (tmp_path / "state" / "logs" / "dbt.log").read_text()
 
 
+@pytest.mark.parametrize("identifier", ["transactions__files", "Transactions__0123456789AB"])
+def test_identifiers_named_like_a_sources_files_table_are_refused(
+    tmp_path: Path, identifier: str
+) -> None:
+    """`<name>__files` / `<name>__<12 hex>` name the files behind the source `<name>`; a source
+    registered under such a name would be dropped as a stale files table: refused before DDL."""
+    copy = _project_copy(tmp_path)
+    _edit(
+        copy / "models" / "staging" / "raw" / "_raw__sources.yml",
+        "      - name: customers\n",
+        f"      - name: customers\n        identifier: {identifier}\n",
+    )
+    project = DbtProject(tmp_path / "state", project_dir=copy)
+    result = project.dbt("run-operation", "register_external_sources", check=False)
+    out = _error_text(result)
+    assert result.returncode != 0, out[-3000:]
+    reserved = "Invalid identifier of source raw.customers: a name ending in '__files'"
+    assert reserved in out, out[-3000:]
+    assert f'got "{identifier}"' in out, out[-3000:]
+    assert "create table if not exists" not in (tmp_path / "state" / "logs" / "dbt.log").read_text()
+
+
 # --- quoting: values that must stay text, whatever they contain (Spark: one dbt show) -----------
 
 LITERALS = [
