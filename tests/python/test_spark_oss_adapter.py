@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -422,6 +423,23 @@ def test_meta_cache_serves_later_models_of_the_run_from_memory(
     assert log.count(f"cache lazy table {SCHEMA}.orders_cached") == 2  # one per build
     assert log.count("clear cache") == 2
     assert "cache lazy table" not in log.replace(f"cache lazy table {SCHEMA}.orders_cached", "")
+
+
+def test_versions_schema_is_created_and_located_once_per_invocation(
+    two_builds: dict[str, Any],
+) -> None:
+    """Every table build publishes through `<schema>_versions`; the first one of an invocation
+    creates it and asks its location, the others reuse what it learned."""
+    builds = two_builds["first_results"], two_builds["second_results"]
+    tables = [
+        name
+        for name, result in builds[0].items()
+        if result["status"] == "success" and name in two_builds["first_tables"]
+    ]
+    assert len(tables) >= 5, tables
+    log = re.sub(r"\s+", " ", two_builds["log"])
+    assert log.count(f"create schema if not exists {SCHEMA}_versions") == len(builds)
+    assert log.count(f"describe schema {SCHEMA}_versions") == len(builds)
 
 
 def test_failing_python_model_fails_alone_and_keeps_previous_table(

@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import Any
 
 from dbt_common.contracts.constraints import ConstraintType
+from dbt_common.invocation import get_invocation_id
 
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.base.impl import ConstraintSupport
@@ -24,6 +25,10 @@ from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
 SESSION_SUBMISSION = "session"
 FAULT_POINT_ENV = "SPARK_OSS_FAULT_POINT"
 logger = AdapterLogger("SparkOss")
+# Facts this dbt invocation has already asked the metastore for (a schema created, its location),
+# so each table build does not ask again. Kept per invocation id: a long-lived process (the
+# tests' warm runner) asks afresh in its next command.
+_invocation_facts: dict[str, dict[str, str]] = {}
 
 
 class SparkOssAdapter(SparkAdapter):
@@ -94,6 +99,21 @@ class SparkOssAdapter(SparkAdapter):
         if deleted:
             logger.info(f"Removed directories of killed builds: {deleted}")
         return deleted
+
+    @available
+    def spark_oss_recall(self, fact: str) -> str | None:
+        """What ``spark_oss_remember`` stored under ``fact`` in this invocation, else None."""
+        return _invocation_facts.get(get_invocation_id(), {}).get(fact)
+
+    @available
+    def spark_oss_remember(self, fact: str, value: str) -> str:
+        """Stores ``value`` under ``fact`` for the rest of this invocation (facts of earlier
+        invocations are dropped)."""
+        invocation = get_invocation_id()
+        for other in [key for key in _invocation_facts if key != invocation]:
+            _invocation_facts.pop(other, None)
+        _invocation_facts.setdefault(invocation, {})[fact] = value
+        return ""
 
     @available
     def spark_oss_fault_point(self, point: str, node_id: str = "") -> str:

@@ -80,9 +80,13 @@
 {% endmacro %}
 
 
+{#-- The versions schema is created by the first build of the invocation that needs it. --#}
 {% macro spark_oss_prepare_versions(relation) %}
-  {% do adapter.create_schema(api.Relation.create(database=relation.database,
-        schema=spark_oss_versions_schema(relation))) %}
+  {%- set versions_schema = spark_oss_versions_schema(relation) -%}
+  {%- if adapter.spark_oss_recall('schema exists: ' ~ versions_schema | lower) is none -%}
+    {% do adapter.create_schema(api.Relation.create(database=relation.database, schema=versions_schema)) %}
+    {% do adapter.spark_oss_remember('schema exists: ' ~ versions_schema | lower, 'yes') %}
+  {%- endif -%}
   {% do spark_oss_fault_point('before_build') %}
 {% endmacro %}
 
@@ -147,14 +151,20 @@
 {% endmacro %}
 
 
+{#-- A schema's location, asked once per invocation. --#}
 {% macro spark_oss_schema_location(schema_name) %}
+  {%- set fact = 'schema location: ' ~ schema_name | lower -%}
+  {%- set known = adapter.spark_oss_recall(fact) -%}
+  {%- if known is not none -%}{{ return(known) }}{%- endif -%}
   {%- call statement('spark_oss_schema_location', fetch_result=True) -%}
     describe schema {{ schema_name }}
   {%- endcall -%}
+  {%- set location = [''] -%}
   {%- for row in load_result('spark_oss_schema_location').table if row[0] | lower == 'location' -%}
-    {{ return(row[1]) }}
+    {%- do location.append(row[1] | string) -%}
   {%- endfor -%}
-  {{ return('') }}
+  {% do adapter.spark_oss_remember(fact, location | last) %}
+  {{ return(location | last) }}
 {% endmacro %}
 
 
