@@ -113,6 +113,11 @@ select * from (
 ) as versions
 where version_rank = 1
 """,
+    # A table in batch 1 that the project turns into a view in batch 2.
+    "models/switched_to_view.sql": """
+{{ config(materialized='table' if var('batch', 1) | int == 1 else 'view') }}
+select order_id, amount from {{ ref('stg_orders') }}
+""",
     # Python table model: ref + source + config + this + is_incremental + a registered UDF.
     "models/orders_enriched.py": """
 from pyspark.sql import functions as F

@@ -442,6 +442,24 @@ def test_versions_schema_is_created_and_located_once_per_invocation(
     assert log.count(f"describe schema {SCHEMA}_versions") == len(builds)
 
 
+def test_a_table_model_turned_into_a_view_drops_its_versions(two_builds: dict[str, Any]) -> None:
+    """The view replaces the published name in one `alter view`; the versions the table left,
+    read by nothing any more, are dropped with their files."""
+    for build in ("first", "second"):
+        assert two_builds[f"{build}_results"]["switched_to_view"]["status"] == "success"
+    second_build = re.sub(r"\s+", " ", two_builds["second"].stdout + two_builds["log"])
+    assert f"alter view {SCHEMA}.switched_to_view as" in second_build
+    assert f"drop table if exists {SCHEMA}_versions.switched_to_view__v" in second_build
+    versions = two_builds["state"] / "spark" / "warehouse" / f"{SCHEMA}_versions.db"
+    assert list(versions.glob("orders_by_hour__v*"))  # other models' versions stay
+    assert not list(versions.glob("switched_to_view__v*"))
+    [[view]] = DbtProject(two_builds["state"]).catalog(
+        f"select count(*) as rows, sum(amount) as amount from {SCHEMA}.switched_to_view"
+    )
+    latest = _latest_orders(2)
+    assert view == {"rows": len(latest), "amount": pytest.approx(latest["amount"].sum())}
+
+
 def test_failing_python_model_fails_alone_and_keeps_previous_table(
     two_builds: dict[str, Any],
 ) -> None:
