@@ -152,13 +152,7 @@
     {%- set schema_name = validated_identifier(node.schema,
         "schema of " ~ label ~ " (var '" ~ node.source_name ~ "_schema')") -%}
     {%- set identifier = validated_identifier(node.identifier, "identifier of " ~ label) -%}
-    {#- `<name>__<12 hex>` and `<name>__files` are this macro's names for the files behind the
-        source `<name>` (the stale ones get dropped): a source cannot be registered as one. -#}
-    {%- if modules.re.fullmatch('(?i).+__([0-9a-f]{12}|files)', identifier) -%}
-        {%- do _input_error("identifier of " ~ label, identifier, "a name ending in '__files' or "
-            ~ "'__' and 12 hex digits is reserved for the files table of a source; set another "
-            ~ "identifier in models/staging/*/_*__sources.yml") -%}
-    {%- endif -%}
+    {%- do _refuse_files_table_name(identifier, label) -%}
 
     {#- An inferred schema has no corrupt-record column: read like Parquet. A mapping reads
         your columns as strings, so it keeps corrupt records whatever infer_schema says. -#}
@@ -206,6 +200,17 @@
         'format': file_format, 'location': location, 'options': options, 'columns': columns,
         'infer_schema': infer_schema, 'allow_empty': allow_empty,
         'keeps_corrupt_records': keeps_corrupt_records, 'mapping': mapping}) }}
+{% endmacro %}
+
+
+{#- `<name>__<12 hex>` and `<name>__files` are this macro's names for the files behind the
+    source `<name>` (the stale ones get dropped): no source may be registered as one. -#}
+{% macro _refuse_files_table_name(identifier, label) %}
+    {%- if modules.re.fullmatch('(?i).+__([0-9a-f]{12}|files)', identifier) -%}
+        {%- do _input_error("identifier of " ~ label, identifier, "a name ending in '__files' or "
+            ~ "'__' and 12 hex digits is reserved for the files table of a source; set another "
+            ~ "identifier in models/staging/*/_*__sources.yml") -%}
+    {%- endif -%}
 {% endmacro %}
 
 
@@ -457,6 +462,7 @@
         spec.get('partitioned_by', []) if spec is mapping else []) -%}
     {%- set schema_name = validated_identifier(node.schema, "schema of " ~ label ~ " (var '" ~ node.source_name ~ "_schema')") -%}
     {%- set identifier = validated_identifier(node.identifier, "identifier of " ~ label) -%}
+    {%- do _refuse_files_table_name(identifier, label) -%}
     {%- for column in node.columns.values() -%}
         {%- do validated_identifier(column.name, 'column name of ' ~ label) -%}
         {%- if modules.re.fullmatch('[A-Za-z][A-Za-z0-9_]*( ?[(][0-9]+( ?, ?[0-9]+)?[)])?', column.data_type or '') is none -%}

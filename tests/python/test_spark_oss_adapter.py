@@ -443,17 +443,24 @@ def test_versions_schema_is_created_and_located_once_per_invocation(
 
 
 def test_a_table_model_turned_into_a_view_drops_its_versions(two_builds: dict[str, Any]) -> None:
-    """The view replaces the published name in one `alter view`; the versions the table left,
-    read by nothing any more, are dropped with their files."""
+    """The view replaces the published name in one `alter view`. The version it replaced stays
+    one more build (the rollback target, for readers still scanning it); the next build of the
+    view drops it with its files."""
+    state = two_builds["state"]
     for build in ("first", "second"):
         assert two_builds[f"{build}_results"]["switched_to_view"]["status"] == "success"
-    second_build = re.sub(r"\s+", " ", two_builds["second"].stdout + two_builds["log"])
-    assert f"alter view {SCHEMA}.switched_to_view as" in second_build
-    assert f"drop table if exists {SCHEMA}_versions.switched_to_view__v" in second_build
-    versions = two_builds["state"] / "spark" / "warehouse" / f"{SCHEMA}_versions.db"
-    assert list(versions.glob("orders_by_hour__v*"))  # other models' versions stay
+    log = re.sub(r"\s+", " ", two_builds["log"])
+    assert f"alter view {SCHEMA}.switched_to_view as" in log
+    versions = state / "spark" / "warehouse" / f"{SCHEMA}_versions.db"
+    assert len(list(versions.glob("switched_to_view__v*"))) == 1  # batch 1's, just replaced
+
+    project = DbtProject(state, project_dir=state / "project")
+    project.dbt("run", "-s", "switched_to_view", dbt_vars={"batch": 2})
+    log = re.sub(r"\s+", " ", (state / "logs" / "dbt.log").read_text())
+    assert f"drop table if exists {SCHEMA}_versions.switched_to_view__v" in log
     assert not list(versions.glob("switched_to_view__v*"))
-    [[view]] = DbtProject(two_builds["state"]).catalog(
+    assert list(versions.glob("orders_by_hour__v*"))  # other models' versions stay
+    [[view]] = project.catalog(
         f"select count(*) as rows, sum(amount) as amount from {SCHEMA}.switched_to_view"
     )
     latest = _latest_orders(2)

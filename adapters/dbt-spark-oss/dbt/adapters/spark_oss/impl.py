@@ -6,6 +6,7 @@ import builtins
 import os
 import re
 import signal
+import threading
 from importlib import import_module
 from typing import Any
 
@@ -25,10 +26,11 @@ from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
 SESSION_SUBMISSION = "session"
 FAULT_POINT_ENV = "SPARK_OSS_FAULT_POINT"
 logger = AdapterLogger("SparkOss")
-# Facts this dbt invocation has already asked the metastore for (a schema created, its location),
-# so each table build does not ask again. Kept per invocation id: a long-lived process (the
-# tests' warm runner) asks afresh in its next command.
-_invocation_facts: dict[str, dict[str, str]] = {}
+# Facts this dbt invocation has already asked the metastore for (a schema created, its location,
+# its tables), so each build does not ask again. Kept per invocation id: a long-lived process
+# (the tests' warm runner) asks afresh in its next command. dbt's model threads share it.
+_invocation_facts: tuple[str, dict[str, str]] = ("", {})
+_invocation_facts_lock = threading.Lock()
 
 
 class SparkOssAdapter(SparkAdapter):
@@ -103,16 +105,19 @@ class SparkOssAdapter(SparkAdapter):
     @available
     def spark_oss_recall(self, fact: str) -> str | None:
         """What ``spark_oss_remember`` stored under ``fact`` in this invocation, else None."""
-        return _invocation_facts.get(get_invocation_id(), {}).get(fact)
+        invocation, facts = _invocation_facts
+        return facts.get(fact) if invocation == get_invocation_id() else None
 
     @available
     def spark_oss_remember(self, fact: str, value: str) -> str:
-        """Stores ``value`` under ``fact`` for the rest of this invocation (facts of earlier
-        invocations are dropped)."""
-        invocation = get_invocation_id()
-        for other in [key for key in _invocation_facts if key != invocation]:
-            _invocation_facts.pop(other, None)
-        _invocation_facts.setdefault(invocation, {})[fact] = value
+        """Stores ``value`` under ``fact`` for the rest of this invocation (an earlier
+        invocation's facts are dropped)."""
+        global _invocation_facts
+        with _invocation_facts_lock:
+            invocation = get_invocation_id()
+            if _invocation_facts[0] != invocation:
+                _invocation_facts = (invocation, {})
+            _invocation_facts[1][fact] = value
         return ""
 
     @available

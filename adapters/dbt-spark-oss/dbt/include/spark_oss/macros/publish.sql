@@ -143,11 +143,38 @@
       {% do adapter.drop_relation(version) %}
     {%- endif -%}
   {%- endfor -%}
+  {#- `kept` is what remains in the catalog: no second listing needed. -#}
+  {% do spark_oss_remove_orphan_directories(relation, kept) %}
+{% endmacro %}
+
+
+{#-- Deletes the directories of `relation`'s versions that no catalog table owns (what killed
+     builds leave), on the embedded target. `kept`: its versions left in the catalog. --#}
+{% macro spark_oss_remove_orphan_directories(relation, kept) %}
   {%- if target.type == 'spark_oss' and target.method == 'session' -%}
-    {#- `kept` is what remains in the catalog: no second listing needed. -#}
     {% do adapter.spark_oss_remove_orphan_versions(
           spark_oss_schema_location(spark_oss_versions_schema(relation)), relation.identifier, kept) %}
   {%- endif -%}
+{% endmacro %}
+
+
+{#-- The tables of a versions schema, lower-case ([] when it does not exist), listed once per
+     invocation: view builds look there for the versions their model left as a table (a model is
+     a view or a table for a whole invocation, so no build of it adds any meanwhile). --#}
+{% macro spark_oss_versions_listing(versions_schema) %}
+  {%- set fact = 'tables in: ' ~ versions_schema | lower -%}
+  {%- set known = adapter.spark_oss_recall(fact) -%}
+  {%- if known is none -%}
+    {%- set names = [] -%}
+    {%- if run_query("show schemas like '" ~ versions_schema ~ "'").rows | length > 0 -%}
+      {%- for row in run_query('show tables in ' ~ versions_schema).rows if not row[2] -%}
+        {%- do names.append(row[1] | lower) -%}
+      {%- endfor -%}
+    {%- endif -%}
+    {%- set known = names | join(' ') -%}
+    {% do adapter.spark_oss_remember(fact, known) %}
+  {%- endif -%}
+  {{ return(known.split()) }}
 {% endmacro %}
 
 
