@@ -93,6 +93,22 @@ models:
         description: Amount of the order's latest version.
       - name: ordered_hour
         description: Hour of the order (the partition column).
+  # An enforced contract whose columns come in another order than the query's.
+  - name: contracted_orders
+    config:
+      materialized: table
+      contract: {enforced: true}
+      persist_docs: {relation: true, columns: true}
+    columns:
+      - name: order_key
+        data_type: string
+        description: The order id as text.
+      - name: ordered_hour
+        data_type: int
+        description: Hour of the order.
+      - name: amount
+        data_type: double
+        description: Amount of the order's latest version.
   - name: orders_enriched
     config:
       persist_docs: {relation: true, columns: true}
@@ -112,6 +128,13 @@ select * from (
     where batch <= {{ var('batch', 1) }}
 ) as versions
 where version_rank = 1
+""",
+    "models/contracted_orders.sql": """
+select
+    cast(amount as double) as amount,
+    cast(order_id as string) as order_key,
+    cast(ordered_hour as int) as ordered_hour
+from {{ ref('stg_orders') }}
 """,
     # A table in batch 1 that the project turns into a view in batch 2.
     "models/switched_to_view.sql": """

@@ -406,6 +406,44 @@ def test_persist_docs_column_comments_sql_in_the_create_python_by_alter(
     assert altered.count("orders_enriched") == 2 * len(python_docs)  # both builds
 
 
+def test_contracted_documented_model_is_checked_once_and_keeps_its_columns_apart(
+    two_builds: dict[str, Any],
+) -> None:
+    """An enforced contract listing the columns in another order than the query: the table has
+    the contract's order, each column its own values and description, and the query's columns
+    are asked once (dbt's contract check), not again through the docs' temporary view."""
+    assert two_builds["second_results"]["contracted_orders"]["status"] == "success"
+    [described, rows] = DbtProject(two_builds["state"]).catalog(
+        f"describe table {SCHEMA}.contracted_orders",
+        f"select order_key, ordered_hour, amount from {SCHEMA}.contracted_orders",
+    )
+    assert _column_comments(described) == {
+        "order_key": "The order id as text.",
+        "ordered_hour": "Hour of the order.",
+        "amount": "Amount of the order's latest version.",
+    }
+    assert [row["col_name"] for row in described[:3]] == ["order_key", "ordered_hour", "amount"]
+    latest = _latest_orders(2)
+    expected = sorted(
+        (str(order_id), int(hour), None if pd.isna(amount) else float(amount))
+        for order_id, hour, amount in zip(
+            latest["order_id"], latest["ordered_hour"], latest["amount"], strict=True
+        )
+    )
+    got = sorted((r["order_key"], r["ordered_hour"], r["amount"]) for r in rows)
+    assert got == expected
+    # dbt asks a query's columns with `... as __dbt_sbq where false limit 0`: per build, once
+    # for the model's query and once for the contract's declared columns.
+    events = re.split(r"\n(?=(?:\x1b\[0m)?\d\d:\d\d:\d\d)", two_builds["log"])
+    asked = [
+        event
+        for event in events
+        if "On model.spark_oss_fixture.contracted_orders:" in event and "__dbt_sbq" in event
+    ]
+    assert len(asked) == 2 * 2, asked
+    assert not [event for event in asked if "__column_docs" in event]
+
+
 def test_meta_cache_serves_later_models_of_the_run_from_memory(
     two_builds: dict[str, Any],
 ) -> None:

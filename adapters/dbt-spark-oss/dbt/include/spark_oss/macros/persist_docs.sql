@@ -52,13 +52,14 @@
 
 {#-- `sql` as the query of `version`'s `create table ... as`: when the model documents columns,
      `select *` over a temporary view of `sql` whose column list carries the descriptions as
-     comments (the columns' names and order are the query's own). --#}
-{% macro spark_oss_sql_with_column_docs(version, sql) %}
+     comments. `columns`: the names of `sql`'s columns in order when the caller knows them (an
+     enforced contract's), else the query is asked. --#}
+{% macro spark_oss_sql_with_column_docs(version, sql, columns=none) %}
   {%- if not spark_oss_column_docs() -%}{{ return(sql) }}{%- endif -%}
   {%- set view = spark_oss_column_docs_view(version) -%}
   {%- call statement('spark_oss_column_docs') -%}
     create or replace temporary view {{ view }}
-    {{ spark_oss_documented_column_list(get_columns_in_query(sql)) }}
+    {{ spark_oss_documented_column_list(columns if columns is not none else get_columns_in_query(sql)) }}
     as
     {{ sql }}
   {%- endcall -%}

@@ -1,6 +1,7 @@
 {#-- Python models on open-source Spark (dbt-spark-oss).
-     create_table_as is dispatched, so spark_oss__create_table_as wins for this adapter; SQL keeps
-     dbt-spark's implementation, its query carrying the column docs (persist_docs.sql). --#}
+     create_table_as is dispatched, so spark_oss__create_table_as wins for this adapter; SQL on
+     plain files is created by spark_oss_create_version_as, its query carrying the column docs
+     (persist_docs.sql). --#}
 
 {% macro spark_oss__create_table_as(temporary, relation, compiled_code, language='sql') -%}
   {%- if language == 'python' -%}
@@ -8,9 +9,34 @@
   {%- elif temporary or config.get('file_format', 'parquet') in ['delta', 'hudi', 'iceberg'] -%}
     {{ spark__create_table_as(temporary, relation, compiled_code, language) }}
   {%- else -%}
-    {#- The column docs go into the create itself (persist_docs.sql). -#}
-    {{ spark__create_table_as(False, relation, spark_oss_sql_with_column_docs(relation, compiled_code), language) }}
+    {{ spark_oss_create_version_as(relation, compiled_code) }}
   {%- endif -%}
+{%- endmacro %}
+
+
+{#-- dbt-spark's `create table ... as` for plain files, with one analysis of the query fewer: an
+     enforced contract is checked once, on the model's own query (dbt's assertion), and the create
+     reads the contract's columns in its order, so those names are the column list of the docs'
+     temporary view (persist_docs.sql). dbt-spark's create would ask the query for its columns
+     for that view and then check the contract again on the view. --#}
+{% macro spark_oss_create_version_as(relation, compiled_code) -%}
+  {%- set sql = compiled_code -%}
+  {%- set columns = none -%}
+  {%- if config.get('contract').enforced -%}
+    {{ get_assert_columns_equivalent(compiled_code) }}
+    {%- set sql = get_select_subquery(compiled_code) -%}
+    {%- set columns = model['columns'].values() | map(attribute='name') | list -%}
+  {%- endif -%}
+  create table {{ relation }}
+  {{ file_format_clause() }}
+  {{ options_clause() }}
+  {{ tblproperties_clause() }}
+  {{ partition_cols(label="partitioned by") }}
+  {{ clustered_cols(label="clustered by") }}
+  {{ location_clause() }}
+  {{ comment_clause() }}
+  as
+  {{ spark_oss_sql_with_column_docs(relation, sql, columns) }}
 {%- endmacro %}
 
 
