@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from spark_analytics.settings import LOOPBACK, session_conf
-from tests.python.dbt_project import ROWS, SEED, TEST_SPARK_ENV, DbtProject
+from tests.python.dbt_project import PARSE_SEED_ENV, ROWS, SEED, TEST_SPARK_ENV, DbtProject
 
 # Prints the table of what the fault suites checked (make faults).
 pytest_plugins = ["tests.python.fault_table"]
@@ -39,6 +39,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if marker in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def parse_seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One place per test run (shared by the xdist workers) for the project's parse."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' basetemps are folders of the run's
+    os.environ[PARSE_SEED_ENV] = str(root / "partial_parse.msgpack")
+    yield
+    os.environ.pop(PARSE_SEED_ENV, None)
 
 
 @pytest.fixture(scope="session")

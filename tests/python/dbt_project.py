@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -68,6 +69,10 @@ print(json.dumps(rows, default=str))
 """
 # The stream ingest's own bronze and quarantine tables (written by Python, not by dbt).
 EVENTS = "events"
+# Where a test run keeps the repository project's parse (conftest.py sets it): a new target
+# folder starts from it, and dbt re-parses only the files whose inputs differ (the sources'
+# env_var() paths) instead of the whole project.
+PARSE_SEED_ENV = "TEST_DBT_PARSE_SEED"
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,11 @@ class DbtProject:
         command = ["dbt", *args]
         if dbt_vars:
             command += ["--vars", json.dumps(dbt_vars)]
+        self._start_from_seeded_parse()
         if not self.warm:
-            return self.run(*command, check=check)
+            result = self.run(*command, check=check)
+            self._keep_parse_as_seed(command)
+            return result
         env = self._env()
         result = warm_dbt.run(
             command[1:],
@@ -158,7 +166,30 @@ class DbtProject:
         if check and result.returncode != 0:
             jvm_log = Path(env["DBT_LOG_PATH"]) / warm_dbt.JVM_LOG_NAME  # where the runner logs
             raise AssertionError(failure_report(command, result, jvm_log))
+        self._keep_parse_as_seed(command)
         return result
+
+    def _parse_files(self) -> tuple[Path, Path] | None:
+        """(the run's seed, this project's partial parse file), for the repository project."""
+        seed = os.environ.get(PARSE_SEED_ENV)
+        if not seed or self.project_dir != REPO_ROOT:
+            return None
+        return Path(seed), self.workdir / "target" / "partial_parse.msgpack"
+
+    def _start_from_seeded_parse(self) -> None:
+        files = self._parse_files()
+        if files and files[0].exists() and not files[1].exists():
+            files[1].parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(*files)
+
+    def _keep_parse_as_seed(self, command: Sequence[str]) -> None:
+        """The first parse of the run without --vars (dbt parses again when vars differ)."""
+        files = self._parse_files()
+        if not files or files[0].exists() or not files[1].exists() or "--vars" in command:
+            return
+        partial = files[0].with_name(f"{files[0].name}.{os.getpid()}")
+        shutil.copyfile(files[1], partial)
+        partial.replace(files[0])  # atomic: a worker copying it meanwhile reads a whole file
 
     def generate(self, *args: str) -> dict[str, object]:
         """Generates data with spark_analytics.datagen and returns its manifest."""
