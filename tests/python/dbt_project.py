@@ -149,10 +149,10 @@ class DbtProject:
         command = ["dbt", *args]
         if dbt_vars:
             command += ["--vars", json.dumps(dbt_vars)]
-        self._start_from_seeded_parse()
+        fresh = self._start_from_seeded_parse()
         if not self.warm:
             result = self.run(*command, check=check)
-            self._keep_parse_as_seed(command)
+            self._keep_parse_as_seed(command, result, fresh)
             return result
         env = self._env()
         result = warm_dbt.run(
@@ -166,7 +166,7 @@ class DbtProject:
         if check and result.returncode != 0:
             jvm_log = Path(env["DBT_LOG_PATH"]) / warm_dbt.JVM_LOG_NAME  # where the runner logs
             raise AssertionError(failure_report(command, result, jvm_log))
-        self._keep_parse_as_seed(command)
+        self._keep_parse_as_seed(command, result, fresh)
         return result
 
     def _parse_files(self) -> tuple[Path, Path] | None:
@@ -174,18 +174,27 @@ class DbtProject:
         seed = os.environ.get(PARSE_SEED_ENV)
         if not seed or self.project_dir != REPO_ROOT:
             return None
-        return Path(seed), self.workdir / "target" / "partial_parse.msgpack"
+        return Path(seed), Path(self._env()["DBT_TARGET_PATH"]) / "partial_parse.msgpack"
 
-    def _start_from_seeded_parse(self) -> None:
+    def _start_from_seeded_parse(self) -> bool:
+        """Seeds a target folder that has no parse yet; True if it had none."""
         files = self._parse_files()
-        if files and files[0].exists() and not files[1].exists():
+        if not files or files[1].exists():
+            return False
+        if files[0].exists():
             files[1].parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(*files)
+        return True
 
-    def _keep_parse_as_seed(self, command: Sequence[str]) -> None:
-        """The first parse of the run without --vars (dbt parses again when vars differ)."""
+    def _keep_parse_as_seed(
+        self, command: Sequence[str], result: subprocess.CompletedProcess[str], fresh: bool
+    ) -> None:
+        """The run's first successful parse of the project from scratch, without --vars (dbt
+        parses in full when vars differ)."""
         files = self._parse_files()
-        if not files or files[0].exists() or not files[1].exists() or "--vars" in command:
+        if not files or not fresh or files[0].exists() or not files[1].exists():
+            return
+        if result.returncode != 0 or any(arg.startswith("--vars") for arg in command):
             return
         partial = files[0].with_name(f"{files[0].name}.{os.getpid()}")
         shutil.copyfile(files[1], partial)

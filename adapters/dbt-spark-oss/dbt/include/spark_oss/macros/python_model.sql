@@ -25,7 +25,15 @@
   {%- if config.get('contract').enforced -%}
     {{ get_assert_columns_equivalent(compiled_code) }}
     {%- set sql = get_select_subquery(compiled_code) -%}
-    {%- set columns = model['columns'].values() | map(attribute='name') | list -%}
+    {%- set columns = [] -%}
+    {%- for column in model['columns'].values() -%}
+      {#- The name Spark gives the column: get_select_subquery writes an unquoted name as is. -#}
+      {%- set name = column.name -%}
+      {%- if not column.get('quote') and name | length > 1 and name.startswith('`') and name.endswith('`') -%}
+        {%- set name = name[1:-1] | replace('``', '`') -%}
+      {%- endif -%}
+      {%- do columns.append(name) -%}
+    {%- endfor -%}
   {%- endif -%}
   create table {{ relation }}
   {{ file_format_clause() }}
