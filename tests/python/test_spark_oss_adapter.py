@@ -567,6 +567,28 @@ def test_missing_or_misused_udf_fails_with_clear_message(two_builds: dict[str, A
     assert "materialized as a view" in view and "normalize_merchant_name" in view
 
 
+def test_session_starts_while_dbt_parses(two_builds: dict[str, Any]) -> None:
+    """On the embedded target a command that runs statements starts Spark (JVM, metastore lock,
+    UDFs) in a background thread when the adapter is registered, so that the JVM's start and
+    dbt's parse overlap."""
+    first_build = two_builds["log"].split("Running with dbt=")[1].splitlines()
+    started = [i for i, line in enumerate(first_build) if "Spark session while dbt parses" in line]
+    parsed = [i for i, line in enumerate(first_build) if re.search(r"Found \d+ models?", line)]
+    udfs = [line for line in first_build if "Registered Python UDFs" in line]
+    assert started and parsed and started[0] < parsed[0], first_build[:40]
+    assert "[SparkStart]" in first_build[started[0]]
+    assert udfs and "[SparkStart]" in udfs[0], udfs
+
+
+def test_a_command_without_statements_starts_no_spark(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "project")
+    listed = _dbt(project, tmp_path, "ls", "--resource-type", "model", warm=False)
+    assert listed.returncode == 0, listed.stdout[-3000:]
+    assert "stg_orders" in listed.stdout
+    assert not (tmp_path / "spark" / ".dbt-session.lock").exists()
+    assert not (tmp_path / "spark" / "metastore_db").exists()
+
+
 def test_second_dbt_process_fails_fast_on_held_metastore_lock(tmp_path: Path) -> None:
     project = write_project(tmp_path / "project")
     lock = tmp_path / "spark" / ".dbt-session.lock"

@@ -31,6 +31,9 @@ logger = AdapterLogger("SparkOss")
 DEFAULT_CONNECT_PORT = 15002
 
 _udf_lock = threading.Lock()
+_session_start_lock = threading.Lock()
+# What start_session_early failed with, for the session's settings: the first statement raises it.
+_early_start_failure: tuple[tuple[tuple[str, str], ...], Exception] | None = None
 _registered_sessions: dict[tuple[int, tuple[str, ...]], list[str]] = {}
 
 
@@ -157,10 +160,53 @@ def route_query_context_logs(log_file: str = os.path.join("logs", "spark.log")) 
 def ensure_session_ready(credentials: SparkCredentials) -> Any:
     """Lock the metastore, start (or get) the embedded SparkSession, register the Python UDFs.
 
-    Called right before the first statement, not when dbt opens the connection: commands that
-    open connections without running anything (compile, sqlfluff's dbt templater) neither start
-    a JVM nor take the lock.
+    Called right before the first statement (or ahead of it by ``start_session_early``), not
+    when dbt opens the connection: commands that open connections without running anything
+    (compile, sqlfluff's dbt templater) neither start a JVM nor take the lock. One caller at a
+    time: a statement arriving while the early start runs waits for it.
     """
+    global _early_start_failure
+    with _session_start_lock:
+        failure, _early_start_failure = _early_start_failure, None
+        if failure is not None and failure[0] == _session_key(credentials):
+            raise failure[1]  # e.g. the metastore lock's message: not a second wait for it
+        return _session_ready(credentials)
+
+
+def _session_key(credentials: SparkCredentials) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(credentials.server_side_parameters.items()))
+
+
+def start_session_early(credentials: SparkCredentials) -> threading.Thread:
+    """Start the embedded session in a background thread while dbt is still parsing.
+
+    The JVM, the metastore and the UDFs take about 6 s to come up, and a full parse takes about
+    as long; the first statement then finds them ready (``ensure_session_ready`` waits for this
+    thread). If the start fails, the first statement raises its error.
+    """
+
+    def start() -> None:
+        global _early_start_failure
+        logger.debug("Starting the embedded Spark session while dbt parses")
+        with _session_start_lock:
+            _early_start_failure = None
+            try:
+                spark = _session_ready(credentials)
+            except Exception as exc:
+                _early_start_failure = (_session_key(credentials), exc)
+                return
+        try:
+            # The Hive client and the Derby metastore start on the first catalog access.
+            spark.sql("show databases").collect()
+        except Exception as exc:  # the first statement meets it again and reports it
+            logger.debug(f"Warming the metastore client failed: {exc}")
+
+    thread = threading.Thread(target=start, name="SparkStart", daemon=True)
+    thread.start()
+    return thread
+
+
+def _session_ready(credentials: SparkCredentials) -> Any:
     lock = None
     if getattr(credentials, "session_lock", True):
         try:

@@ -20,7 +20,7 @@ from dbt.adapters.base.relation import AdapterTrackingRelationInfo
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
-from dbt.adapters.spark_oss.connections import SparkOssConnectionManager
+from dbt.adapters.spark_oss.connections import SparkOssConnectionManager, start_session_early
 from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
 
 SESSION_SUBMISSION = "session"
@@ -33,6 +33,21 @@ _invocation_facts: tuple[str, dict[str, str]] = ("", {})
 _invocation_facts_lock = threading.Lock()
 
 
+# The dbt commands that run statements (dbt's flags.WHICH): on the embedded target they start
+# the session while dbt parses. Others (parse, compile, ls, debug, sqlfluff's templater) start
+# no JVM unless a statement needs one.
+COMMANDS_THAT_QUERY = frozenset(
+    {"build", "run", "test", "seed", "snapshot", "run-operation", "show", "generate", "clone"}
+    | {"retry", "freshness"}
+)
+
+
+def _invoked_command() -> str | None:
+    from dbt.flags import get_flags
+
+    return getattr(get_flags(), "WHICH", None)
+
+
 class SparkOssAdapter(SparkAdapter):
     ConnectionManager = SparkOssConnectionManager
     # macros/constraints.sql enforces these on every file format (a violating build is not
@@ -42,6 +57,15 @@ class SparkOssAdapter(SparkAdapter):
         ConstraintType.check: ConstraintSupport.ENFORCED,
         ConstraintType.not_null: ConstraintSupport.ENFORCED,
     }
+
+    def __init__(self, config: Any, mp_context: Any) -> None:
+        super().__init__(config, mp_context)
+        credentials = config.credentials
+        if (
+            credentials.method == SparkConnectionMethod.SESSION
+            and _invoked_command() in COMMANDS_THAT_QUERY
+        ):
+            start_session_early(credentials)
 
     @classmethod
     def type(cls) -> str:
