@@ -580,13 +580,41 @@ def test_session_starts_while_dbt_parses(two_builds: dict[str, Any]) -> None:
     assert udfs and "[SparkStart]" in udfs[0], udfs
 
 
-def test_a_command_without_statements_starts_no_spark(tmp_path: Path) -> None:
+def test_commands_without_statements_start_no_spark(tmp_path: Path) -> None:
     project = write_project(tmp_path / "project")
-    listed = _dbt(project, tmp_path, "ls", "--resource-type", "model", warm=False)
-    assert listed.returncode == 0, listed.stdout[-3000:]
-    assert "stg_orders" in listed.stdout
-    assert not (tmp_path / "spark" / ".dbt-session.lock").exists()
-    assert not (tmp_path / "spark" / "metastore_db").exists()
+    for command in (("ls", "--resource-type", "model"), ("parse",)):
+        result = _dbt(project, tmp_path, *command, warm=False)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert not (tmp_path / "spark" / ".dbt-session.lock").exists(), command
+        assert not (tmp_path / "spark" / "metastore_db").exists(), command
+
+
+def test_a_failed_early_start_fails_the_command_once(tmp_path: Path) -> None:
+    """The early start meets a metastore still held by a killed run's JVM and gives up after
+    the wait: every statement of the command gets that error, none waits again (the
+    repository's project: dbt lists its schemas one statement each)."""
+    wait = 15
+    lock = tmp_path / "spark" / ".dbt-session.lock"
+    lock.parent.mkdir(parents=True)
+    jvm = subprocess.Popen(["bash", "-c", f"exec -a java sleep {10 * wait}"])
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{jvm.pid}/cmdline").read_bytes().startswith(b"java\0"):
+            assert time.monotonic() < deadline, "the stand-in JVM never started"
+            time.sleep(0.01)
+        lock.write_text(f"pid 999999 (dbt build)\njvm {jvm.pid}\n")
+        dbt = DbtProject(tmp_path, extra_env=(("SPARK_METASTORE_JVM_WAIT", str(wait)),), warm=False)
+        started = time.monotonic()
+        run = dbt.dbt("run", check=False)
+        elapsed = time.monotonic() - started
+    finally:
+        jvm.kill()
+        jvm.wait()
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"still held by the JVM (pid {jvm.pid})" in output, output[-3000:]
+    # One wait, beside the parse; a retry per statement would add one per listed schema (5).
+    assert elapsed < 3 * wait, f"{elapsed:.1f}s"
 
 
 def test_second_dbt_process_fails_fast_on_held_metastore_lock(tmp_path: Path) -> None:

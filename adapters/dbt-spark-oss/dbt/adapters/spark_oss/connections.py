@@ -11,9 +11,10 @@ import importlib
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dbt_common.exceptions import DbtRuntimeError
+from dbt_common.invocation import get_invocation_id
 from spark_metastore_lock import SessionLockedError, acquire_session_lock, record_session_jvm
 
 from dbt.adapters.contracts.connection import Connection, ConnectionState
@@ -32,8 +33,6 @@ DEFAULT_CONNECT_PORT = 15002
 
 _udf_lock = threading.Lock()
 _session_start_lock = threading.Lock()
-# What start_session_early failed with, for the session's settings: the first statement raises it.
-_early_start_failure: tuple[tuple[tuple[str, str], ...], Exception] | None = None
 _registered_sessions: dict[tuple[int, tuple[str, ...]], list[str]] = {}
 
 
@@ -160,50 +159,62 @@ def route_query_context_logs(log_file: str = os.path.join("logs", "spark.log")) 
 def ensure_session_ready(credentials: SparkCredentials) -> Any:
     """Lock the metastore, start (or get) the embedded SparkSession, register the Python UDFs.
 
-    Called right before the first statement (or ahead of it by ``start_session_early``), not
-    when dbt opens the connection: commands that open connections without running anything
-    (compile, sqlfluff's dbt templater) neither start a JVM nor take the lock. One caller at a
-    time: a statement arriving while the early start runs waits for it.
+    Called right before the first statement, not when dbt opens the connection: commands that
+    open connections without running anything (compile, sqlfluff's dbt templater) neither start
+    a JVM nor take the lock. One caller at a time: a statement arriving while
+    ``start_session_early`` runs waits for it, and if that failed, raises its error for the rest
+    of the command rather than trying (and waiting, e.g. up to a minute for the metastore lock)
+    again for every statement.
     """
-    global _early_start_failure
     with _session_start_lock:
-        failure, _early_start_failure = _early_start_failure, None
-        if failure is not None and failure[0] == _session_key(credentials):
-            raise failure[1]  # e.g. the metastore lock's message: not a second wait for it
+        failure = _early_start_failure
+        if failure is not None and failure.attempt == _attempt_key(credentials):
+            raise failure.error
         return _session_ready(credentials)
 
 
-def _session_key(credentials: SparkCredentials) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(credentials.server_side_parameters.items()))
+class _EarlyStartFailure(NamedTuple):
+    attempt: tuple[object, ...]  # this dbt invocation and the session's settings
+    error: Exception
 
 
-def start_session_early(credentials: SparkCredentials) -> threading.Thread:
+# What the last start_session_early failed with; its invocation's statements raise it.
+_early_start_failure: _EarlyStartFailure | None = None
+
+
+def _attempt_key(credentials: SparkCredentials) -> tuple[object, ...]:
+    return (get_invocation_id(), *sorted(credentials.server_side_parameters.items()))
+
+
+def start_session_early(credentials: SparkCredentials) -> None:
     """Start the embedded session in a background thread while dbt is still parsing.
 
     The JVM, the metastore and the UDFs take about 6 s to come up, and a full parse takes about
-    as long; the first statement then finds them ready (``ensure_session_ready`` waits for this
-    thread). If the start fails, the first statement raises its error.
+    as long; the first statement then finds them ready (``ensure_session_ready`` waits for the
+    thread, or raises what it failed with).
     """
+    threading.Thread(
+        target=_start_session, args=(credentials,), name="SparkStart", daemon=True
+    ).start()
 
-    def start() -> None:
-        global _early_start_failure
-        logger.debug("Starting the embedded Spark session while dbt parses")
-        with _session_start_lock:
-            _early_start_failure = None
-            try:
-                spark = _session_ready(credentials)
-            except Exception as exc:
-                _early_start_failure = (_session_key(credentials), exc)
-                return
+
+def _start_session(credentials: SparkCredentials) -> None:
+    global _early_start_failure
+    logger.debug("Starting the embedded Spark session while dbt parses")
+    with _session_start_lock:
+        _early_start_failure = None
         try:
-            # The Hive client and the Derby metastore start on the first catalog access.
-            spark.sql("show databases").collect()
-        except Exception as exc:  # the first statement meets it again and reports it
-            logger.debug(f"Warming the metastore client failed: {exc}")
-
-    thread = threading.Thread(target=start, name="SparkStart", daemon=True)
-    thread.start()
-    return thread
+            spark = _session_ready(credentials)
+        except Exception as exc:
+            _early_start_failure = _EarlyStartFailure(_attempt_key(credentials), exc)
+            return
+    try:
+        # The Hive client and the Derby metastore start on the first catalog access. Only
+        # now: the lock file already names this JVM, so a dbt that exits meanwhile (a parse
+        # error) leaves a JVM the next holder knows to wait for.
+        spark.sql("show databases").collect()
+    except Exception as exc:  # the first statement meets it again and reports it
+        logger.debug(f"Warming the metastore client failed: {exc}")
 
 
 def _session_ready(credentials: SparkCredentials) -> Any:

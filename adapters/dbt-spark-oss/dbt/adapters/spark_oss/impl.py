@@ -22,6 +22,7 @@ from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt.adapters.spark_oss.connections import SparkOssConnectionManager, start_session_early
 from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
+from dbt.flags import get_flags
 
 SESSION_SUBMISSION = "session"
 FAULT_POINT_ENV = "SPARK_OSS_FAULT_POINT"
@@ -33,19 +34,23 @@ _invocation_facts: tuple[str, dict[str, str]] = ("", {})
 _invocation_facts_lock = threading.Lock()
 
 
-# The dbt commands that run statements (dbt's flags.WHICH): on the embedded target they start
-# the session while dbt parses. Others (parse, compile, ls, debug, sqlfluff's templater) start
-# no JVM unless a statement needs one.
+# The dbt commands that run statements (dbt's flags.WHICH; `dbt retry` carries the retried
+# command's): on the embedded target they start the session while dbt parses. Others (parse,
+# compile, ls, debug, sqlfluff's templater) start no JVM unless a statement needs one.
 COMMANDS_THAT_QUERY = frozenset(
-    {"build", "run", "test", "seed", "snapshot", "run-operation", "show", "generate", "clone"}
-    | {"retry", "freshness"}
+    {
+        "build",
+        "run",
+        "test",
+        "seed",
+        "snapshot",
+        "run-operation",
+        "show",
+        "generate",
+        "clone",
+        "freshness",
+    }
 )
-
-
-def _invoked_command() -> str | None:
-    from dbt.flags import get_flags
-
-    return getattr(get_flags(), "WHICH", None)
 
 
 class SparkOssAdapter(SparkAdapter):
@@ -63,7 +68,7 @@ class SparkOssAdapter(SparkAdapter):
         credentials = config.credentials
         if (
             credentials.method == SparkConnectionMethod.SESSION
-            and _invoked_command() in COMMANDS_THAT_QUERY
+            and getattr(get_flags(), "WHICH", None) in COMMANDS_THAT_QUERY
         ):
             start_session_early(credentials)
 
