@@ -18,29 +18,13 @@ from spark_metastore_lock import SessionLockedError, acquire_lock_file, release_
 
 from tests.python.dbt_project import IN_ENV, REPO_ROOT
 from tests.python.fault_table import RecordFault
-
-
-def _fake_jvm(seconds: float) -> subprocess.Popen[bytes]:
-    """A process whose argv[0] is `java`, like the JVM pyspark starts (returned once it is)."""
-    process = subprocess.Popen(["bash", "-c", f"exec -a java sleep {seconds}"])
-    cmdline = Path(f"/proc/{process.pid}/cmdline")
-    deadline = time.monotonic() + 10
-    # Until bash has exec'd, argv[0] is still `bash`.
-    while not cmdline.read_bytes().startswith(b"java\0"):
-        assert time.monotonic() < deadline, "the fake JVM never started"
-        time.sleep(0.01)
-    return process
-
-
-def _orphaned_lock(path: Path, jvm_pid: int) -> None:
-    """The lock file as a killed holder leaves it: flock released, its JVM's pid recorded."""
-    path.write_text(f"pid 999999 (dbt build)\njvm {jvm_pid}\n")
+from tests.python.stale_jvm import fake_jvm, orphaned_lock
 
 
 def test_waits_for_the_jvm_of_a_killed_holder(tmp_path: Path) -> None:
     path = tmp_path / ".dbt-session.lock"
-    jvm = _fake_jvm(1.5)
-    _orphaned_lock(path, jvm.pid)
+    jvm = fake_jvm(1.5)
+    orphaned_lock(path, jvm.pid)
     started = time.monotonic()
     try:
         assert acquire_lock_file(path, jvm_wait=30) == path
@@ -56,8 +40,8 @@ def test_a_jvm_that_does_not_exit_gets_our_message(
     tmp_path: Path, record_fault: RecordFault
 ) -> None:
     path = tmp_path / ".dbt-session.lock"
-    jvm = _fake_jvm(60)
-    _orphaned_lock(path, jvm.pid)
+    jvm = fake_jvm(60)
+    orphaned_lock(path, jvm.pid)
     try:
         with pytest.raises(SessionLockedError) as err:
             acquire_lock_file(path, jvm_wait=0.5)

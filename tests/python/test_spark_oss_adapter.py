@@ -25,6 +25,7 @@ from python_udfs.risk import transaction_risk_score
 from spark_analytics import warehouse
 from tests.python.dbt_project import DbtProject
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
+from tests.python.stale_jvm import fake_jvm, orphaned_lock
 from tests.python.thrift_app import free_port, port_open, start_thrift_connect_app
 
 # --- unit: metastore lock ---------------------------------------------------------------------
@@ -594,15 +595,9 @@ def test_a_failed_early_start_fails_the_command_once(tmp_path: Path) -> None:
     the wait: every statement of the command gets that error, none waits again (the
     repository's project: dbt lists its schemas one statement each)."""
     wait = 15
-    lock = tmp_path / "spark" / ".dbt-session.lock"
-    lock.parent.mkdir(parents=True)
-    jvm = subprocess.Popen(["bash", "-c", f"exec -a java sleep {10 * wait}"])
+    jvm = fake_jvm(10 * wait)
     try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/proc/{jvm.pid}/cmdline").read_bytes().startswith(b"java\0"):
-            assert time.monotonic() < deadline, "the stand-in JVM never started"
-            time.sleep(0.01)
-        lock.write_text(f"pid 999999 (dbt build)\njvm {jvm.pid}\n")
+        orphaned_lock(tmp_path / "spark" / ".dbt-session.lock", jvm.pid)
         dbt = DbtProject(tmp_path, extra_env=(("SPARK_METASTORE_JVM_WAIT", str(wait)),), warm=False)
         started = time.monotonic()
         run = dbt.dbt("run", check=False)
