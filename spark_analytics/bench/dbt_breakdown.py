@@ -8,7 +8,8 @@ dbt writes its file log at debug level by default, so the breakdown costs the ru
   the JVM and the Hive-enabled SparkSession inside its first ``execute``);
 - ``metadata queries``: the other queries before the first hook or node (schema listings,
   the relation cache), summed from ``SQLQueryStatus``;
-- ``hooks``, one entry per model (its execution time), ``tests`` (all data and unit tests);
+- ``hooks``; one entry per model, seed and snapshot (its execution time); ``data tests`` and
+  ``unit tests`` (each summed);
 - ``other``: what remains of the wall time (compilation between nodes, shutdown).
 """
 
@@ -18,6 +19,9 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+
+# dbt's result event of each node kind timed on its own, and the kind's label in the breakdown.
+NODE_RESULTS = {"LogModelResult": "model", "LogSeedResult": "seed", "LogSnapshotResult": "snapshot"}
 
 
 def events(log_file: Path) -> list[dict]:
@@ -67,13 +71,16 @@ def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> d
     parts["hooks"] = sum(
         float(e["data"].get("execution_time", 0)) for n, e in named if n == "LogHookEndLine"
     )
-    tests = 0.0
+    tests = {"test": 0.0, "unit_test": 0.0}
     for name, event in named:
-        if name == "LogModelResult":
-            parts[f"model {_node_name(event)}"] = float(event["data"].get("execution_time", 0))
+        seconds = float(event.get("data", {}).get("execution_time", 0))
+        if name in NODE_RESULTS:
+            parts[f"{NODE_RESULTS[name]} {_node_name(event)}"] = seconds
         elif name == "LogTestResult":
-            tests += float(event["data"].get("execution_time", 0))
-    if tests:
-        parts["tests"] = tests
+            kind = event["data"].get("node_info", {}).get("resource_type", "test")
+            tests["unit_test" if kind == "unit_test" else "test"] += seconds
+    for kind, label in (("test", "data tests"), ("unit_test", "unit tests")):
+        if tests[kind]:
+            parts[label] = tests[kind]
     parts["other"] = max(wall_s - sum(parts.values()), 0.0)
     return parts

@@ -60,7 +60,7 @@ def _event(name: str, ts: str, **data: object) -> dict:
     return {"info": {"name": name, "ts": f"2026-01-01T00:00:{ts}Z"}, "data": data}
 
 
-def test_breakdown_separates_parse_spark_start_metadata_hooks_models_and_tests() -> None:
+def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() -> None:
     log = [
         _event("MainReportVersion", "01.000000"),
         _event("FoundStats", "03.000000"),
@@ -71,7 +71,15 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_models_and_tests()
         _event("LogHookEndLine", "14.000000", execution_time=0.5),
         _event("LogStartLine", "14.000000"),
         _event("LogModelResult", "24.000000", execution_time=10.0, node_info={"node_name": "fct"}),
+        _event("LogSeedResult", "25.000000", execution_time=0.5, node_info={"node_name": "cat"}),
+        _event("LogSnapshotResult", "25.500000", execution_time=0.25, node_info={"node_name": "s"}),
         _event("LogTestResult", "26.000000", execution_time=2.0),
+        _event(
+            "LogTestResult",
+            "27.000000",
+            execution_time=0.75,
+            node_info={"resource_type": "unit_test"},
+        ),
     ]
     parts = breakdown(log, started_at=LOG_START - 0.75, wall_s=30.0)
     assert parts == pytest.approx(
@@ -82,8 +90,11 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_models_and_tests()
             "metadata queries": 1.5,
             "hooks": 0.5,
             "model fct": 10.0,
-            "tests": 2.0,
-            "other": 30.0 - 22.75,
+            "seed cat": 0.5,
+            "snapshot s": 0.25,
+            "data tests": 2.0,
+            "unit tests": 0.75,
+            "other": 30.0 - 24.25,
         }
     )
 
