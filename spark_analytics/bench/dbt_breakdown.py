@@ -40,8 +40,13 @@ def _ts(event: dict) -> float:
 
 
 def _node_name(event: dict) -> str:
+    """The node's name, with its version if any (``dim_merchants.v2``): versions of one model
+    share a ``node_name``."""
     info = event.get("data", {}).get("node_info", {})
-    return info.get("node_name") or info.get("unique_id", "?").split(".")[-1]
+    unique_id = info.get("unique_id")
+    if unique_id:
+        return ".".join(unique_id.split(".")[2:])  # drops "<resource type>.<package>."
+    return info.get("node_name", "?")
 
 
 def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> dict[str, float]:
@@ -73,11 +78,12 @@ def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> d
     )
     tests = {"test": 0.0, "unit_test": 0.0}
     for name, event in named:
-        seconds = float(event.get("data", {}).get("execution_time", 0))
+        data = event.get("data", {})
+        seconds = float(data.get("execution_time", 0))
         if name in NODE_RESULTS:
             parts[f"{NODE_RESULTS[name]} {_node_name(event)}"] = seconds
         elif name == "LogTestResult":
-            kind = event["data"].get("node_info", {}).get("resource_type", "test")
+            kind = data.get("node_info", {}).get("resource_type", "test")
             tests["unit_test" if kind == "unit_test" else "test"] += seconds
     for kind, label in (("test", "data tests"), ("unit_test", "unit tests")):
         if tests[kind]:

@@ -4,8 +4,8 @@
         --data data/generated --out /tmp/duckdb_marts [--threads N]
 
 This module owns the DuckDB side of the benchmark and nothing else: it does not write SQL. It
-takes each model's compiled SQL from dbt's ``manifest.json`` (after ``dbt compile``/``run``),
-transpiles it with sqlglot (Spark -> DuckDB), applies the named rewrites below for Spark
+takes each model's compiled SQL from dbt's ``manifest.json`` (after ``dbt compile``, ``run`` or
+``build``), transpiles it with sqlglot (Spark -> DuckDB), applies the named rewrites below for Spark
 semantics sqlglot does not carry over, and builds the models in dependency order (staging as
 views, the rest as tables, the seed loaded from its CSV). The sources are views over the
 generator's files with every declared column as VARCHAR plus a null ``_corrupt_record``, as

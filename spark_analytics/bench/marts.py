@@ -4,8 +4,8 @@
 
 For each size it generates data once (``bench/<rows>/``, git-ignored), builds the path once
 untimed (the seed, the sources' registration, the models: their compiled SQL is what DuckDB
-runs), then runs ``--repeat`` rounds, each arm once
-per round in a rotating order (so no arm always runs on a warm page cache):
+runs), then runs ``--repeat`` rounds, each arm once per round in a rotating order (so no arm
+always runs on a warm page cache):
 
 1. ``dbt run`` of the marts path (staging -> intermediate -> quarantine -> marts), and
    ``dbt build`` of the whole project (models, ML, tests), on the embedded target;
@@ -74,12 +74,16 @@ class Workspace:
     def generated(self) -> Path:
         return self.root / "data" / "generated"
 
+    @property
+    def target(self) -> Path:
+        return self.root / "target"
+
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
             "SPARK_STATE_DIR": str(self.root / "spark"),
             "DATA_DIR": str(self.root / "data"),
-            "DBT_TARGET_PATH": str(self.root / "target"),
+            "DBT_TARGET_PATH": str(self.target),
             "DBT_LOG_PATH": str(self.root / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "SPARK_ANALYTICS_PROGRESS": "0",
@@ -158,7 +162,8 @@ def prepare(space: Workspace, seed: int) -> None:
             "data generation",
         )
     # One dbt process (each pays a cold JVM): the path's seed and models, which also registers
-    # the sources. Its manifest holds each model's compiled SQL, which the DuckDB arm runs.
+    # the sources. Its manifest holds each model's compiled SQL for the DuckDB arm, kept apart
+    # because the timed dbt arms rewrite the target folder.
     build = _dbt("build", "-s", *MARTS_PATH, "--exclude-resource-type", "test", "unit_test")
     _checked(
         subprocess.run(
@@ -167,10 +172,9 @@ def prepare(space: Workspace, seed: int) -> None:
         "dbt build of the path",
     )
     compiled = space.root / "compiled"
-    compiled.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(
-        Path(space.env()["DBT_TARGET_PATH"]) / "manifest.json", compiled / "manifest.json"
-    )
+    shutil.rmtree(compiled, ignore_errors=True)  # a former `dbt compile` target's files
+    compiled.mkdir(parents=True)
+    shutil.copyfile(space.target / "manifest.json", compiled / "manifest.json")
 
 
 def run_arm(arm: str, space: Workspace, result: ArmResult) -> None:

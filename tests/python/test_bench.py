@@ -60,6 +60,10 @@ def _event(name: str, ts: str, **data: object) -> dict:
     return {"info": {"name": name, "ts": f"2026-01-01T00:00:{ts}Z"}, "data": data}
 
 
+def _versioned(name: str, version: int) -> dict[str, str]:
+    return {"node_name": name, "unique_id": f"model.proj.{name}.v{version}"}
+
+
 def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() -> None:
     log = [
         _event("MainReportVersion", "01.000000"),
@@ -71,6 +75,9 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
         _event("LogHookEndLine", "14.000000", execution_time=0.5),
         _event("LogStartLine", "14.000000"),
         _event("LogModelResult", "24.000000", execution_time=10.0, node_info={"node_name": "fct"}),
+        # Two versions of one model share a node_name; the unique_id tells them apart.
+        _event("LogModelResult", "24.100000", execution_time=0.5, node_info=_versioned("dim", 2)),
+        _event("LogModelResult", "24.200000", execution_time=0.25, node_info=_versioned("dim", 1)),
         _event("LogSeedResult", "25.000000", execution_time=0.5, node_info={"node_name": "cat"}),
         _event("LogSnapshotResult", "25.500000", execution_time=0.25, node_info={"node_name": "s"}),
         _event("LogTestResult", "26.000000", execution_time=2.0),
@@ -90,11 +97,13 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
             "metadata queries": 1.5,
             "hooks": 0.5,
             "model fct": 10.0,
+            "model dim.v2": 0.5,
+            "model dim.v1": 0.25,
             "seed cat": 0.5,
             "snapshot s": 0.25,
             "data tests": 2.0,
             "unit tests": 0.75,
-            "other": 30.0 - 24.25,
+            "other": 30.0 - 25.0,
         }
     )
 
