@@ -102,5 +102,9 @@ def local_conf(env: Mapping[str, str] | None = None, app_name: str = APP_NAME) -
     return {
         **session_conf(env, app_name),
         **metastore_conf(state_dir),
+        # Spark's Hive client opens one Hive session per JVM and never closes it (SPARK-51571),
+        # so Hive's default folder for it, /tmp/<session id>_resources, stayed behind after every
+        # run. One JVM per state dir (the metastore lock), so one fixed folder there.
+        "spark.hadoop.hive.downloaded.resources.dir": f"{state_dir}/hive/resources",
         "spark.driver.extraJavaOptions": f'-Dderby.system.home="{quoted}"',
     }

@@ -41,6 +41,7 @@ def session_profile(
             "spark.hadoop.javax.jdo.option.ConnectionURL": (
                 f"jdbc:derby:;databaseName={_STATE}/metastore_db;create=true"
             ),
+            "spark.hadoop.hive.downloaded.resources.dir": f"{_STATE}/hive/resources",
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={_STATE}",
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.driver.host": "127.0.0.1",

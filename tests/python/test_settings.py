@@ -7,6 +7,9 @@ the jobs, the test fixture and the cluster build from ``spark_analytics.settings
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from pyspark.sql import functions as F
 from spark_analytics import settings
 from spark_analytics.cluster import Settings as ClusterSettings
 from spark_analytics.cluster import app_conf
+from tests.python.dbt_project import IN_ENV, REPO_ROOT, TEST_SPARK_ENV
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles.yml"
 
@@ -108,3 +112,32 @@ def test_shuffle_partitions_are_a_ceiling_that_aqe_coalesces_in_cached_plans(
     finally:
         for key, value in saved.items():
             spark.conf.set(key, value)
+
+
+def test_an_embedded_session_leaves_nothing_in_the_temp_folder(tmp_path: Path) -> None:
+    # Spark never closes its Hive client's session, so Hive's default session folder,
+    # <java.io.tmpdir>/<session id>_resources, stayed behind after every embedded run.
+    temp, state = tmp_path / "jvm_tmp", tmp_path / "state"
+    temp.mkdir()
+    script = (
+        "from spark_analytics.session import build_session\n"
+        "spark = build_session('tmp-hygiene')\n"
+        "spark.sql('show databases').collect()\n"
+    )
+    env = {
+        **os.environ,
+        **TEST_SPARK_ENV,
+        "SPARK_STATE_DIR": str(state),
+        "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={temp}",  # every JVM of the session
+    }
+    result = subprocess.run(
+        [str(IN_ENV), sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in temp.iterdir()) == []
+    assert (state / "hive" / "resources").is_dir()  # Hive's session folder went here instead

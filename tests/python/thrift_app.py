@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spark_analytics.cluster.commands import jit_options
+from spark_analytics.cluster.commands import SESSION_RESOURCES, jit_options
 from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +71,8 @@ def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -
         cmd += ["--conf", f"{key}={value}"]
     cmd += ["spark-internal", "--hiveconf", f"hive.server2.thrift.port={thrift_port}"]
     cmd += ["--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1"]
+    resources = state / "hive" / "resources" / SESSION_RESOURCES  # not /tmp: see SESSION_RESOURCES
+    cmd += ["--hiveconf", f"hive.downloaded.resources.dir={resources}"]
     state.mkdir(parents=True, exist_ok=True)
     log = (state / "server.log").open("w")
     return subprocess.Popen(
