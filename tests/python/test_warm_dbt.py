@@ -1,6 +1,7 @@
 """The suites' warm dbt runner (tests/python/warm_dbt.py) answers like a `dbt` process would:
 the same exit codes and messages, files that change between commands are seen, another
-process can open the metastore between two commands, and a failure leaves it usable."""
+process can open the metastore between two commands, and a failure leaves it usable; one
+runner serves a project from test to test, and a changed environment gets a new one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+from tests.python import warm_dbt
 from tests.python.dbt_project import DbtProject
 from tests.python.profiles import session_profile
 
@@ -75,3 +79,21 @@ def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
         "bad --vars": (2, True),
         "rows seen after the failures": 3,
     }
+
+
+def test_one_runner_serves_the_tests_of_a_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _project(tmp_path, warm=True)
+    pids = []
+    # pytest names the current test and phase in the environment: not a reason for a new runner
+    for current in ("test_a (setup)", "test_a (call)", "test_b (call)"):
+        monkeypatch.setenv("PYTEST_CURRENT_TEST", f"tests/python/test_x.py::{current}")
+        project.dbt("parse")
+        pids.append(warm_dbt.runner_pid(project.state_dir))
+    monkeypatch.setenv("SPARK_ANALYTICS_PROGRESS", "0")  # a variable dbt's process would see
+    project.dbt("parse")
+    pids.append(warm_dbt.runner_pid(project.state_dir))
+    warm_dbt.stop(project.state_dir)
+    assert pids[0] is not None and pids[:3] == [pids[0]] * 3
+    assert pids[3] not in (None, pids[0])

@@ -45,6 +45,9 @@ MAX_RUNNERS = 2
 STOP_TIMEOUT_SECONDS = 60
 # In <DBT_LOG_PATH>: what the runner's JVM prints (a `dbt` process would print it on stderr).
 JVM_LOG_NAME = "warm-dbt.log"
+# Not part of a command's environment: pytest sets it to the current test and phase, so keeping
+# it replaced the runner at every test (and between a fixture's setup and the test's call).
+PER_TEST_VARIABLES = frozenset({"PYTEST_CURRENT_TEST"})
 
 
 @dataclass
@@ -74,6 +77,12 @@ def stop(state_dir: Path) -> None:
     except subprocess.TimeoutExpired:
         runner.process.kill()
         runner.process.wait()
+
+
+def runner_pid(state_dir: Path) -> int | None:
+    """The process id of this project state's runner, if one is running."""
+    runner = _runners.get(_runner_key(state_dir))
+    return None if runner is None or runner.process.poll() is not None else runner.process.pid
 
 
 def stop_all() -> None:
@@ -114,6 +123,7 @@ def run(
     args: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
 ) -> subprocess.CompletedProcess[str]:
     """``dbt <args>`` in the project's warm runner; the result a ``dbt`` process would give."""
+    env = {key: value for key, value in env.items() if key not in PER_TEST_VARIABLES}
     runner = _runner(state_dir, env, cwd, in_env)
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="warm-dbt-") as scratch:
