@@ -81,10 +81,12 @@
 
 
 {#- The sources that this invocation's selected nodes read (all of them when nothing is
-    selected, e.g. in run-operation), so `dbt build -s events` does not need the raw files. -#}
+    selected, e.g. in run-operation), so `dbt build -s events` does not need the raw files.
+    run-operation selects nothing, but dbt keeps the last selection of the process: a program
+    that runs dbt in-process (dbtRunner) would see the previous command's. -#}
 {% macro sources_needed_by_selection() %}
     {%- set all_sources = graph.sources.keys() | list -%}
-    {%- if selected_resources is not defined or not selected_resources -%}
+    {%- if flags.WHICH == 'run-operation' or selected_resources is not defined or not selected_resources -%}
         {{ return(all_sources) }}
     {%- endif -%}
     {%- set needed = [] -%}

@@ -222,7 +222,7 @@ def test_a_missing_column_names_the_source_the_column_and_the_fix(
     run = own_data_project.dbt(
         "run-operation", "register_external_sources", dbt_vars=dbt_vars_, check=False
     )
-    assert run.returncode != 0
+    assert run.returncode != 0, run.stdout[-3000:]
     assert "source raw.transactions" in run.stdout
     assert "have no column for: transaction_id <- 'order_number'" in run.stdout
     assert "order_key, cust_key, store, total_price, order_ts, channel" in run.stdout

@@ -157,11 +157,14 @@ def run(
 def _forget_session_state() -> None:
     """What a new ``dbt`` process would not have: cached data, resolved tables (with their file
     listings: a rewritten file's new modification time must be seen), temporary views, the
-    current database, and dbt's once-per-process deprecation warnings."""
-    from dbt.deprecations import reset_deprecations  # noqa: PLC0415 - runner process only
+    current database, dbt's once-per-process deprecation warnings and the last command's
+    selection (dbt keeps it in a module: `selected_resources` of a run-operation showed it)."""
+    from dbt import selected_resources  # noqa: PLC0415 - runner process only
+    from dbt.deprecations import reset_deprecations  # noqa: PLC0415
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     reset_deprecations()
+    selected_resources.set_selected_resources(set())
     session = SparkSession._instantiatedSession  # dbt's threads made it; not "active" here
     if session is None:
         return
