@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -75,6 +76,12 @@ def stop(state_dir: Path) -> None:
     try:
         runner.process.wait(timeout=STOP_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
+        # Shown in pytest's warnings summary: a stop should take about a second.
+        warnings.warn(
+            f"the warm dbt runner of {state_dir} did not stop within {STOP_TIMEOUT_SECONDS} s;"
+            " killed",
+            stacklevel=2,
+        )
         runner.process.kill()
         runner.process.wait()
 
