@@ -30,6 +30,12 @@ REGISTER = """
     {% do run_query("create table if not exists files (n int) using csv location '" ~ path ~ "'") %}
 {% endmacro %}
 """
+# dbt keeps the last command's selection in a module; run-operation selects nothing.
+SELECTION = """
+{% macro log_selection() %}
+    {{ log('selected: ' ~ (selected_resources | length), info=True) }}
+{% endmacro %}
+"""
 
 
 def _project(root: Path, *, warm: bool) -> DbtProject:
@@ -37,6 +43,7 @@ def _project(root: Path, *, warm: bool) -> DbtProject:
     (project_dir / "models").mkdir(parents=True)
     (project_dir / "macros").mkdir()
     (project_dir / "macros" / "register_files.sql").write_text(REGISTER)
+    (project_dir / "macros" / "log_selection.sql").write_text(SELECTION)
     (project_dir / "dbt_project.yml").write_text(PROJECT)
     (project_dir / "profiles.yml").write_text(session_profile("warm_runner"))
     (project_dir / "models" / "broken.sql").write_text("select * from no_such_table\n")
@@ -57,11 +64,14 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
     tables = [row["tableName"] for row in project.catalog("show tables in default")[0]]
     (files / "b.csv").write_text("2\n3\n")  # between two commands of the same runner
     seen_after = _rows_in_files(project)
+    project.dbt("compile", "-s", "broken")
+    logged = project.dbt("run-operation", "log_selection").stdout
     failed = project.dbt("run", check=False)
     bad_vars = project.dbt("run", "--vars", "{not yaml", check=False)
     return {
         "rows seen before and after a new file": (seen_before, seen_after),
         "tables another process sees": tables,
+        "selection a run-operation sees after a compile": re.findall(r"selected: (\d+)", logged),
         "failed model": (failed.returncode, "TABLE_OR_VIEW_NOT_FOUND" in failed.stdout),
         "bad --vars": (bad_vars.returncode, "--vars argument is not valid" in bad_vars.stdout),
         "rows seen after the failures": _rows_in_files(project),
@@ -75,6 +85,7 @@ def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
     assert cold == {
         "rows seen before and after a new file": (1, 3),
         "tables another process sees": ["files"],
+        "selection a run-operation sees after a compile": ["0"],
         "failed model": (1, True),
         "bad --vars": (2, True),
         "rows seen after the failures": 3,

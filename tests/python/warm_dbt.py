@@ -15,7 +15,9 @@ process would not know: cached data, resolved tables, file listings, temporary v
 across commands: the JVM (warm: JIT-compiled, about 3x faster on this project's small
 queries) and SparkSession, and imported Python modules. A runner is replaced when its
 SparkContext is gone, when the environment changes, and stopped before anything else opens the
-project's metastore (Derby admits one JVM at a time): ``DbtProject.env()`` stops it.
+project's metastore (Derby admits one JVM at a time): ``DbtProject.env()`` stops it. Not reset
+between commands, unlike in a new process: runtime SQL settings a command SETs (this project's
+models set none) and the Python UDFs registered into the session.
 
 Run as a script, this module is the runner: one JSON request per stdin line, one JSON reply per
 line on the original stdout; the JVM's own output goes to ``<DBT_LOG_PATH>/warm-dbt.log``.
@@ -28,12 +30,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import faulthandler
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -46,9 +51,10 @@ MAX_RUNNERS = 2
 STOP_TIMEOUT_SECONDS = 60
 # In <DBT_LOG_PATH>: what the runner's JVM prints (a `dbt` process would print it on stderr).
 JVM_LOG_NAME = "warm-dbt.log"
-# Not part of a command's environment: pytest sets it to the current test and phase, so keeping
-# it replaced the runner at every test (and between a fixture's setup and the test's call).
-PER_TEST_VARIABLES = frozenset({"PYTEST_CURRENT_TEST"})
+# pytest sets it to the current test and phase, so passing it on replaced the runner at every
+# test (and between a fixture's setup and the test's call). dbt reads it (a malformed event
+# raises under pytest), so the runner keeps it, with one value for all tests.
+PER_TEST_VARIABLES = {"PYTEST_CURRENT_TEST": "tests/python/warm_dbt.py (warm dbt runner)"}
 
 
 @dataclass
@@ -76,14 +82,16 @@ def stop(state_dir: Path) -> None:
     try:
         runner.process.wait(timeout=STOP_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
+        runner.process.send_signal(signal.SIGUSR1)  # its Python stacks, into JVM_LOG_NAME
+        time.sleep(1)
+        runner.process.kill()
+        runner.process.wait()
         # Shown in pytest's warnings summary: a stop should take about a second.
         warnings.warn(
             f"the warm dbt runner of {state_dir} did not stop within {STOP_TIMEOUT_SECONDS} s;"
-            " killed",
-            stacklevel=2,
+            f" killed (its stacks: {JVM_LOG_NAME} in the project's DBT_LOG_PATH)",
+            stacklevel=1,
         )
-        runner.process.kill()
-        runner.process.wait()
 
 
 def runner_pid(state_dir: Path) -> int | None:
@@ -130,7 +138,7 @@ def run(
     args: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
 ) -> subprocess.CompletedProcess[str]:
     """``dbt <args>`` in the project's warm runner; the result a ``dbt`` process would give."""
-    env = {key: value for key, value in env.items() if key not in PER_TEST_VARIABLES}
+    env = {**env, **{key: value for key, value in PER_TEST_VARIABLES.items() if key in env}}
     runner = _runner(state_dir, env, cwd, in_env)
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="warm-dbt-") as scratch:
@@ -258,6 +266,7 @@ def _serve() -> None:
     log = open(log_dir / JVM_LOG_NAME, "a", buffering=1)  # noqa: SIM115 - the process's life
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
+    faulthandler.register(signal.SIGUSR1, file=log, all_threads=True)  # see stop()
     stdout, stderr = _Switch(log), _Switch(log)
     sys.stdin, sys.stdout, sys.stderr = open(os.devnull), stdout, stderr  # noqa: SIM115
     for line in requests:
