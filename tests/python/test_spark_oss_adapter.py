@@ -11,9 +11,11 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import pytest
 from python_udfs.merchant import normalize_merchant_name
 from python_udfs.risk import transaction_risk_score
 from spark_analytics import warehouse
+from tests.python import warm_dbt
 from tests.python.dbt_project import DbtProject
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
 from tests.python.stale_jvm import fake_jvm, orphaned_lock
@@ -653,8 +656,6 @@ spark_oss_fixture:
 
 @pytest.mark.cluster
 def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
-    import signal
-
     thrift_port, connect_port = free_port(), free_port()
     server_state = tmp_path / "server"
     server = start_thrift_connect_app(server_state, thrift_port, connect_port)
@@ -682,11 +683,24 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
         udf_run = _dbt(project, tmp_path, "run", "--select", "merchants_udf")
         assert udf_run.returncode == 1
         assert "is not registered in the Spark session of target 'cluster'" in udf_run.stdout
+        # Each command closes its Connect session: the dbt process outlives the server and
+        # still exits at once (PySpark's at-exit clean-up used to retry against it for minutes).
+        _stop_server(server)
+        runner = DbtProject(tmp_path, project_dir=project).state_dir
+        started = time.monotonic()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # warm_dbt.stop warns when it had to kill the runner
+            warm_dbt.stop(runner)
+        assert time.monotonic() - started < 30
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        _stop_server(server)
+
+
+def _stop_server(server: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()

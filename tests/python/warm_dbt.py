@@ -81,11 +81,16 @@ def stop(state_dir: Path) -> None:
             runner.process.stdin.close()
     try:
         runner.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        timed_out = False
     except subprocess.TimeoutExpired:
         runner.process.send_signal(signal.SIGUSR1)  # its Python stacks, into JVM_LOG_NAME
         time.sleep(1)
         runner.process.kill()
         runner.process.wait()
+        timed_out = True
+    if runner.process.stdout:
+        runner.process.stdout.close()
+    if timed_out:
         # Shown in pytest's warnings summary: a stop should take about a second.
         warnings.warn(
             f"the warm dbt runner of {state_dir} did not stop within {STOP_TIMEOUT_SECONDS} s;"

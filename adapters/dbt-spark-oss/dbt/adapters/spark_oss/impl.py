@@ -21,7 +21,10 @@ from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt.adapters.spark_oss.connections import SparkOssConnectionManager, start_session_early
-from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
+from dbt.adapters.spark_oss.python_submissions import (
+    SparkOssPythonJobHelper,
+    close_connect_sessions,
+)
 from dbt.flags import get_flags
 
 SESSION_SUBMISSION = "session"
@@ -75,6 +78,12 @@ class SparkOssAdapter(SparkAdapter):
     @classmethod
     def type(cls) -> str:
         return "spark_oss"
+
+    def cleanup_connections(self) -> None:
+        """dbt's end of an invocation: the SQL connections, then the Python models' Spark
+        Connect sessions (``close_connect_sessions``)."""
+        super().cleanup_connections()
+        close_connect_sessions()
 
     @classmethod
     def get_adapter_run_info(cls, config: Any) -> AdapterTrackingRelationInfo:

@@ -35,7 +35,7 @@ _connect_guard = threading.Lock()
 
 
 def connect_session(url: str) -> Any:
-    """One Spark Connect session per URL for the life of the process."""
+    """One Spark Connect session per URL, until ``close_connect_sessions``."""
     with _connect_guard:
         session = _connect_sessions.get(url)
         if session is None:
@@ -57,6 +57,21 @@ def connect_session(url: str) -> Any:
     # make it active here too, so APIs that look it up (e.g. PipelineModel.load) find it.
     type(session)._set_default_and_active_session(session)
     return session
+
+
+def close_connect_sessions() -> None:
+    """Stops the Spark Connect sessions of this process (at the end of each dbt invocation).
+
+    The server releases their state now rather than at its session timeout, and nothing is
+    left for PySpark's clean-up at process exit: in a process that outlives the server (an
+    orchestrator running dbt in-process), that clean-up retried against the gone server for
+    minutes before the process could exit. The next Python model opens a new session.
+    """
+    with _connect_guard:
+        sessions = list(_connect_sessions.values())
+        _connect_sessions.clear()
+    for session in sessions:
+        session.stop()  # best effort by PySpark's contract: it logs, never raises
 
 
 def prepare_code(compiled_code: str, raw_code: str | None) -> tuple[str, int, int]:
