@@ -45,15 +45,15 @@ lint: setup
 # the local Spark cluster. `PYTEST_ARGS=-k marts make test` narrows it down;
 # `PYTEST_ARGS=--runslow make test` adds the slow tests (second builds, the long-write kill,
 # every model of the kill matrix), about 15 more minutes. The suites run on TEST_WORKERS pytest-xdist
-# workers (one file, or the files sharing the built project, per worker at a time:
-# tests/python/conftest.py); TEST_WORKERS=0 runs them in this process.
+# workers (one file, or the files sharing the built project, per worker at a time, longest
+# first: tests/python/conftest.py); TEST_WORKERS=0 runs them in this process.
 # The suites' Spark JVMs (drivers and the local cluster's) compile with C1 only (SPARK_JIT,
 # scripts/in_env.sh): on their small data C2's compiling costs more CPU than it saves.
 TEST_WORKERS ?= 2
 SPARK_JIT ?= quick
 test: setup lint
 	@scripts/ensure_chromium.sh
-	SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The fault suite (docs/reliability.md): kill -9 at every point of every materialization, a Thrift
 # reader during rebuilds, the metastore lock, hostile input, bad files, streaming, security. Prints

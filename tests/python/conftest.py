@@ -10,6 +10,7 @@ from pyspark.sql import SparkSession
 
 from spark_analytics.settings import LOOPBACK, session_conf
 from tests.python.dbt_project import PARSE_SEED_ENV, ROWS, SEED, TEST_SPARK_ENV, DbtProject
+from tests.python.group_durations import SHARED_PROJECT, longest_first, read_durations
 
 # Prints the table of what the fault suites checked (make faults).
 pytest_plugins = ["tests.python.fault_table"]
@@ -23,15 +24,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): a group runs on one worker, in order.
 # Each file is a group, so a module fixture is built once; every file that uses the session's
 # `clean_project` joins one group, so that project is built once too.
-SHARED_PROJECT = "clean_project"  # the fixture below, and the name of its group
-
-
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     shared = {item.path for item in items if SHARED_PROJECT in getattr(item, "fixturenames", ())}
+    groups = {}
     for item in items:
-        group = SHARED_PROJECT if item.path in shared else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
+        groups[item.nodeid] = SHARED_PROJECT if item.path in shared else item.path.name
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    # Longest groups first (tests/python/group_durations.py; `make test` keeps this order with
+    # --no-loadscope-reorder).
+    items[:] = longest_first(items, lambda item: groups[item.nodeid], read_durations())
     for marker, option in (("slow", "--runslow"), ("cluster", "--runcluster")):
         if config.getoption(option):
             continue
