@@ -23,11 +23,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): a group runs on one worker, in order.
 # Each file is a group, so a module fixture is built once; every file that uses the session's
-# `clean_project` joins one group, so that project is built once too.
+# `clean_project` joins one group (SHARED_PROJECT), so that project is built once too.
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     shared = {item.path for item in items if SHARED_PROJECT in getattr(item, "fixturenames", ())}
-    groups = {}
+    groups: dict[str, str] = {}
     for item in items:
         groups[item.nodeid] = SHARED_PROJECT if item.path in shared else item.path.name
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
