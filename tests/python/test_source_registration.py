@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -221,3 +222,24 @@ def test_reader_never_sees_the_source_missing_during_a_flip(
         thread.join()
     assert errors == [], errors[:5]
     assert counts and set(counts) == {ROWS}, sorted(set(counts))
+
+
+# An orchestrator runs dbt in-process (dbtRunner). dbt keeps the last command's selection in a
+# module, and run-operation selects nothing: the registration must not read the stale selection.
+IN_PROCESS = """
+import sys
+from dbt.cli.main import dbtRunner
+
+runner = dbtRunner()
+if not runner.invoke(["compile", "-s", "stg_raw__customers"]).success:
+    sys.exit(3)
+sys.exit(0 if runner.invoke(["run-operation", "register_external_sources"]).success else 1)
+"""
+
+
+def test_run_operation_after_a_selecting_command_in_the_same_process_registers_every_source(
+    project: DbtProject, history: dict[str, object]
+) -> None:
+    done = project.run(sys.executable, "-c", IN_PROCESS)
+    registered = re.findall(r"Registering source raw\.(\w+) ", done.stdout)
+    assert sorted(registered) == ["customers", "merchants", "transactions"], done.stdout[-3000:]
