@@ -53,7 +53,7 @@ TEST_WORKERS ?= 2
 SPARK_JIT ?= quick
 test: setup lint
 	@scripts/ensure_chromium.sh
-	SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The fault suite (docs/reliability.md): kill -9 at every point of every materialization, a Thrift
 # reader during rebuilds, the metastore lock, hostile input, bad files, streaming, security. Prints

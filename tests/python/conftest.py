@@ -31,8 +31,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         groups[item.nodeid] = SHARED_PROJECT if item.path in shared else item.path.name
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    # Longest groups first (tests/python/group_durations.py; `make test` keeps this order with
-    # --no-loadscope-reorder).
+    # Longest groups first (tests/python/group_durations.py; xdist keeps this order with
+    # --no-loadscope-reorder, pyproject.toml).
     items[:] = longest_first(items, lambda item: groups[item.nodeid], read_durations())
     for marker, option in (("slow", "--runslow"), ("cluster", "--runcluster")):
         if config.getoption(option):

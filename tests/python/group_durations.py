@@ -1,7 +1,8 @@
 """The order in which `make test` hands its groups to the pytest-xdist workers: longest first.
 
-`make test` runs `-n 2 --dist loadgroup`: a free worker takes the next group (a file, or the files
-that share the built project: conftest.py). xdist's own order, by number of tests, put files of
+`make test` runs `-n 2 --dist loadgroup`: a worker is handed the next group (a file, or the files
+that share the built project: conftest.py) as its current one nears its end. xdist's own order,
+by number of tests (off with `--no-loadscope-reorder`, pyproject.toml), put files of
 one or two long tests (a streaming cycle per process, the kill matrix, the snapshots) last, where
 one of them ran alone while the other worker idled. ``group_durations.json`` holds each group's
 summed test time from a run's JUnit XML; regenerate it with
@@ -47,7 +48,7 @@ def durations_from_junit(path: Path) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for case in ET.parse(path).iter("testcase"):
         name = case.get("name", "")
-        if "@" in name:
+        if name.rfind("@") > name.rfind("]"):  # xdist's rule: not an "@" inside parameters
             group = name.rsplit("@", 1)[1]
             seconds[group] = seconds.get(group, 0.0) + float(case.get("time", 0))
     return {group: round(total, 1) for group, total in sorted(seconds.items())}

@@ -44,6 +44,7 @@ def test_durations_sum_each_groups_tests_from_junit(tmp_path: Path) -> None:
         '<testcase classname="tests.python.test_a" name="test_y[p@q]@test_a.py" time="2.5"/>'
         '<testcase classname="tests.python.test_b" name="test_z@clean_project" time="4"/>'
         '<testcase classname="tests.python.test_c" name="test_not_distributed" time="9"/>'
+        '<testcase classname="tests.python.test_c" name="test_q[a@b]" time="9"/>'
         "</testsuite></testsuites>"
     )
     assert durations_from_junit(junit) == {"clean_project": 4.0, "test_a.py": 3.8}

@@ -225,6 +225,27 @@ def test_thrift_method_runs_python_models_through_spark_connect(
     helper.submit("assert spark == 'cs'\n")
 
 
+def test_udfs_are_registered_once_per_session_until_it_is_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.adapters.spark_oss.connections import forget_udf_registrations, register_udf_modules
+
+    (tmp_path / "counting_udfs.py").write_text(
+        "calls = []\n\ndef register_all(spark):\n    calls.append(spark)\n    return ['f']\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    session = object()  # a stopped Connect session's id can come back for the next one
+    assert register_udf_modules(session, ["counting_udfs"]) == ["f"]
+    assert register_udf_modules(session, ["counting_udfs"]) == ["f"]
+    forget_udf_registrations(session)
+    assert register_udf_modules(session, ["counting_udfs"]) == ["f"]
+    forget_udf_registrations(session)  # nothing left behind for the next test
+
+    import counting_udfs  # type: ignore[import-not-found]
+
+    assert counting_udfs.calls == [session, session]
+
+
 def test_python_error_is_one_line_with_model_file_line() -> None:
     from dbt.adapters.spark_oss.python_submissions import run_python_model
     from dbt_common.exceptions import DbtRuntimeError
@@ -683,10 +704,15 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
         udf_run = _dbt(project, tmp_path, "run", "--select", "merchants_udf")
         assert udf_run.returncode == 1
         assert "is not registered in the Spark session of target 'cluster'" in udf_run.stdout
-        # Each command closes its Connect session: the dbt process outlives the server and
-        # still exits at once (PySpark's at-exit clean-up used to retry against it for minutes).
-        _stop_server(server)
+        # Each command closes its Connect session; the next one opens a new session and registers
+        # the UDFs on it (same dbt process: the warm runner).
         runner = DbtProject(tmp_path, project_dir=project).state_dir
+        rerun = _dbt(project, tmp_path, "run", "--select", "orders_enriched")
+        assert rerun.returncode == 0, rerun.stdout[-4000:]
+        # The dbt process outlives the server and still exits at once (PySpark's at-exit
+        # clean-up of an open session used to retry against it for minutes).
+        _stop_server(server)
+        assert warm_dbt.runner_pid(runner) is not None
         started = time.monotonic()
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # warm_dbt.stop warns when it had to kill the runner

@@ -131,6 +131,14 @@ def register_udf_modules(spark: Any, modules: list[str]) -> list[str]:
         return names
 
 
+def forget_udf_registrations(spark: Any) -> None:
+    """Forgets what ``register_udf_modules`` did on ``spark``, before that session is stopped: a
+    later session may get the same ``id`` and must be registered again."""
+    with _udf_lock:
+        for key in [key for key in _registered_sessions if key[0] == id(spark)]:
+            del _registered_sessions[key]
+
+
 def route_query_context_logs(log_file: str = os.path.join("logs", "spark.log")) -> None:
     """Send PySpark's query-error records to ``log_file`` instead of stderr.
 

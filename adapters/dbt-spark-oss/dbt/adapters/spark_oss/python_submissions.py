@@ -25,6 +25,7 @@ from dbt.adapters.spark_oss.connections import (
     SparkOssCredentials,
     connect_url_with_token,
     ensure_session_ready,
+    forget_udf_registrations,
     register_udf_modules,
 )
 
@@ -43,7 +44,9 @@ def connect_session(url: str) -> Any:
 
             token = os.environ.get(CONNECT_TOKEN_ENV, "").strip()
             try:
-                session = SparkSession.builder.remote(connect_url_with_token(url)).getOrCreate()
+                # create(), not getOrCreate(): never a session of the program running dbt
+                # (possibly on another server), which close_connect_sessions would stop.
+                session = SparkSession.builder.remote(connect_url_with_token(url)).create()
             except Exception as exc:  # pragma: no cover - depends on a running server
                 detail = str(exc).replace(token, "***") if token else str(exc)
                 raise DbtRuntimeError(
@@ -65,12 +68,19 @@ def close_connect_sessions() -> None:
     The server releases their state now rather than at its session timeout, and nothing is
     left for PySpark's clean-up at process exit: in a process that outlives the server (an
     orchestrator running dbt in-process), that clean-up retried against the gone server for
-    minutes before the process could exit. The next Python model opens a new session.
+    minutes before the process could exit. The next Python model opens a new session. Process-
+    wide: dbt runs one invocation at a time in a process.
     """
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
     with _connect_guard:
         sessions = list(_connect_sessions.values())
         _connect_sessions.clear()
     for session in sessions:
+        forget_udf_registrations(session)
+        # Releasing the session retries for up to 10 minutes by default: a server that went away
+        # during the command must not hold its end that long. A few seconds, then give up.
+        session.client.set_retry_policies([DefaultPolicy(max_retries=2, max_backoff=1000)])
         session.stop()  # best effort by PySpark's contract: it logs, never raises
 
 
