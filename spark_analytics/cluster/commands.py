@@ -20,7 +20,12 @@ from spark_analytics.cluster.config import (
     Settings,
 )
 from spark_analytics.cluster.hive_shim import shim_jar_path
-from spark_analytics.settings import LOOPBACK_DRIVER_CONF, metastore_conf, sql_conf
+from spark_analytics.settings import (
+    LOOPBACK_DRIVER_CONF,
+    SHUFFLE_CONF,
+    metastore_conf,
+    sql_conf,
+)
 
 
 def java_home() -> str:
@@ -137,6 +142,7 @@ def app_conf(settings: Settings) -> dict[str, str]:
         # Same semantics as the embedded `local` target.
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         **sql_conf(),
+        **SHUFFLE_CONF,
         "spark.pyspark.python": sys.executable,
         "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
         "spark.local.dir": str(state / "local"),

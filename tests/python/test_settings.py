@@ -69,10 +69,11 @@ def test_cluster_output_sends_the_shared_connection_settings() -> None:
     assert _server_side_parameters("cluster", {}) == settings.CONNECTION_SQL_CONF
 
 
-def test_cluster_application_uses_the_shared_sql_semantics(tmp_path: Path) -> None:
+def test_cluster_application_uses_the_shared_sql_and_shuffle_settings(tmp_path: Path) -> None:
     conf = app_conf(ClusterSettings(state_dir=tmp_path))
     expected = {
         **settings.sql_conf(),
+        **settings.SHUFFLE_CONF,
         **settings.LOOPBACK_DRIVER_CONF,
         **settings.metastore_conf(str(tmp_path)),
     }
