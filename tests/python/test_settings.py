@@ -23,6 +23,7 @@ from spark_analytics import settings
 from spark_analytics.cluster import Settings as ClusterSettings
 from spark_analytics.cluster import app_conf
 from tests.python.dbt_project import IN_ENV, REPO_ROOT, TEST_SPARK_ENV
+from tests.python.thrift_app import thrift_connect_app_conf
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles.yml"
 
@@ -69,8 +70,12 @@ def test_cluster_output_sends_the_shared_connection_settings() -> None:
     assert _server_side_parameters("cluster", {}) == settings.CONNECTION_SQL_CONF
 
 
-def test_cluster_application_uses_the_shared_sql_and_shuffle_settings(tmp_path: Path) -> None:
-    conf = app_conf(ClusterSettings(state_dir=tmp_path))
+@pytest.mark.parametrize("server", ["cluster application", "tests' Thrift server"])
+def test_servers_use_the_shared_sql_and_shuffle_settings(server: str, tmp_path: Path) -> None:
+    if server == "cluster application":
+        conf = app_conf(ClusterSettings(state_dir=tmp_path))
+    else:
+        conf = thrift_connect_app_conf(tmp_path, connect_port=15002)
     expected = {
         **settings.sql_conf(),
         **settings.SHUFFLE_CONF,
@@ -78,6 +83,14 @@ def test_cluster_application_uses_the_shared_sql_and_shuffle_settings(tmp_path: 
         **settings.metastore_conf(str(tmp_path)),
     }
     assert {key: conf[key] for key in expected} == expected
+
+
+def test_a_started_session_took_the_shuffle_settings(spark: SparkSession) -> None:
+    # Core confs given to an already started context are ignored without a word: check the
+    # fixture's real context, and that shuffles are not left on Spark's per-partition files.
+    started = spark.sparkContext.getConf()
+    assert {key: started.get(key) for key in settings.SHUFFLE_CONF} == settings.SHUFFLE_CONF
+    assert settings.SHUFFLE_CONF["spark.shuffle.sort.bypassMergeThreshold"] == "0"
 
 
 def test_no_reader_sets_partition_overwrite_mode() -> None:

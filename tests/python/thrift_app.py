@@ -15,6 +15,7 @@ from typing import Any
 
 from spark_analytics.cluster.commands import SESSION_RESOURCES, jit_options
 from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
+from spark_analytics.settings import LOOPBACK_DRIVER_CONF, SHUFFLE_CONF, metastore_conf, sql_conf
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +36,25 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def thrift_connect_app_conf(state: Path, connect_port: int) -> dict[str, str]:
+    """The test server's Spark conf: the project's SQL, shuffle, loopback and metastore settings
+    (spark_analytics.settings), as the cluster's application gets them, then this server's own."""
+    return {
+        **sql_conf(),
+        **SHUFFLE_CONF,
+        **LOOPBACK_DRIVER_CONF,
+        **metastore_conf(str(state)),
+        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(connect_port),
+        # SPARK_JIT's options (scripts/in_env.sh), as the cluster's driver gets them.
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {jit_options()}".strip(),
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.driver.extraClassPath": str(write_shim_jar(shim_jar_path(state))),
+    }
+
+
 def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -> Any:
     import pyspark
 
@@ -49,22 +69,7 @@ def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
-    confs = {
-        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
-        "spark.connect.grpc.binding.address": "127.0.0.1",
-        "spark.connect.grpc.binding.port": str(connect_port),
-        "spark.sql.warehouse.dir": str(state / "warehouse"),
-        "spark.hadoop.javax.jdo.option.ConnectionURL": (
-            f"jdbc:derby:;databaseName={state}/metastore_db;create=true"
-        ),
-        # SPARK_JIT's options (scripts/in_env.sh), as the cluster's driver gets them.
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {jit_options()}".strip(),
-        "spark.ui.enabled": "false",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.host": "127.0.0.1",
-        "spark.sql.shuffle.partitions": "2",
-        "spark.driver.extraClassPath": str(write_shim_jar(shim_jar_path(state))),
-    }
+    confs = thrift_connect_app_conf(state, connect_port)
     cmd = [str(spark_home / "bin" / "spark-submit"), "--master", "local[2]"]
     cmd += ["--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"]
     for key, value in confs.items():
