@@ -45,12 +45,15 @@ CONNECTION_SQL_CONF: dict[str, str] = {
     "spark.sql.sources.default": "parquet",
 }
 
-# How map tasks write shuffle files, on every target (not a SQL conf: set when a session or the
-# cluster's application starts). Spark's default (200) writes one file per reduce partition per
-# map task and concatenates them whenever a shuffle has at most 200 partitions, which is every
-# shuffle of ours (SPARK_SHUFFLE_PARTITIONS, a ceiling AQE coalesces): 200 files for a handful
-# of rows. 0: each map task sorts its rows by partition into one file. The 1M `dbt build` is
-# 6 % faster (its data tests 8 %); the marts path is unchanged at 1M and 10M (BENCHMARKS.md,
+# How map tasks write shuffle files: the embedded session, the jobs and `make cluster-up`'s
+# application (not a SQL conf, so a Thrift connection cannot send it: a user's own Thrift Server
+# needs it at start, docs/cluster.md). Spark's default (200) takes the "bypass merge" path for a
+# shuffle with no map-side combine (every SQL exchange) and at most 200 reduce partitions, which
+# is every shuffle of ours (SPARK_SHUFFLE_PARTITIONS, a ceiling AQE coalesces): each map task
+# writes one file per reduce partition, 200 files for a handful of rows, then concatenates them.
+# 0: each map task writes its records grouped by partition straight into one file (the
+# serialized sort writer). The 1M `dbt build` is 6 % faster (its data tests 8 %); the marts path
+# is unchanged at 1M and 10M, and so is a build at the suites' 4 partitions (BENCHMARKS.md,
 # stop 36).
 SHUFFLE_CONF: dict[str, str] = {
     "spark.shuffle.sort.bypassMergeThreshold": "0",
