@@ -19,7 +19,8 @@ its directories are empty, so ``in_env.sh`` points ``SPARK_CONF_DIR`` at an empt
 names log4j's file with ``-Dlog4j2.configurationFile``. The JVM checks the archive against its
 own version and class path and, if they differ, starts without it (silently: the in_env.sh
 flags keep the console clean), so a stale archive costs time, never correctness. The archive
-is rebuilt when its stamp (Java version, pyspark version, class path) changes.
+is rebuilt when its stamp (Java version, pyspark version, class path, and the session settings
+and workload it was recorded with) changes.
 
     scripts/in_env.sh python -m spark_analytics.jvm_archive          # build if stale
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import json
 import os
 import shlex
 import subprocess
@@ -52,13 +54,19 @@ def _spark_jars() -> list[str]:
 
 
 def stamp(java_home: str, conf_dir: str) -> str:
-    """What the archive depends on: the JVM build, pyspark and the driver's class path."""
+    """What the archive depends on: the JVM build, pyspark, the driver's class path, and what
+    it was recorded with (the session's default settings, e.g. the shuffle writer, which decide
+    the classes a driver loads; this module's workload)."""
     import pyspark
+
+    from spark_analytics.settings import session_conf
 
     java = subprocess.run(
         [f"{java_home}/bin/java", "-version"], capture_output=True, text=True, check=True
     ).stderr
-    parts = [java, pyspark.__version__, conf_dir, *_spark_jars()]
+    settings = json.dumps(session_conf({}), sort_keys=True)  # defaults only: no caller's env
+    workload = Path(__file__).read_text()
+    parts = [java, pyspark.__version__, conf_dir, *_spark_jars(), settings, workload]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

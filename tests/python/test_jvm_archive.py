@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_analytics import jvm_archive
+from spark_analytics import jvm_archive, settings
 from tests.python.dbt_project import IN_ENV
 from tests.python.java_runtime import major as java_major
 from tests.python.java_runtime import path_java_home
@@ -104,3 +104,17 @@ def test_an_older_java_starts_even_when_handed_the_aot_cache(tmp_path: Path) -> 
     assert _archive_path(**env).suffix == ".jsa"
     sources = _class_sources(tmp_path, **env)  # raises if the JVM refused to start
     assert "org.apache.spark.SparkContext" in sources
+
+
+def test_a_change_of_the_default_settings_rebuilds_the_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive holds the classes its recording driver loaded, which follow the session's
+    settings (e.g. the shuffle writer): another default must not keep an archive recorded
+    under the old one. A caller's own environment does not count."""
+    java_home, conf_dir = _in_env("JAVA_HOME"), str(tmp_path)
+    current = jvm_archive.stamp(java_home, conf_dir)
+    monkeypatch.setenv("SPARK_SHUFFLE_PARTITIONS", "7")
+    assert jvm_archive.stamp(java_home, conf_dir) == current
+    monkeypatch.setitem(settings.SHUFFLE_CONF, "spark.shuffle.sort.bypassMergeThreshold", "200")
+    assert jvm_archive.stamp(java_home, conf_dir) != current
