@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from spark_analytics.cluster.commands import SESSION_RESOURCES, jit_options
+from spark_analytics.cluster.config import CONNECT_PLUGIN
 from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
-from spark_analytics.settings import LOOPBACK_DRIVER_CONF, SHUFFLE_CONF, metastore_conf, sql_conf
+from spark_analytics.settings import (
+    LOOPBACK,
+    LOOPBACK_DRIVER_CONF,
+    SHUFFLE_CONF,
+    metastore_conf,
+    sql_conf,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,8 +51,8 @@ def thrift_connect_app_conf(state: Path, connect_port: int) -> dict[str, str]:
         **SHUFFLE_CONF,
         **LOOPBACK_DRIVER_CONF,
         **metastore_conf(str(state)),
-        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
-        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.plugins": CONNECT_PLUGIN,
+        "spark.connect.grpc.binding.address": LOOPBACK,
         "spark.connect.grpc.binding.port": str(connect_port),
         # SPARK_JIT's options (scripts/in_env.sh), as the cluster's driver gets them.
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {jit_options()}".strip(),
