@@ -40,9 +40,11 @@ from spark_analytics.ml.labels import customer_labels
 from spark_analytics.ml.scoring import latest_model, score, score_latest
 from spark_analytics.ml.synthetic import generated_inputs
 from spark_analytics.ml.training import (
+    ROWS_PER_PARTITION,
     TrainingParams,
     TrainingResult,
     labelled_snapshot,
+    sized_partitions,
     train_and_evaluate,
 )
 
@@ -137,6 +139,9 @@ def test_version_is_deterministic_and_rerun_overwrites_same_model(
     again = train_and_evaluate(features, labels, TrainingParams(), root=str(model_root))
     assert again.model_version == trained.model_version
     assert again.model_path == trained.model_path
+    # One partition (sized_partitions): the same sums in the same order, the same model.
+    assert again.model.stages[-1].coefficients == trained.model.stages[-1].coefficients
+    assert again.metrics == trained.metrics
     assert [p.name for p in model_root.iterdir()] == [trained.model_version]
     json.loads(trained.metrics["params_json"])  # parameters are valid JSON
 
@@ -154,6 +159,17 @@ def test_version_is_deterministic_and_rerun_overwrites_same_model(
         save=False,
     )
     assert other.model_version != trained.model_version
+
+
+@pytest.mark.parametrize(
+    ("rows", "partitions"),
+    [(0, 1), (10, 1), (ROWS_PER_PARTITION, 1), (2 * ROWS_PER_PARTITION + 1, 3), (10**9, 4)],
+)
+def test_fit_and_evaluation_read_one_partition_per_rows_per_partition(
+    spark: SparkSession, rows: int, partitions: int
+) -> None:
+    four = spark.range(0, 8, 1, 4)
+    assert sized_partitions(four, rows).rdd.getNumPartitions() == partitions  # never more than 4
 
 
 def test_scoring_uses_latest_model_one_row_per_customer(
