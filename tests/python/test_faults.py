@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from spark_analytics import warehouse
+from tests.python import warm_dbt
+from tests.python.dbt_project import DbtProject
 from tests.python.fault_project import MODELS, ORDERS, SCHEMA, FaultProject
 from tests.python.fault_table import RecordFault
 from tests.python.thrift_app import free_port, start_thrift_connect_app, wait_until_serving
@@ -42,11 +44,18 @@ def _content(state: dict[str, dict[str, object] | None]) -> dict[str, tuple[obje
 
 @pytest.fixture(scope="module")
 def clean_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict]:
-    """The content of every model after a clean batch-1 build and a clean batch-2 build."""
-    project = FaultProject(tmp_path_factory.mktemp("faults_clean"))
-    first = project.state(project.dbt("build", batch=1), "FAULT_STATE_END")
-    second = project.state(project.dbt("build", batch=2), "FAULT_STATE_END")
-    return {1: _content(first), 2: _content(second)}
+    """The content of every model after a clean batch-1 build and a clean batch-2 build. Nothing
+    is killed here, so both builds run in one warm dbt process (tests/python/warm_dbt.py)."""
+    fault_project = FaultProject(tmp_path_factory.mktemp("faults_clean"))
+    project = DbtProject(fault_project.workdir, project_dir=fault_project.project)
+    states = {
+        batch: FaultProject.state(
+            project.dbt("build", dbt_vars={"batch": batch}), "FAULT_STATE_END"
+        )
+        for batch in (1, 2)
+    }
+    warm_dbt.stop(project.state_dir)  # its JVM's memory, for the killed builds' JVMs
+    return {batch: _content(state) for batch, state in states.items()}
 
 
 @pytest.fixture(scope="module")
