@@ -23,7 +23,7 @@ from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import StandardScaler, VectorAssembler
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
@@ -123,18 +123,25 @@ def build_pipeline(params: TrainingParams) -> Pipeline:
     return Pipeline(stages=[assembler, scaler, classifier])
 
 
-def labelled_snapshot(
-    features: DataFrame, labels: DataFrame, snapshot: str, label_col: str = "label"
+def labelled_snapshots(
+    features: DataFrame, labels: DataFrame, snapshots: tuple[str, ...], label_col: str = "label"
 ) -> DataFrame:
-    """The rows of one snapshot: features, model inputs and the label as a double."""
-    snapshot_labels = labels.where(F.col("snapshot") == snapshot).select(
+    """The rows of the given snapshots: features, model inputs and the label as a double."""
+    snapshot_labels = labels.where(F.col("snapshot").isin(*snapshots)).select(
         "snapshot", "customer_id", F.col(label_col).cast("double").alias(label_col)
     )
     return (
-        features.where(F.col("snapshot") == snapshot)
+        features.where(F.col("snapshot").isin(*snapshots))
         .join(snapshot_labels, ["snapshot", "customer_id"], "inner")
         .transform(with_model_inputs)
     )
+
+
+def labelled_snapshot(
+    features: DataFrame, labels: DataFrame, snapshot: str, label_col: str = "label"
+) -> DataFrame:
+    """The rows of one snapshot (``labelled_snapshots``)."""
+    return labelled_snapshots(features, labels, (snapshot,), label_col)
 
 
 def sized_partitions(df: DataFrame, rows: int) -> DataFrame:
@@ -143,14 +150,18 @@ def sized_partitions(df: DataFrame, rows: int) -> DataFrame:
     return df.coalesce(max(1, math.ceil(rows / ROWS_PER_PARTITION)))
 
 
-def fingerprint(df: DataFrame, columns: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Order-independent content hash: row count and sum of per-row xxhash64 (as decimal)."""
-    row = df.select(
+def _fingerprint_columns(columns: list[str] | tuple[str, ...]) -> list[Column]:
+    return [
         F.count(F.lit(1)).alias("rows"),
         F.coalesce(F.sum(F.xxhash64(*columns).cast("decimal(38,0)")), F.lit(0))
         .cast("string")
         .alias("hash_sum"),
-    ).first()
+    ]
+
+
+def fingerprint(df: DataFrame, columns: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Order-independent content hash: row count and sum of per-row xxhash64 (as decimal)."""
+    row = df.select(*_fingerprint_columns(columns)).first()
     return {"rows": int(row["rows"]), "hash_sum": str(row["hash_sum"])}
 
 
@@ -199,14 +210,28 @@ def evaluate(predictions: DataFrame, label_col: str = "label") -> dict[str, floa
     return metrics
 
 
-def _summary(df: DataFrame, label_col: str) -> dict[str, Any]:
-    row = df.select(
-        F.count(F.lit(1)).alias("rows"),
-        F.avg(label_col).alias("positive_rate"),
-        F.max("as_of_date").alias("as_of_date"),
-        F.countDistinct(label_col).alias("classes"),
-    ).first()
-    return row.asDict()
+def snapshot_summaries(
+    labelled: DataFrame,
+    snapshots: tuple[str, ...],
+    hashed: list[str] | tuple[str, ...],
+    label_col: str = "label",
+) -> dict[str, dict[str, Any]]:
+    """Per snapshot, in one aggregate over ``labelled`` (``labelled_snapshots``): rows, positive
+    rate, latest as-of date, label classes, and the ``fingerprint`` of the ``hashed`` columns
+    (``fingerprint``: rows and hash_sum). A snapshot without rows has rows 0 and classes 0."""
+    found = {
+        row["snapshot"]: row.asDict()
+        for row in labelled.groupBy("snapshot")
+        .agg(
+            *_fingerprint_columns(hashed),
+            F.avg(label_col).alias("positive_rate"),
+            F.max("as_of_date").alias("as_of_date"),
+            F.countDistinct(label_col).alias("classes"),
+        )
+        .collect()
+    }
+    empty = {"rows": 0, "hash_sum": "0", "positive_rate": None, "as_of_date": None, "classes": 0}
+    return {name: found.get(name, {"snapshot": name, **empty}) for name in snapshots}
 
 
 def _check_trainable(name: str, summary: dict[str, Any]) -> None:
@@ -271,22 +296,27 @@ def train_and_evaluate(
     gate = gate or GateConfig()
     session = features.sparkSession
     root = root or model_root(session)
-    train = labelled_snapshot(features, labels, SNAPSHOT_TRAIN, params.label_col).persist()
-    test = labelled_snapshot(features, labels, SNAPSHOT_TEST, params.label_col).persist()
+    snapshots = (SNAPSHOT_TRAIN, SNAPSHOT_TEST)
+    # Both snapshots read, joined and cached together, and summarised in one query.
+    labelled = labelled_snapshots(features, labels, snapshots, params.label_col).persist()
     try:
-        train_summary = _summary(train, params.label_col)
-        test_summary = _summary(test, params.label_col)
+        hashed = ["customer_id", "as_of_date", *params.feature_cols, params.label_col]
+        summaries = snapshot_summaries(labelled, snapshots, hashed, params.label_col)
+        train_summary, test_summary = (summaries[name] for name in snapshots)
         _check_trainable(SNAPSHOT_TRAIN, train_summary)
         _check_trainable(SNAPSHOT_TEST, test_summary)
-        hashed = ["customer_id", "as_of_date", *params.feature_cols, params.label_col]
-        version = model_version(params, fingerprint(train, hashed), fingerprint(test, hashed))
+        fingerprints = [
+            {"rows": int(summary["rows"]), "hash_sum": str(summary["hash_sum"])}
+            for summary in (train_summary, test_summary)
+        ]
+        version = model_version(params, *fingerprints)
         path = f"{root.rstrip('/')}/{version}"
+        train, test = (labelled.where(F.col("snapshot") == name) for name in snapshots)
         model = build_pipeline(params).fit(sized_partitions(train, train_summary["rows"]))
         test_sized = sized_partitions(test, test_summary["rows"])
         metrics = evaluate(model.transform(test_sized), params.label_col)
     finally:
-        train.unpersist()
-        test.unpersist()
+        labelled.unpersist()
     if save:
         model.write().overwrite().save(path)
     record = {

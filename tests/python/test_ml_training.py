@@ -43,7 +43,9 @@ from spark_analytics.ml.training import (
     ROWS_PER_PARTITION,
     TrainingParams,
     TrainingResult,
+    fingerprint,
     labelled_snapshot,
+    model_version,
     sized_partitions,
     train_and_evaluate,
 )
@@ -159,6 +161,25 @@ def test_version_is_deterministic_and_rerun_overwrites_same_model(
         save=False,
     )
     assert other.model_version != trained.model_version
+
+
+def test_version_hashes_the_parameters_and_each_snapshots_own_fingerprint(
+    features_and_labels: tuple[DataFrame, DataFrame], trained: TrainingResult
+) -> None:
+    """Training summarises both snapshots in one query; each snapshot on its own gives the same
+    fingerprints, so the same version."""
+    features, labels = features_and_labels
+    params = TrainingParams()
+    hashed = ["customer_id", "as_of_date", *params.feature_cols, params.label_col]
+    each = [
+        fingerprint(labelled_snapshot(features, labels, snapshot), hashed)
+        for snapshot in (SNAPSHOT_TRAIN, SNAPSHOT_TEST)
+    ]
+    assert [f["rows"] for f in each] == [
+        trained.metrics["rows_trained"],
+        trained.metrics["rows_tested"],
+    ]
+    assert trained.model_version == model_version(params, *each)
 
 
 @pytest.mark.parametrize(
