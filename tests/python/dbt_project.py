@@ -125,13 +125,19 @@ class DbtProject:
         return env
 
     def run(
-        self, *command: str, check: bool = True, timeout: float | None = None
+        self,
+        *command: str,
+        check: bool = True,
+        timeout: float | None = None,
+        opens_metastore: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Runs a command through scripts/in_env.sh; on failure shows its output."""
+        """Runs a command through scripts/in_env.sh; on failure shows its output. A command that
+        does not open the project's metastore (``opens_metastore=False``) leaves the warm runner
+        running, so the next dbt command does not start a JVM again."""
         result = subprocess.run(
             [str(IN_ENV), *command],
             cwd=self.project_dir,
-            env=self.env(),
+            env=self.env() if opens_metastore else self._env(),
             capture_output=True,
             text=True,
             check=False,
@@ -201,9 +207,11 @@ class DbtProject:
         partial.replace(files[0])  # atomic: a worker copying it meanwhile reads a whole file
 
     def generate(self, *args: str) -> dict[str, object]:
-        """Generates data with spark_analytics.datagen and returns its manifest."""
+        """Generates data with spark_analytics.datagen (files only) and returns its manifest."""
         self.run(
-            sys.executable, "-m", "spark_analytics.datagen", "--out", str(self.generated_dir), *args
+            *(sys.executable, "-m", "spark_analytics.datagen", "--out", str(self.generated_dir)),
+            *args,
+            opens_metastore=False,
         )
         return json.loads((self.generated_dir / "manifest.json").read_text())
 
