@@ -151,6 +151,7 @@ def sized_partitions(df: DataFrame, rows: int) -> DataFrame:
 
 
 def _fingerprint_columns(columns: list[str] | tuple[str, ...]) -> list[Column]:
+    """An order-independent content hash: row count and sum of per-row xxhash64 (as decimal)."""
     return [
         F.count(F.lit(1)).alias("rows"),
         F.coalesce(F.sum(F.xxhash64(*columns).cast("decimal(38,0)")), F.lit(0))
@@ -159,10 +160,13 @@ def _fingerprint_columns(columns: list[str] | tuple[str, ...]) -> list[Column]:
     ]
 
 
-def fingerprint(df: DataFrame, columns: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Order-independent content hash: row count and sum of per-row xxhash64 (as decimal)."""
-    row = df.select(*_fingerprint_columns(columns)).first()
-    return {"rows": int(row["rows"]), "hash_sum": str(row["hash_sum"])}
+def _fingerprint_of(summary: dict[str, Any]) -> dict[str, Any]:
+    return {"rows": int(summary["rows"]), "hash_sum": str(summary["hash_sum"])}
+
+
+def hashed_columns(params: TrainingParams) -> list[str]:
+    """The columns whose content the version covers: key, as-of date, features, label."""
+    return ["customer_id", "as_of_date", *params.feature_cols, params.label_col]
 
 
 def model_version(
@@ -217,8 +221,9 @@ def snapshot_summaries(
     label_col: str = "label",
 ) -> dict[str, dict[str, Any]]:
     """Per snapshot, in one aggregate over ``labelled`` (``labelled_snapshots``): rows, positive
-    rate, latest as-of date, label classes, and the ``fingerprint`` of the ``hashed`` columns
-    (``fingerprint``: rows and hash_sum). A snapshot without rows has rows 0 and classes 0."""
+    rate, latest as-of date, label classes, and a content hash of the ``hashed`` columns (rows
+    and hash_sum, the sum of per-row xxhash64). A snapshot without rows has rows 0, hash_sum "0"
+    and classes 0."""
     found = {
         row["snapshot"]: row.asDict()
         for row in labelled.groupBy("snapshot")
@@ -300,16 +305,12 @@ def train_and_evaluate(
     # Both snapshots read, joined and cached together, and summarised in one query.
     labelled = labelled_snapshots(features, labels, snapshots, params.label_col).persist()
     try:
-        hashed = ["customer_id", "as_of_date", *params.feature_cols, params.label_col]
+        hashed = hashed_columns(params)
         summaries = snapshot_summaries(labelled, snapshots, hashed, params.label_col)
         train_summary, test_summary = (summaries[name] for name in snapshots)
         _check_trainable(SNAPSHOT_TRAIN, train_summary)
         _check_trainable(SNAPSHOT_TEST, test_summary)
-        fingerprints = [
-            {"rows": int(summary["rows"]), "hash_sum": str(summary["hash_sum"])}
-            for summary in (train_summary, test_summary)
-        ]
-        version = model_version(params, *fingerprints)
+        version = model_version(params, *map(_fingerprint_of, (train_summary, test_summary)))
         path = f"{root.rstrip('/')}/{version}"
         train, test = (labelled.where(F.col("snapshot") == name) for name in snapshots)
         model = build_pipeline(params).fit(sized_partitions(train, train_summary["rows"]))

@@ -209,7 +209,11 @@ class DbtProject:
     def generate(self, *args: str) -> dict[str, object]:
         """Generates data with spark_analytics.datagen (files only) and returns its manifest."""
         self.run(
-            *(sys.executable, "-m", "spark_analytics.datagen", "--out", str(self.generated_dir)),
+            sys.executable,
+            "-m",
+            "spark_analytics.datagen",
+            "--out",
+            str(self.generated_dir),
             *args,
             opens_metastore=False,
         )

@@ -48,13 +48,15 @@ def clean_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict]:
     is killed here, so both builds run in one warm dbt process (tests/python/warm_dbt.py)."""
     fault_project = FaultProject(tmp_path_factory.mktemp("faults_clean"))
     project = DbtProject(fault_project.workdir, project_dir=fault_project.project)
-    states = {
-        batch: FaultProject.state(
-            project.dbt("build", dbt_vars={"batch": batch}), "FAULT_STATE_END"
-        )
-        for batch in (1, 2)
-    }
-    warm_dbt.stop(project.state_dir)  # its JVM's memory, for the killed builds' JVMs
+    try:
+        states = {
+            batch: FaultProject.state(
+                project.dbt("build", dbt_vars={"batch": batch}), "FAULT_STATE_END"
+            )
+            for batch in (1, 2)
+        }
+    finally:
+        warm_dbt.stop(project.state_dir)  # its JVM's memory, for the killed builds' JVMs
     return {batch: _content(state) for batch, state in states.items()}
 
 

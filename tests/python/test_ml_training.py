@@ -43,7 +43,7 @@ from spark_analytics.ml.training import (
     ROWS_PER_PARTITION,
     TrainingParams,
     TrainingResult,
-    fingerprint,
+    hashed_columns,
     labelled_snapshot,
     model_version,
     sized_partitions,
@@ -142,7 +142,11 @@ def test_version_is_deterministic_and_rerun_overwrites_same_model(
     assert again.model_version == trained.model_version
     assert again.model_path == trained.model_path
     # One partition (sized_partitions): the same sums in the same order, the same model.
-    assert again.model.stages[-1].coefficients == trained.model.stages[-1].coefficients
+    again_fit, trained_fit = again.model.stages[-1], trained.model.stages[-1]
+    assert (again_fit.coefficients, again_fit.intercept) == (
+        trained_fit.coefficients,
+        trained_fit.intercept,
+    )
     assert again.metrics == trained.metrics
     assert [p.name for p in model_root.iterdir()] == [trained.model_version]
     json.loads(trained.metrics["params_json"])  # parameters are valid JSON
@@ -166,15 +170,20 @@ def test_version_is_deterministic_and_rerun_overwrites_same_model(
 def test_version_hashes_the_parameters_and_each_snapshots_own_fingerprint(
     features_and_labels: tuple[DataFrame, DataFrame], trained: TrainingResult
 ) -> None:
-    """Training summarises both snapshots in one query; each snapshot on its own gives the same
-    fingerprints, so the same version."""
+    """Training summarises both snapshots in one query. The version is the hash of the
+    parameters and of each snapshot's row count and sum of per-row xxhash64 over the key, the
+    as-of date, the model inputs and the label, computed here snapshot by snapshot."""
     features, labels = features_and_labels
     params = TrainingParams()
-    hashed = ["customer_id", "as_of_date", *params.feature_cols, params.label_col]
-    each = [
-        fingerprint(labelled_snapshot(features, labels, snapshot), hashed)
-        for snapshot in (SNAPSHOT_TRAIN, SNAPSHOT_TEST)
-    ]
+    columns = ["customer_id", "as_of_date", *MODEL_INPUT_COLUMNS, "label"]
+    assert hashed_columns(params) == columns
+    each = []
+    for snapshot in (SNAPSHOT_TRAIN, SNAPSHOT_TEST):
+        rows = labelled_snapshot(features, labels, snapshot).select(
+            F.xxhash64(*columns).cast("decimal(38,0)").alias("h")
+        )
+        total = rows.agg(F.sum("h")).first()[0]
+        each.append({"rows": rows.count(), "hash_sum": str(total)})
     assert [f["rows"] for f in each] == [
         trained.metrics["rows_trained"],
         trained.metrics["rows_tested"],
@@ -186,7 +195,7 @@ def test_version_hashes_the_parameters_and_each_snapshots_own_fingerprint(
     ("rows", "partitions"),
     [(0, 1), (10, 1), (ROWS_PER_PARTITION, 1), (2 * ROWS_PER_PARTITION + 1, 3), (10**9, 4)],
 )
-def test_fit_and_evaluation_read_one_partition_per_rows_per_partition(
+def test_sized_partitions_gives_one_partition_per_rows_per_partition(
     spark: SparkSession, rows: int, partitions: int
 ) -> None:
     four = spark.range(0, 8, 1, 4)
