@@ -2,7 +2,8 @@
 
 Tables are read back as Parquet straight from the warehouse directory, so the test's own
 SparkSession never opens the project's Derby metastore (which one process holds at a time).
-What only the metastore knows (comments, views) is asked by `catalog`, in a process of its own.
+What only the metastore knows (comments, views) is asked by `catalog`, in the project's warm
+dbt runner (tests/python/warm_dbt.py), which holds the metastore.
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ ML = f"{SCHEMA}_ml"
 # `DbtProject.catalog`: runs SQL statements on the project's metastore, prints their rows as JSON.
 _CATALOG_QUERY = """
 import json, sys
+from pyspark.sql import SparkSession
 from spark_analytics.session import build_session
-spark = build_session("tests-catalog")
+# In a warm runner (tests/python/warm_dbt.py), its session as it is: dbt's profile made it.
+spark = SparkSession._instantiatedSession or build_session("tests-catalog")
 rows = [[r.asDict() for r in spark.sql(statement).collect()] for statement in sys.argv[1:]]
 print(json.dumps(rows, default=str))
 """
@@ -175,6 +178,28 @@ class DbtProject:
         self._keep_parse_as_seed(command, result, fresh)
         return result
 
+    def python(
+        self, *argv: str, check: bool = True, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``python -m module ...`` or ``python -c code ...`` of a program that opens the
+        project's metastore: in the warm runner (its SparkSession, a JVM start saved), or with
+        ``warm=False`` a process of its own."""
+        if not self.warm:
+            return self.run(sys.executable, *argv, check=check, timeout=timeout)
+        env = self._env()
+        result = warm_dbt.run_python(
+            list(argv),
+            state_dir=self.state_dir,
+            env=env,
+            cwd=self.project_dir,
+            workdir=self.workdir,
+            in_env=IN_ENV,
+        )
+        if check and result.returncode != 0:
+            jvm_log = Path(env["DBT_LOG_PATH"]) / warm_dbt.JVM_LOG_NAME
+            raise AssertionError(failure_report(result.args, result, jvm_log))
+        return result
+
     def _parse_files(self) -> tuple[Path, Path] | None:
         """(the run's seed, this project's partial parse file), for the repository project."""
         seed = os.environ.get(PARSE_SEED_ENV)
@@ -225,7 +250,11 @@ class DbtProject:
     def read_table(self, spark: SparkSession, schema: str, table: str) -> DataFrame:
         return spark.read.parquet(str(self.table_path(schema, table)))
 
-    def catalog(self, *statements: str) -> list[list[dict[str, object]]]:
-        """The rows of each statement, run by a Spark session on this project's metastore."""
-        done = self.run(sys.executable, "-c", _CATALOG_QUERY, *statements)
+    def catalog(self, *statements: str, own_process: bool = False) -> list[list[dict[str, object]]]:
+        """The rows of each statement, run by a Spark session on this project's metastore: the
+        warm runner's, or (``own_process``, or ``warm=False``) a new process's."""
+        if own_process:
+            done = self.run(sys.executable, "-c", _CATALOG_QUERY, *statements)
+        else:
+            done = self.python("-c", _CATALOG_QUERY, *statements)
         return json.loads(done.stdout.strip().splitlines()[-1])

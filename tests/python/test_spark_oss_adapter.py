@@ -416,9 +416,9 @@ def test_persist_docs_column_comments_sql_in_the_create_python_by_alter(
         "country": "Country of the customer.",
     }
     assert two_builds["second_results"]["orders_by_hour"]["status"] == "success"
-    by_hour, enriched = DbtProject(two_builds["state"]).catalog(
-        f"describe table {SCHEMA}.orders_by_hour", f"describe table {SCHEMA}.orders_enriched"
-    )
+    by_hour, enriched = DbtProject(
+        two_builds["state"], project_dir=two_builds["state"] / "project"
+    ).catalog(f"describe table {SCHEMA}.orders_by_hour", f"describe table {SCHEMA}.orders_enriched")
     assert _column_comments(by_hour) == sql_docs
     comments = _column_comments(enriched)
     assert {name: comments[name] for name in python_docs} == python_docs
@@ -438,7 +438,9 @@ def test_contracted_documented_model_is_checked_once_and_keeps_its_columns_apart
     the contract's order, each column its own values and description, and the query's columns
     are asked once (dbt's contract check), not again through the docs' temporary view."""
     assert two_builds["second_results"]["contracted_orders"]["status"] == "success"
-    [described, rows] = DbtProject(two_builds["state"]).catalog(
+    [described, rows] = DbtProject(
+        two_builds["state"], project_dir=two_builds["state"] / "project"
+    ).catalog(
         f"describe table {SCHEMA}.contracted_orders",
         f"select order_key, ordered_hour, amount from {SCHEMA}.contracted_orders",
     )

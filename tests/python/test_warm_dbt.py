@@ -36,6 +36,11 @@ SELECTION = """
     {{ log('selected: ' ~ (selected_resources | length), info=True) }}
 {% endmacro %}
 """
+SCHEMA_VARIABLE = """
+{% macro log_schema_variable() %}
+    {{ log('DBT_SCHEMA: ' ~ env_var('DBT_SCHEMA', 'unset'), info=True) }}
+{% endmacro %}
+"""
 
 
 def _project(root: Path, *, warm: bool) -> DbtProject:
@@ -44,6 +49,7 @@ def _project(root: Path, *, warm: bool) -> DbtProject:
     (project_dir / "macros").mkdir()
     (project_dir / "macros" / "register_files.sql").write_text(REGISTER)
     (project_dir / "macros" / "log_selection.sql").write_text(SELECTION)
+    (project_dir / "macros" / "log_schema_variable.sql").write_text(SCHEMA_VARIABLE)
     (project_dir / "dbt_project.yml").write_text(PROJECT)
     (project_dir / "profiles.yml").write_text(session_profile("warm_runner"))
     (project_dir / "models" / "broken.sql").write_text("select * from no_such_table\n")
@@ -61,7 +67,8 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
     project.dbt("run-operation", "register_files", "--args", json.dumps({"path": str(files)}))
     seen_before = _rows_in_files(project)
     # Another process on the metastore (Derby admits one JVM): the runner hands it over.
-    tables = [row["tableName"] for row in project.catalog("show tables in default")[0]]
+    shown = project.catalog("show tables in default", own_process=True)
+    tables = [row["tableName"] for row in shown[0]]
     (files / "b.csv").write_text("2\n3\n")  # between two commands of the same runner
     seen_after = _rows_in_files(project)
     project.dbt("compile", "-s", "broken")
@@ -95,6 +102,7 @@ def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
 def test_one_runner_serves_the_tests_of_a_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("DBT_SCHEMA", raising=False)
     project = _project(tmp_path, warm=True)
     pids = []
     # pytest names the current test and phase in the environment: not a reason for a new runner
@@ -102,9 +110,23 @@ def test_one_runner_serves_the_tests_of_a_project(
         monkeypatch.setenv("PYTEST_CURRENT_TEST", f"tests/python/test_x.py::{current}")
         project.dbt("parse")
         pids.append(warm_dbt.runner_pid(project.state_dir))
+    # the same state in another schema and target folder (warm_dbt.PER_COMMAND_VARIABLES): the
+    # same runner, each command with its own values, as its process would have them
+    other_target = tmp_path / "other-target"
+    elsewhere = DbtProject(
+        project.workdir,
+        project_dir=project.project_dir,
+        extra_env=(("DBT_SCHEMA", "elsewhere"), ("DBT_TARGET_PATH", str(other_target))),
+    )
+    logged = [elsewhere.dbt("run-operation", "log_schema_variable").stdout]
+    pids.append(warm_dbt.runner_pid(project.state_dir))
+    logged.append(project.dbt("run-operation", "log_schema_variable").stdout)
+    pids.append(warm_dbt.runner_pid(project.state_dir))
     monkeypatch.setenv("SPARK_ANALYTICS_PROGRESS", "0")  # a variable dbt's process would see
     project.dbt("parse")
     pids.append(warm_dbt.runner_pid(project.state_dir))
     warm_dbt.stop(project.state_dir)
-    assert pids[0] is not None and pids[:3] == [pids[0]] * 3
-    assert pids[3] not in (None, pids[0])
+    assert pids[0] is not None and pids[:5] == [pids[0]] * 5
+    assert pids[5] not in (None, pids[0])
+    assert [re.findall(r"DBT_SCHEMA: (\w+)", out) for out in logged] == [["elsewhere"], ["unset"]]
+    assert (other_target / "manifest.json").exists()

@@ -5,7 +5,8 @@ SparkSession with Hive) and then meets every query shape with a cold JVM; the su
 about 190 dbt commands. A warm runner is one process per project, started through
 scripts/in_env.sh with the project's environment, that runs each command with dbtRunner, dbt's
 programmatic entry point, the way ``spark_analytics.streaming.pipeline`` does: the session
-target's ``getOrCreate()`` returns the same SparkSession every time.
+target's ``getOrCreate()`` returns the same SparkSession every time. Commands with other values
+of PER_COMMAND_VARIABLES (the schema, the target folder) share the runner.
 
 Per command, as in a ``dbt`` process: argument parsing, (partial) parsing of the project, the
 adapter and its connections, the hooks, dbt's stdout and stderr (captured per command), and
@@ -18,6 +19,11 @@ SparkContext is gone, when the environment changes, and stopped before anything 
 project's metastore (Derby admits one JVM at a time): ``DbtProject.env()`` stops it. Not reset
 between commands, unlike in a new process: runtime SQL settings a command SETs (this project's
 models set none) and the Python UDFs registered into the session.
+
+The runner also runs the suites' Python programs that open the project's metastore the way dbt
+does (``run_python``: the stream pipeline's cycles, ``DbtProject.catalog``'s queries): their
+``build_session`` returns the runner's SparkSession, and they save a JVM start each, plus the
+runner's restart that a process of their own would force.
 
 Run as a script, this module is the runner: one JSON request per stdin line, one JSON reply per
 line on the original stdout; the JVM's own output goes to ``<DBT_LOG_PATH>/warm-dbt.log``.
@@ -55,6 +61,10 @@ JVM_LOG_NAME = "warm-dbt.log"
 # test (and between a fixture's setup and the test's call). dbt reads it (a malformed event
 # raises under pytest), so the runner keeps it, with one value for all tests.
 PER_TEST_VARIABLES = {"PYTEST_CURRENT_TEST": "tests/python/warm_dbt.py (warm dbt runner)"}
+# Read by dbt afresh at each command (a flag's variable, the profile's env_var()), by nothing
+# the runner set up once: a command with other values sets them in the runner before it runs,
+# instead of replacing the runner (the suites build one state into several schemas and targets).
+PER_COMMAND_VARIABLES = ("DBT_SCHEMA", "DBT_TARGET_PATH")
 
 
 @dataclass
@@ -143,12 +153,39 @@ def run(
     args: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
 ) -> subprocess.CompletedProcess[str]:
     """``dbt <args>`` in the project's warm runner; the result a ``dbt`` process would give."""
+    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
+    return _request({"args": args}, ["dbt", *args], **where)
+
+
+def run_python(
+    argv: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module ...`` or ``python -c code ...`` (``argv``) in the project's warm runner,
+    for a program that opens the project's metastore the way dbt does (``build_session``'s
+    ``getOrCreate`` returns the runner's SparkSession); the result the process would give."""
+    if len(argv) < 2 or argv[0] not in ("-m", "-c"):
+        raise ValueError(f"expected -m module or -c code, then arguments: {argv}")
+    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
+    return _request({"python": argv}, [sys.executable, *argv], **where)
+
+
+def _request(
+    request: dict[str, object],
+    command: list[str],
+    *,
+    state_dir: Path,
+    env: dict[str, str],
+    cwd: Path,
+    workdir: Path,
+    in_env: Path,
+) -> subprocess.CompletedProcess[str]:
     env = {**env, **{key: value for key, value in PER_TEST_VARIABLES.items() if key in env}}
+    per_command = {key: env.pop(key, None) for key in PER_COMMAND_VARIABLES}
     runner = _runner(state_dir, env, cwd, in_env)
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="warm-dbt-") as scratch:
         out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
-        request = {"args": args, "stdout": str(out), "stderr": str(err)}
+        request = {**request, "env": per_command, "stdout": str(out), "stderr": str(err)}
         assert runner.process.stdin and runner.process.stdout
         try:
             runner.process.stdin.write(json.dumps(request) + "\n")
@@ -168,7 +205,7 @@ def run(
         stderr = err.read_text(errors="replace") if err.exists() else ""
     if not usable:
         stop(state_dir)
-    return subprocess.CompletedProcess(["dbt", *args], returncode, stdout, stderr)
+    return subprocess.CompletedProcess(command, returncode, stdout, stderr)
 
 
 # --- the runner process ---------------------------------------------------------------------
@@ -196,6 +233,15 @@ def _forget_session_state() -> None:
         session.catalog.setCurrentDatabase("default")
 
 
+def _set_command_variables(values: dict[str, str | None]) -> None:
+    """This command's PER_COMMAND_VARIABLES, as its process would have them (None: unset)."""
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def _session_usable() -> bool:
     """False when the JVM or SparkContext is gone (the next command needs a new runner)."""
     from pyspark.sql import SparkSession  # noqa: PLC0415 - runner process only
@@ -220,6 +266,32 @@ def _invoke(args: list[str]) -> int:
     if isinstance(result.exception, DbtUsageException):
         print(f"Error: {result.exception}", file=sys.stderr)  # what click prints for `dbt`
     return 2 if result.exception is not None else 1
+
+
+def _invoke_python(argv: list[str]) -> int:
+    """The exit code ``python <argv>`` would give: ``-m module args`` or ``-c code args``."""
+    import runpy  # noqa: PLC0415 - runner process only
+
+    option, target, *args = argv
+    saved = sys.argv
+    try:
+        if option == "-m":
+            sys.argv = [target, *args]  # runpy puts the module's file in sys.argv[0]
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = ["-c", *args]
+            exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
+    except SystemExit as exit_:
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        print(exit_.code, file=sys.stderr)  # what Python prints for SystemExit("message")
+        return 1
+    except Exception:  # noqa: BLE001 - the program's uncaught error, as Python reports it
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.argv = saved
+    return 0
 
 
 class _Switch(io.TextIOBase):
@@ -250,7 +322,11 @@ def _handle(request: dict[str, object], stdout: _Switch, stderr: _Switch) -> dic
         stdout.target, stderr.target = out, err
         try:
             _forget_session_state()
-            returncode = _invoke(list(request["args"]))  # type: ignore[arg-type]
+            _set_command_variables(request["env"])  # type: ignore[arg-type]
+            if "python" in request:
+                returncode = _invoke_python(list(request["python"]))  # type: ignore[arg-type]
+            else:
+                returncode = _invoke(list(request["args"]))  # type: ignore[arg-type]
         except BaseException:  # noqa: BLE001 - the runner's own failure, reported as dbt's error
             traceback.print_exc(file=err)
             return {"returncode": 2, "usable": False}
