@@ -105,10 +105,12 @@ class DbtProject:
     def generated_dir(self) -> Path:
         return self.data_dir / "generated"
 
-    def env(self) -> dict[str, str]:
-        """The environment of a process on this project; its warm dbt runner stops first, so
-        that process can open the metastore."""
-        warm_dbt.stop(self.state_dir)
+    def env(self, *, opens_metastore: bool = True) -> dict[str, str]:
+        """The environment of a process on this project. A process that opens the metastore
+        (the default) needs the warm dbt runner stopped first; one that does not (e.g. `dbt docs
+        serve`, the generator) leaves it running for the next dbt command."""
+        if opens_metastore:
+            warm_dbt.stop(self.state_dir)
         return self._env()
 
     def _env(self) -> dict[str, str]:
@@ -140,7 +142,7 @@ class DbtProject:
         result = subprocess.run(
             [str(IN_ENV), *command],
             cwd=self.project_dir,
-            env=self.env() if opens_metastore else self._env(),
+            env=self.env(opens_metastore=opens_metastore),
             capture_output=True,
             text=True,
             check=False,

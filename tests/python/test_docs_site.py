@@ -62,7 +62,7 @@ def docs_server(clean_project: DbtProject, generated_docs: Path) -> Iterator[str
             "--no-browser",
         ],
         cwd=REPO_ROOT,
-        env=clean_project.env(),
+        env=clean_project.env(opens_metastore=False),  # it serves target/'s files
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
