@@ -8,12 +8,13 @@ dbt runner (tests/python/warm_dbt.py), which holds the metastore.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,8 @@ _CATALOG_QUERY = """
 import json, sys
 from pyspark.sql import SparkSession
 from spark_analytics.session import build_session
-# In a warm runner (tests/python/warm_dbt.py), its session as it is: dbt's profile made it.
+# In a warm runner (tests/python/warm_dbt.py), its session as it is: dbt's profile made it (a
+# runner that ran only commands without statements, e.g. `dbt parse`, has none yet).
 spark = SparkSession._instantiatedSession or build_session("tests-catalog")
 rows = [[r.asDict() for r in spark.sql(statement).collect()] for statement in sys.argv[1:]]
 print(json.dumps(rows, default=str))
@@ -161,22 +163,10 @@ class DbtProject:
         if dbt_vars:
             command += ["--vars", json.dumps(dbt_vars)]
         fresh = self._start_from_seeded_parse()
-        if not self.warm:
+        if self.warm:
+            result = self._in_runner(warm_dbt.run, command[1:], check=check)
+        else:
             result = self.run(*command, check=check)
-            self._keep_parse_as_seed(command, result, fresh)
-            return result
-        env = self._env()
-        result = warm_dbt.run(
-            command[1:],
-            state_dir=self.state_dir,
-            env=env,
-            cwd=self.project_dir,
-            workdir=self.workdir,
-            in_env=IN_ENV,
-        )
-        if check and result.returncode != 0:
-            jvm_log = Path(env["DBT_LOG_PATH"]) / warm_dbt.JVM_LOG_NAME  # where the runner logs
-            raise AssertionError(failure_report(command, result, jvm_log))
         self._keep_parse_as_seed(command, result, fresh)
         return result
 
@@ -185,12 +175,25 @@ class DbtProject:
     ) -> subprocess.CompletedProcess[str]:
         """``python -m module ...`` or ``python -c code ...`` of a program that opens the
         project's metastore: in the warm runner (its SparkSession, a JVM start saved), or with
-        ``warm=False`` a process of its own."""
+        ``warm=False`` a process of its own; the same result either way."""
         if not self.warm:
             return self.run(sys.executable, *argv, check=check, timeout=timeout)
+        return self._in_runner(
+            functools.partial(warm_dbt.run_python, timeout=timeout), list(argv), check=check
+        )
+
+    def _in_runner(
+        self,
+        send: Callable[..., subprocess.CompletedProcess[str]],
+        args: list[str],
+        *,
+        check: bool,
+    ) -> subprocess.CompletedProcess[str]:
+        """A request to the project's warm runner (``warm_dbt.run`` or ``run_python``); on
+        failure shows its output and the end of the runner's JVM log."""
         env = self._env()
-        result = warm_dbt.run_python(
-            list(argv),
+        result = send(
+            args,
             state_dir=self.state_dir,
             env=env,
             cwd=self.project_dir,
@@ -198,7 +201,7 @@ class DbtProject:
             in_env=IN_ENV,
         )
         if check and result.returncode != 0:
-            jvm_log = Path(env["DBT_LOG_PATH"]) / warm_dbt.JVM_LOG_NAME
+            jvm_log = Path(env["DBT_LOG_PATH"]) / warm_dbt.JVM_LOG_NAME  # where the runner logs
             raise AssertionError(failure_report(result.args, result, jvm_log))
         return result
 
@@ -254,8 +257,9 @@ class DbtProject:
 
     def catalog(self, *statements: str, own_process: bool = False) -> list[list[dict[str, object]]]:
         """The rows of each statement, run by a Spark session on this project's metastore: the
-        warm runner's, or (``own_process``, or ``warm=False``) a new process's."""
-        if own_process:
+        running warm runner's (the session its dbt commands made), else (or ``own_process``, or
+        ``warm=False``) a new process's."""
+        if own_process or warm_dbt.runner_pid(self.state_dir) is None:
             done = self.run(sys.executable, "-c", _CATALOG_QUERY, *statements)
         else:
             done = self.python("-c", _CATALOG_QUERY, *statements)

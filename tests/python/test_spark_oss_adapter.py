@@ -284,6 +284,12 @@ def _dbt(
     return DbtProject(state, project_dir=project, warm=warm).dbt(*args, check=False)
 
 
+def _catalog(state: Path, *statements: str) -> list[list[dict[str, Any]]]:
+    """``DbtProject.catalog`` with the builds' own project folder, so that their warm runner
+    answers (another folder is another environment: a new runner, started cold)."""
+    return DbtProject(state, project_dir=state / "project").catalog(*statements)
+
+
 def _table(state: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(DbtProject(state).table_path(SCHEMA, name))
 
@@ -416,9 +422,11 @@ def test_persist_docs_column_comments_sql_in_the_create_python_by_alter(
         "country": "Country of the customer.",
     }
     assert two_builds["second_results"]["orders_by_hour"]["status"] == "success"
-    by_hour, enriched = DbtProject(
-        two_builds["state"], project_dir=two_builds["state"] / "project"
-    ).catalog(f"describe table {SCHEMA}.orders_by_hour", f"describe table {SCHEMA}.orders_enriched")
+    by_hour, enriched = _catalog(
+        two_builds["state"],
+        f"describe table {SCHEMA}.orders_by_hour",
+        f"describe table {SCHEMA}.orders_enriched",
+    )
     assert _column_comments(by_hour) == sql_docs
     comments = _column_comments(enriched)
     assert {name: comments[name] for name in python_docs} == python_docs
@@ -438,9 +446,8 @@ def test_contracted_documented_model_is_checked_once_and_keeps_its_columns_apart
     the contract's order, each column its own values and description, and the query's columns
     are asked once (dbt's contract check), not again through the docs' temporary view."""
     assert two_builds["second_results"]["contracted_orders"]["status"] == "success"
-    [described, rows] = DbtProject(
-        two_builds["state"], project_dir=two_builds["state"] / "project"
-    ).catalog(
+    [described, rows] = _catalog(
+        two_builds["state"],
         f"describe table {SCHEMA}.contracted_orders",
         f"select order_key, ordered_hour, amount from {SCHEMA}.contracted_orders",
     )

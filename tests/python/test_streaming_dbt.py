@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -26,6 +27,7 @@ from spark_analytics.streaming.replay import (
     plan_batches,
     write_batch_file,
 )
+from tests.python import warm_dbt
 from tests.python.dbt_project import EVENTS, MARTS, REPO_ROOT, DbtProject
 
 # The dbt project to run (the repository's; override to try a scratch copy).
@@ -44,7 +46,7 @@ REPLAY = ReplayConfig(
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
     project = DbtProject(
         tmp_path_factory.mktemp("stream-dbt"),
         extra_env=(
@@ -56,7 +58,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     )
     # The on-run-start hook registers every file source, so the batch files must exist too.
     project.generate("--rows", "200", "--seed", "1")
-    return project
+    yield project
+    warm_dbt.stop(project.state_dir)  # its JVM's memory, for the next suites
 
 
 def run_cycle(project: DbtProject, *dbt_args: str) -> dict:
@@ -71,12 +74,13 @@ def run_cycle(project: DbtProject, *dbt_args: str) -> dict:
         str(project.workdir / "checkpoint"),
         "--",
         *dbt_args,
+        timeout=900,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def warehouse_table(project: DbtProject, spark: SparkSession, name: str) -> DataFrame:
-    """A table's current files, read by path (the metastore belongs to the pipeline process):
+    """A table's current files, read by path (the metastore belongs to the warm runner):
     the ingest's bronze table in EVENTS, the event models in MARTS."""
     schema = EVENTS if name == "bronze_transactions" else MARTS
     files = spark.read.parquet(str(project.table_path(schema, name)))

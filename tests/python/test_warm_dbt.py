@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,8 +122,11 @@ def test_one_runner_serves_the_tests_of_a_project(
     )
     logged = [elsewhere.dbt("run-operation", "log_schema_variable").stdout]
     pids.append(warm_dbt.runner_pid(project.state_dir))
+    assert (other_target / "manifest.json").exists()
+    shutil.rmtree(other_target)
     logged.append(project.dbt("run-operation", "log_schema_variable").stdout)
     pids.append(warm_dbt.runner_pid(project.state_dir))
+    assert not other_target.exists()  # the next command writes to its own target folder
     monkeypatch.setenv("SPARK_ANALYTICS_PROGRESS", "0")  # a variable dbt's process would see
     project.dbt("parse")
     pids.append(warm_dbt.runner_pid(project.state_dir))
@@ -129,4 +134,59 @@ def test_one_runner_serves_the_tests_of_a_project(
     assert pids[0] is not None and pids[:5] == [pids[0]] * 5
     assert pids[5] not in (None, pids[0])
     assert [re.findall(r"DBT_SCHEMA: (\w+)", out) for out in logged] == [["elsewhere"], ["unset"]]
-    assert (other_target / "manifest.json").exists()
+
+
+# A program run by DbtProject.python: what it sees, how it ends, what it leaves for the next one.
+PROGRAM = """
+import os, sys
+left_behind = os.environ.get("LEFT_BEHIND"), os.path.basename(os.getcwd())
+print(sys.argv[1:], os.environ.get("DBT_SCHEMA"), *left_behind, __name__)
+os.environ["LEFT_BEHIND"] = "by " + sys.argv[1]
+os.chdir("/")
+ending = sys.argv[1]
+if ending == "code":
+    sys.exit(3)
+if ending == "true":
+    sys.exit(True)
+if ending == "negative":
+    sys.exit(-1)
+if ending == "message":
+    sys.exit("stopped with a message")
+if ending == "raise":
+    raise ValueError("the program's own error")
+"""
+ENDINGS = ("none", "code", "true", "negative", "message", "raise")
+
+
+def _program_answers(project: DbtProject) -> dict[str, tuple[int, str, str]]:
+    answers = {}
+    for ending in ENDINGS:
+        done = project.python("-c", PROGRAM, ending, check=False)
+        answers[ending] = (done.returncode, done.stdout.strip(), done.stderr.strip()[-60:])
+    return answers
+
+
+def test_python_programs_answer_like_a_process(tmp_path: Path) -> None:
+    """No Spark here: a program's arguments, per-command variables, exit status and errors,
+    and a clean slate for the next one (environment, working directory)."""
+    in_schema = (("DBT_SCHEMA", "elsewhere"),)
+    warm = replace(_project(tmp_path / "warm", warm=True), extra_env=in_schema)
+    cold = replace(_project(tmp_path / "cold", warm=False), extra_env=in_schema)
+    warm.python("-c", "pass")
+    pid = warm_dbt.runner_pid(warm.state_dir)
+    warm_answers = _program_answers(warm)
+    assert pid is not None and warm_dbt.runner_pid(warm.state_dir) == pid  # failures included
+    warm_dbt.stop(warm.state_dir)
+    assert warm_answers == _program_answers(cold)
+    assert {ending: answer[0] for ending, answer in warm_answers.items()} == {
+        "none": 0,
+        "code": 3,
+        "true": 1,
+        "negative": 255,
+        "message": 1,
+        "raise": 1,
+    }
+    assert warm_answers["none"][1] == "['none'] elsewhere None project __main__"
+    assert warm_answers["raise"][1] == "['raise'] elsewhere None project __main__"  # a clean slate
+    assert warm_answers["message"][2] == "stopped with a message"
+    assert warm_answers["raise"][2].endswith("ValueError: the program's own error")

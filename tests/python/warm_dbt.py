@@ -17,13 +17,16 @@ across commands: the JVM (warm: JIT-compiled, about 3x faster on this project's 
 queries) and SparkSession, and imported Python modules. A runner is replaced when its
 SparkContext is gone, when the environment changes, and stopped before anything else opens the
 project's metastore (Derby admits one JVM at a time): ``DbtProject.env()`` stops it. Not reset
-between commands, unlike in a new process: runtime SQL settings a command SETs (this project's
-models set none) and the Python UDFs registered into the session.
+between commands, unlike in a new process: runtime SQL settings a command SETs or a program's
+``build_session`` applies (this project's models set none; ``build_session`` applies the
+settings the repository's profile also sets) and the Python UDFs registered into the session.
 
 The runner also runs the suites' Python programs that open the project's metastore the way dbt
 does (``run_python``: the stream pipeline's cycles, ``DbtProject.catalog``'s queries): their
 ``build_session`` returns the runner's SparkSession, and they save a JVM start each, plus the
-runner's restart that a process of their own would force.
+runner's restart that a process of their own would force. What a program changes in the
+runner's Python (environment, working directory, ``sys.argv``, ``__main__``, the root logger)
+is put back after it.
 
 Run as a script, this module is the runner: one JSON request per stdin line, one JSON reply per
 line on the original stdout; the JVM's own output goes to ``<DBT_LOG_PATH>/warm-dbt.log``.
@@ -40,6 +43,7 @@ import faulthandler
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -61,9 +65,10 @@ JVM_LOG_NAME = "warm-dbt.log"
 # test (and between a fixture's setup and the test's call). dbt reads it (a malformed event
 # raises under pytest), so the runner keeps it, with one value for all tests.
 PER_TEST_VARIABLES = {"PYTEST_CURRENT_TEST": "tests/python/warm_dbt.py (warm dbt runner)"}
-# Read by dbt afresh at each command (a flag's variable, the profile's env_var()), by nothing
-# the runner set up once: a command with other values sets them in the runner before it runs,
-# instead of replacing the runner (the suites build one state into several schemas and targets).
+# Read by dbt afresh at each command (a flag's variable, the profile's env_var()); the JVM,
+# started by the runner's first command, inherits that command's values and reads neither. A
+# command with other values sets them in the runner before it runs instead of replacing the
+# runner (the suites build one state into several schemas and target folders).
 PER_COMMAND_VARIABLES = ("DBT_SCHEMA", "DBT_TARGET_PATH")
 
 
@@ -153,48 +158,70 @@ def run(
     args: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
 ) -> subprocess.CompletedProcess[str]:
     """``dbt <args>`` in the project's warm runner; the result a ``dbt`` process would give."""
-    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
-    return _request({"args": args}, ["dbt", *args], **where)
+    runner = _Place(state_dir, env, cwd, workdir, in_env)
+    return _request(runner, {"args": args}, ["dbt", *args])
 
 
 def run_python(
-    argv: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
-) -> subprocess.CompletedProcess[str]:
-    """``python -m module ...`` or ``python -c code ...`` (``argv``) in the project's warm runner,
-    for a program that opens the project's metastore the way dbt does (``build_session``'s
-    ``getOrCreate`` returns the runner's SparkSession); the result the process would give."""
-    if len(argv) < 2 or argv[0] not in ("-m", "-c"):
-        raise ValueError(f"expected -m module or -c code, then arguments: {argv}")
-    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
-    return _request({"python": argv}, [sys.executable, *argv], **where)
-
-
-def _request(
-    request: dict[str, object],
-    command: list[str],
+    argv: list[str],
     *,
     state_dir: Path,
     env: dict[str, str],
     cwd: Path,
     workdir: Path,
     in_env: Path,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**env, **{key: value for key, value in PER_TEST_VARIABLES.items() if key in env}}
+    """``python -m module ...`` or ``python -c code ...`` (``argv``) in the project's warm runner,
+    for a program that opens the project's metastore the way dbt does (``build_session``'s
+    ``getOrCreate`` returns the runner's SparkSession); the result the process would give.
+    Past ``timeout`` seconds the runner is stopped (its stacks in JVM_LOG_NAME) and
+    ``subprocess.TimeoutExpired`` raised, as ``subprocess.run`` would."""
+    if len(argv) < 2 or argv[0] not in ("-m", "-c"):
+        raise ValueError(f"expected -m module or -c code, then arguments: {argv}")
+    runner = _Place(state_dir, env, cwd, workdir, in_env)
+    return _request(runner, {"python": argv}, [sys.executable, *argv], timeout)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a request runs: the project's state (one runner each), its environment and folders."""
+
+    state_dir: Path
+    env: dict[str, str]
+    cwd: Path
+    workdir: Path
+    in_env: Path
+
+
+def _request(
+    place: _Place, request: dict[str, object], command: list[str], timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **place.env,
+        **{key: value for key, value in PER_TEST_VARIABLES.items() if key in place.env},
+    }
     per_command = {key: env.pop(key, None) for key in PER_COMMAND_VARIABLES}
-    runner = _runner(state_dir, env, cwd, in_env)
-    workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=workdir, prefix="warm-dbt-") as scratch:
+    runner = _runner(place.state_dir, env, place.cwd, place.in_env)
+    place.workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=place.workdir, prefix="warm-dbt-") as scratch:
         out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
         request = {**request, "env": per_command, "stdout": str(out), "stderr": str(err)}
         assert runner.process.stdin and runner.process.stdout
         try:
             runner.process.stdin.write(json.dumps(request) + "\n")
             runner.process.stdin.flush()
+            # One reply per request, so nothing is buffered ahead of it: the pipe itself tells.
+            if (
+                timeout is not None
+                and not select.select([runner.process.stdout], [], [], timeout)[0]
+            ):
+                raise subprocess.TimeoutExpired(command, timeout)
             reply = runner.process.stdout.readline()
         except BrokenPipeError:
             reply = ""
-        except BaseException:  # e.g. a test's timeout: the reply would answer the next request
-            stop(state_dir)
+        except BaseException:  # e.g. a timeout: the reply would answer the next request
+            stop(place.state_dir)
             raise
         if reply:
             answer = json.loads(reply)
@@ -204,7 +231,7 @@ def _request(
         stdout = out.read_text(errors="replace") if out.exists() else ""
         stderr = err.read_text(errors="replace") if err.exists() else ""
     if not usable:
-        stop(state_dir)
+        stop(place.state_dir)
     return subprocess.CompletedProcess(command, returncode, stdout, stderr)
 
 
@@ -269,29 +296,54 @@ def _invoke(args: list[str]) -> int:
 
 
 def _invoke_python(argv: list[str]) -> int:
-    """The exit code ``python <argv>`` would give: ``-m module args`` or ``-c code args``."""
-    import runpy  # noqa: PLC0415 - runner process only
+    """The exit code ``python <argv>`` would give: ``-m module args`` or ``-c code args``. What
+    the program changes in the process (environment, working directory, ``sys.argv``,
+    ``__main__``, the root logger) is put back afterwards, as its process's end would."""
+    import logging  # noqa: PLC0415 - runner process only
+    import runpy  # noqa: PLC0415
+    import types  # noqa: PLC0415
 
     option, target, *args = argv
-    saved = sys.argv
+    saved_argv, saved_main, saved_env, saved_cwd = (
+        sys.argv,
+        sys.modules["__main__"],
+        dict(os.environ),
+        os.getcwd(),
+    )
+    root = logging.getLogger()
+    saved_logging = (root.level, root.handlers[:])
     try:
         if option == "-m":
             sys.argv = [target, *args]  # runpy puts the module's file in sys.argv[0]
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         else:
             sys.argv = ["-c", *args]
-            exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
+            main = types.ModuleType("__main__")
+            sys.modules["__main__"] = main
+            exec(compile(target, "<string>", "exec"), main.__dict__)  # noqa: S102
     except SystemExit as exit_:
-        if exit_.code is None or isinstance(exit_.code, int):
-            return exit_.code or 0
-        print(exit_.code, file=sys.stderr)  # what Python prints for SystemExit("message")
-        return 1
+        return _exit_status(exit_.code)
     except Exception:  # noqa: BLE001 - the program's uncaught error, as Python reports it
         traceback.print_exc()
         return 1
     finally:
-        sys.argv = saved
+        sys.argv, sys.modules["__main__"] = saved_argv, saved_main
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        root.setLevel(saved_logging[0])
+        root.handlers[:] = saved_logging[1]
     return 0
+
+
+def _exit_status(code: object) -> int:
+    """The status a process exiting with ``sys.exit(code)`` gives its parent."""
+    if code is None:
+        return 0
+    if isinstance(code, int):  # bool included: sys.exit(True) is 1
+        return int(code) & 0xFF
+    print(code, file=sys.stderr)  # what Python prints for SystemExit("message")
+    return 1
 
 
 class _Switch(io.TextIOBase):
