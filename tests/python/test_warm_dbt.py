@@ -1,7 +1,9 @@
 """The suites' warm dbt runner (tests/python/warm_dbt.py) answers like a `dbt` process would:
 the same exit codes and messages, files that change between commands are seen, another
 process can open the metastore between two commands, and a failure leaves it usable; one
-runner serves a project from test to test, and a changed environment gets a new one."""
+runner serves a project from test to test, and a changed environment gets a new one (but for
+the schema and target folder, set per command). Python programs it runs answer like a process
+too: arguments, exit status, errors, and nothing left behind for the next one."""
 
 from __future__ import annotations
 
