@@ -149,9 +149,12 @@ LISTEN_PORTS = range(20000, 32000)
 def _free_port(avoid: set[int]) -> int:
     while True:
         port = random.choice(LISTEN_PORTS)
-        if port not in avoid and port + 1 not in avoid and cl.port_is_free(port):
-            if cl.port_is_free(port + 1):
-                return port
+        if (
+            {port, port + 1}.isdisjoint(avoid)
+            and cl.port_is_free(port)
+            and cl.port_is_free(port + 1)
+        ):
+            return port
 
 
 def _free_settings(state_dir: Path) -> cl.Settings:

@@ -158,8 +158,8 @@ def run(
     args: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
 ) -> subprocess.CompletedProcess[str]:
     """``dbt <args>`` in the project's warm runner; the result a ``dbt`` process would give."""
-    runner = _Place(state_dir, env, cwd, workdir, in_env)
-    return _request(runner, {"args": args}, ["dbt", *args])
+    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
+    return _request({"args": args}, ["dbt", *args], **where)
 
 
 def run_python(
@@ -179,32 +179,26 @@ def run_python(
     ``subprocess.TimeoutExpired`` raised, as ``subprocess.run`` would."""
     if len(argv) < 2 or argv[0] not in ("-m", "-c"):
         raise ValueError(f"expected -m module or -c code, then arguments: {argv}")
-    runner = _Place(state_dir, env, cwd, workdir, in_env)
-    return _request(runner, {"python": argv}, [sys.executable, *argv], timeout)
-
-
-@dataclass(frozen=True)
-class _Place:
-    """Where a request runs: the project's state (one runner each), its environment and folders."""
-
-    state_dir: Path
-    env: dict[str, str]
-    cwd: Path
-    workdir: Path
-    in_env: Path
+    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
+    return _request({"python": argv}, [sys.executable, *argv], timeout=timeout, **where)
 
 
 def _request(
-    place: _Place, request: dict[str, object], command: list[str], timeout: float | None = None
+    request: dict[str, object],
+    command: list[str],
+    *,
+    state_dir: Path,
+    env: dict[str, str],
+    cwd: Path,
+    workdir: Path,
+    in_env: Path,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **place.env,
-        **{key: value for key, value in PER_TEST_VARIABLES.items() if key in place.env},
-    }
+    env = {**env, **{key: value for key, value in PER_TEST_VARIABLES.items() if key in env}}
     per_command = {key: env.pop(key, None) for key in PER_COMMAND_VARIABLES}
-    runner = _runner(place.state_dir, env, place.cwd, place.in_env)
-    place.workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=place.workdir, prefix="warm-dbt-") as scratch:
+    runner = _runner(state_dir, env, cwd, in_env)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="warm-dbt-") as scratch:
         out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
         request = {**request, "env": per_command, "stdout": str(out), "stderr": str(err)}
         assert runner.process.stdin and runner.process.stdout
@@ -221,7 +215,7 @@ def _request(
         except BrokenPipeError:
             reply = ""
         except BaseException:  # e.g. a timeout: the reply would answer the next request
-            stop(place.state_dir)
+            stop(state_dir)
             raise
         if reply:
             answer = json.loads(reply)
@@ -231,7 +225,7 @@ def _request(
         stdout = out.read_text(errors="replace") if out.exists() else ""
         stderr = err.read_text(errors="replace") if err.exists() else ""
     if not usable:
-        stop(place.state_dir)
+        stop(state_dir)
     return subprocess.CompletedProcess(command, returncode, stdout, stderr)
 
 
