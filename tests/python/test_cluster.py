@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from spark_analytics import cluster as cl
 from spark_analytics.cluster.security import connect_url, read_token
 from spark_analytics.warehouse import table_path as published_path
 from tests.python.dbt_project import failure_report
+from tests.python.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 IN_ENV = str(REPO / "scripts" / "in_env.sh")
@@ -140,28 +140,11 @@ def test_down_stops_only_its_own_process_groups_with_their_children(tmp_path: Pa
 # Helpers
 
 
-# Below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default):
-# a port picked there can be taken by any process's outgoing connection before the cluster
-# binds it, seconds later (seen in CI: the Thrift server's port, while the other worker ran).
-LISTEN_PORTS = range(20000, 32000)
-
-
-def _free_port(avoid: set[int]) -> int:
-    while True:
-        port = random.choice(LISTEN_PORTS)
-        if (
-            {port, port + 1}.isdisjoint(avoid)
-            and cl.port_is_free(port)
-            and cl.port_is_free(port + 1)
-        ):
-            return port
-
-
 def _free_settings(state_dir: Path) -> cl.Settings:
     used: set[int] = set()
     ports = {}
     for name in ("master", "master_ui", "worker_ui", "thrift", "connect", "app_ui"):
-        port = _free_port(used)
+        port = free_port(used, span=2)
         used |= {port, port + 1}  # worker UIs use base and base + 1
         ports[name] = port
     return cl.Settings(

@@ -20,14 +20,9 @@ import pytest
 
 from tests.python.browser import chromium, screenshot
 from tests.python.dbt_project import IN_ENV, REPO_ROOT, DbtProject
+from tests.python.ports import free_port
 
 PACKAGE = "spark_analytics"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float) -> None:

@@ -25,7 +25,8 @@ from tests.python import warm_dbt
 from tests.python.dbt_project import DbtProject
 from tests.python.fault_project import MODELS, ORDERS, SCHEMA, FaultProject
 from tests.python.fault_table import RecordFault
-from tests.python.thrift_app import free_port, start_thrift_connect_app, wait_until_serving
+from tests.python.ports import free_port
+from tests.python.thrift_app import start_thrift_connect_app, wait_until_serving
 
 # before_build is not killed here: nothing is written before it (the versions schema only).
 POINTS = ("before_publish", "after_publish")
@@ -176,7 +177,8 @@ def test_thrift_reader_never_sees_a_missing_or_partial_table(
     from pyhive import hive
 
     project = FaultProject(tmp_path / "client")
-    thrift_port, connect_port = free_port(), free_port()
+    thrift_port = free_port()
+    connect_port = free_port(avoid={thrift_port})
     server_state = tmp_path / "server"
     server = start_thrift_connect_app(server_state, thrift_port, connect_port)
     ports = {"FAULT_THRIFT_PORT": str(thrift_port), "FAULT_CONNECT_PORT": str(connect_port)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -33,16 +32,11 @@ from spark_analytics.cluster.security import (
     thrift_auth,
     token_file,
 )
+from tests.python.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLANTED_TOKEN = "planted-token-Zq7xK2"
 PLANTED_PASSWORD = "planted-password-Vb9mW4"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

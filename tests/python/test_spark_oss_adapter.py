@@ -27,9 +27,10 @@ from python_udfs.risk import transaction_risk_score
 from spark_analytics import warehouse
 from tests.python import warm_dbt
 from tests.python.dbt_project import DbtProject
+from tests.python.ports import free_port
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
 from tests.python.stale_jvm import fake_jvm, orphaned_lock
-from tests.python.thrift_app import free_port, port_open, start_thrift_connect_app
+from tests.python.thrift_app import port_open, start_thrift_connect_app
 
 # --- unit: metastore lock ---------------------------------------------------------------------
 
@@ -686,7 +687,8 @@ spark_oss_fixture:
 
 @pytest.mark.cluster
 def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
-    thrift_port, connect_port = free_port(), free_port()
+    thrift_port = free_port()
+    connect_port = free_port(avoid={thrift_port})
     server_state = tmp_path / "server"
     server = start_thrift_connect_app(server_state, thrift_port, connect_port)
     try:

@@ -27,14 +27,6 @@ from spark_analytics.settings import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def port_open(port: int) -> bool:
     import socket
 
