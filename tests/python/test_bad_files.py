@@ -6,7 +6,7 @@ file with other columns) stop the `register_external_sources` hook, naming the s
 location; it registers only the source under test (``--args {only: [...]}``) so each case is
 one short dbt invocation. Content faults (a wrong delimiter: every row malformed; a file that is
 not UTF-8) are caught by the source tests `quarantine_share_below` (a small `dbt build`, 2k rows)
-and `valid_utf8` (`dbt test` of the source).
+and `valid_utf8` (`dbt test` of the source, which reads raw lines unless an encoding is declared).
 """
 
 from __future__ import annotations
@@ -61,6 +61,21 @@ def bad(project: DbtProject) -> Path:
         latin.append(json.dumps(record, ensure_ascii=False))
     (root / "latin1").mkdir()
     (root / "latin1" / "customers.jsonl").write_bytes("\n".join(latin).encode("latin-1", "replace"))
+    # U+FFFD as the JSON escape a producer writes after decoding badly (ensure_ascii)
+    escaped = [json.dumps({**json.loads(line), "customer_name": "Zo\ufffd"}) for line in lines[:50]]
+    (root / "escaped").mkdir()
+    (root / "escaped" / "customers.jsonl").write_text("\n".join(escaped) + "\n")
+    # transactions with one Latin-1 merchant id, far into its line and the file
+    rows = good_csv.read_text(encoding="utf-8").splitlines()
+    fields = rows[len(rows) // 2].split(",")
+    fields[2] = "Zoë Müller"
+    rows[len(rows) // 2] = ",".join(fields)
+    (root / "latin1_csv").mkdir()
+    (root / "latin1_csv" / "part-0.csv").write_bytes("\n".join(rows).encode("latin-1"))
+    # the good customers, and Latin-1 notes beside them that only a file filter keeps out
+    (root / "filtered").mkdir()
+    (root / "filtered" / "customers.jsonl").write_bytes(good_customers.read_bytes())
+    (root / "filtered" / "notes.txt").write_bytes("Zoë Müller-Ångström\n".encode("latin-1"))
     # merchants with other column names
     (root / "other_schema").mkdir()
     pq.write_table(
@@ -152,22 +167,74 @@ def test_wrong_delimiter_fails_the_build_with_a_readable_message(
     # the good customers and merchants sources pass both checks
     assert not re.search(
         r"(Quarantine share too high for \S*(customers|merchants)\S*: \d+ of"
-        r"|Not UTF-8: \d+ value\(s\) of \S*(customers|merchants))",
+        r"|Not UTF-8: [^:]*(customers|merchants))",
         out,
     ), out[-6000:]
 
 
+NOT_UTF8 = r"Not UTF-8: \d+ line\(s\) of the files of \S*raw\S*{source}"
+
+
+@pytest.mark.parametrize(
+    ("case", "source", "mapping", "failure"),
+    [
+        # read as UTF-8: the check reads the files' raw lines (JSON, CSV)
+        ("latin1", "customers", None, NOT_UTF8),
+        ("latin1_csv", "transactions", None, NOT_UTF8),
+        # U+FFFD written as a JSON escape by a producer that had decoded badly
+        ("escaped", "customers", None, NOT_UTF8),
+        # the Latin-1 file with its encoding declared: decoded right, so its values are valid
+        (
+            "latin1",
+            "customers",
+            {"format": "json", "options": {"encoding": "ISO-8859-1", "lineSep": "\n"}},
+            None,
+        ),
+        # a Latin-1 file beside the data that the reader's file filter leaves out
+        (
+            "filtered",
+            "customers",
+            {"format": "json", "options": {"pathGlobFilter": "*.jsonl"}},
+            None,
+        ),
+        # ... and the same file once the filter lets it in
+        (
+            "filtered",
+            "customers",
+            {"format": "json", "options": {"pathGlobFilter": "*.*"}},
+            NOT_UTF8,
+        ),
+    ],
+    ids=[
+        "latin1-json",
+        "latin1-csv",
+        "escaped-replacement-character",
+        "latin1-declared",
+        "filter-leaves-it-out",
+        "filter-lets-it-in",
+    ],
+)
 def test_non_utf8_file_fails_the_source_test_with_a_readable_message(
-    project: DbtProject, bad: Path
+    project: DbtProject,
+    bad: Path,
+    case: str,
+    source: str,
+    mapping: dict | None,
+    failure: str | None,
 ) -> None:
     # A source test fails before any model reads the file (dbt build skips what depends on it).
+    location = str(bad / case)
+    dbt_vars: dict[str, object] = {f"{source}_location": location}
+    if mapping:
+        dbt_vars = {"source_mappings": {source: {"location": location, **mapping}}}
     result = project.dbt(
-        "test",
-        "-s",
-        "source:raw.customers,test_name:valid_utf8",
-        dbt_vars={"customers_location": str(bad / "latin1")},
-        check=False,
+        "test", "-s", f"source:raw.{source},test_name:valid_utf8", dbt_vars=dbt_vars, check=False
     )
     out = _out(result)
-    assert result.returncode != 0, out[-6000:]
-    assert re.search(r"Not UTF-8: \d+ value\(s\) of \S*raw\S*customers", out), out[-6000:]
+    if failure is None:
+        assert result.returncode == 0, out[-6000:]
+        assert re.search(rf"1 of 1 PASS source_valid_utf8_raw_{source}", out), out[-6000:]
+    else:
+        assert result.returncode != 0, out[-6000:]
+        assert re.search(failure.format(source=source), out), out[-6000:]
+        assert "Zo" in out, out[-6000:]  # the example shows the bad text

@@ -1,0 +1,69 @@
+{#- The lines of `relation`'s files, for the `valid_utf8` test: {'view': a session-local
+    temporary view `using text` over them, 'format': csv | json}, or none when the source is
+    not line-based text read as UTF-8 (then its values are checked instead). The files are
+    selected with the registered reader's own file options; '\n' never occurs inside a UTF-8
+    multi-byte sequence, so splitting on it cannot make valid text invalid.
+
+    Only `dbt build`, `test` and `retry` read lines: `compile` and `docs generate` also compile
+    the test, and the files may not be there (no source registration hook runs). Sources that
+    may be empty (`allow_empty`: the path need not exist) and tests that store their failures
+    (a stored view cannot select from a temporary one) keep the value check.
+    `drop_utf8_line_views` (on-run-end) drops the views. -#}
+{% macro utf8_line_scan(relation) %}
+    {%- if relation is string or relation.limit is not none or relation.event_time_filter
+            or invocation_args_dict.get('which') not in ('build', 'test', 'retry')
+            or should_store_failures() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = namespace(spec=none) -%}
+    {%- for node in graph.sources.values() if node.meta.get('external')
+            and (node.schema | lower) == (relation.schema | lower)
+            and (node.identifier | lower) == (relation.identifier | lower) -%}
+        {%- set found.spec = external_source_spec(node) -%}
+    {%- endfor -%}
+    {%- set spec = found.spec -%}
+    {%- if spec is none or spec.format not in ('csv', 'json') or spec.allow_empty -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set options = {} -%}
+    {%- for key, value in spec.options.items() -%}
+        {%- do options.update({key | lower: value | string | lower}) -%}
+    {%- endfor -%}
+    {%- set encoding = options.get('encoding', options.get('charset', 'utf-8')) | replace('-', '') | replace('_', '') -%}
+    {#- JSON in multiLine mode detects the file's encoding (a UTF-16 file with a BOM reads fine). -#}
+    {%- if encoding != 'utf8' or (spec.format == 'json' and options.get('multiline') == 'true') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set file_options = {'path': spec.location} -%}
+    {%- for key, value in spec.options.items()
+            if (key | lower) in ('pathglobfilter', 'recursivefilelookup', 'modifiedbefore',
+                                 'modifiedafter', 'ignoremissingfiles', 'ignorecorruptfiles',
+                                 'basepath', 'linesep') -%}
+        {%- do file_options.update({key: value}) -%}
+    {%- endfor -%}
+    {%- set view = utf8_line_view_name(spec.schema, spec.identifier) -%}
+    {%- do run_query('create or replace temporary view ' ~ view ~ ' using text '
+        ~ _source_options_sql(file_options)) -%}
+    {{ return({'view': view, 'format': spec.format}) }}
+{% endmacro %}
+
+
+{% macro utf8_line_view_name(schema, identifier) %}
+    {{ return('_spark_analytics_lines_' ~ local_md5((schema ~ '.' ~ identifier) | lower)[:12]) }}
+{% endmacro %}
+
+
+{#- on-run-end: the line views of this run's `valid_utf8` tests, dropped (a warm session lives on,
+    and temporary views show up in every schema's listing). -#}
+{% macro drop_utf8_line_views(results) %}
+    {%- if execute -%}
+        {%- for result in results if result.node.resource_type == 'test'
+                and result.node.test_metadata and result.node.test_metadata.name == 'valid_utf8' -%}
+            {%- for parent in result.node.depends_on.nodes if parent in graph.sources -%}
+                {%- set source = graph.sources[parent] -%}
+                {%- do run_query('drop view if exists '
+                    ~ utf8_line_view_name(source.schema, source.identifier)) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+{% endmacro %}
