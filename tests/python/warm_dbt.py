@@ -53,7 +53,7 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypedDict, Unpack
 
 # Runners alive at once per test process (each holds a JVM); the least recently used goes.
 MAX_RUNNERS = 2
@@ -154,23 +154,23 @@ def _runner(state_dir: Path, env: dict[str, str], cwd: Path, in_env: Path) -> _R
     return runner
 
 
-def run(
-    args: list[str], *, state_dir: Path, env: dict[str, str], cwd: Path, workdir: Path, in_env: Path
-) -> subprocess.CompletedProcess[str]:
+class Place(TypedDict):
+    """Where a command runs: the project's state, environment, working and runner folders."""
+
+    state_dir: Path
+    env: dict[str, str]
+    cwd: Path
+    workdir: Path
+    in_env: Path
+
+
+def run(args: list[str], **place: Unpack[Place]) -> subprocess.CompletedProcess[str]:
     """``dbt <args>`` in the project's warm runner; the result a ``dbt`` process would give."""
-    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
-    return _request({"args": args}, ["dbt", *args], **where)
+    return _request({"args": args}, ["dbt", *args], **place)
 
 
 def run_python(
-    argv: list[str],
-    *,
-    state_dir: Path,
-    env: dict[str, str],
-    cwd: Path,
-    workdir: Path,
-    in_env: Path,
-    timeout: float | None = None,
+    argv: list[str], *, timeout: float | None = None, **place: Unpack[Place]
 ) -> subprocess.CompletedProcess[str]:
     """``python -m module ...`` or ``python -c code ...`` (``argv``) in the project's warm runner,
     for a program that opens the project's metastore the way dbt does (``build_session``'s
@@ -179,8 +179,7 @@ def run_python(
     ``subprocess.TimeoutExpired`` raised, as ``subprocess.run`` would."""
     if len(argv) < 2 or argv[0] not in ("-m", "-c"):
         raise ValueError(f"expected -m module or -c code, then arguments: {argv}")
-    where = {"state_dir": state_dir, "env": env, "cwd": cwd, "workdir": workdir, "in_env": in_env}
-    return _request({"python": argv}, [sys.executable, *argv], timeout=timeout, **where)
+    return _request({"python": argv}, [sys.executable, *argv], timeout=timeout, **place)
 
 
 def _request(
