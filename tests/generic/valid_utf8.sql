@@ -22,8 +22,10 @@
 {%- set lines = utf8_line_scan(model) if execute and not config.get('where') else none -%}
 {%- set columns = [] -%}
 {%- if execute and lines is none -%}
-    {%- for column in adapter.get_columns_in_relation(model) if column.dtype | lower == 'string' -%}
-        {%- do columns.append(column.name) -%}
+    {#- `describe query`, not the relation's columns: with a `where` or `--empty`, `model` is a
+        subquery, which `describe table` cannot read. -#}
+    {%- for row in run_query('describe query select * from ' ~ model) if row[1] | lower == 'string' -%}
+        {%- do columns.append(row[0]) -%}
     {%- endfor -%}
 {%- endif -%}
 

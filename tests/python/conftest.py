@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
 from pyspark.sql import SparkSession
 
 from spark_analytics.settings import LOOPBACK, session_conf
-from tests.python.dbt_project import PARSE_SEED_ENV, ROWS, SEED, TEST_SPARK_ENV, DbtProject
+from tests.python.dbt_project import (
+    BUILD_MANIFEST,
+    PARSE_SEED_ENV,
+    ROWS,
+    SEED,
+    TEST_SPARK_ENV,
+    DbtProject,
+)
 from tests.python.group_durations import SHARED_PROJECT, longest_first, read_durations
 
 # Prints the table of what the fault suites checked (make faults).
@@ -77,4 +85,7 @@ def clean_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(tmp_path_factory.mktemp("clean_project"))
     project.generate("--rows", str(ROWS), "--seed", str(SEED))
     project.dbt("build")
+    # Later commands (ls, parse, show...) rewrite target/manifest.json: the build's, with every
+    # model's compiled SQL, is kept for the suites that read it.
+    shutil.copy2(project.workdir / "target" / "manifest.json", project.workdir / BUILD_MANIFEST)
     return project

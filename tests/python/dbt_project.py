@@ -78,6 +78,32 @@ EVENTS = "events"
 # folder starts from it, and dbt re-parses only the files whose inputs differ (the sources'
 # env_var() paths) instead of the whole project.
 PARSE_SEED_ENV = "TEST_DBT_PARSE_SEED"
+# The shared build's manifest (conftest.py `clean_project`), kept beside its target folder.
+BUILD_MANIFEST = "build_manifest.json"
+# The dbt project's own files: what a copy needs to build (no data, no state, no Python suites).
+PROJECT_FILES = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models",
+    "macros",
+    "seeds",
+    "snapshots",
+    "python_udfs",
+    "tests/generic",
+)
+
+
+def copy_of_project(root: Path) -> Path:
+    """The repository's dbt project copied to ``root / "project"``, for a test to edit."""
+    copy = root / "project"
+    for name in PROJECT_FILES:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name)
+        else:
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    return copy
 
 
 @dataclass(frozen=True)

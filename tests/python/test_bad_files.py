@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.python.dbt_project import DbtProject
+from tests.python.dbt_project import DbtProject, copy_of_project
 
 ROWS = 2000
 
@@ -238,3 +238,81 @@ def test_non_utf8_file_fails_the_source_test_with_a_readable_message(
         assert result.returncode != 0, out[-6000:]
         assert re.search(failure.format(source=source), out), out[-6000:]
         assert "Zo" in out, out[-6000:]  # the example shows the bad text
+
+
+# The line check runs only where it sees what the reader sees (`utf8_line_scan`); everywhere else
+# the test checks the values through the relation, and its message says which ("value(s) of").
+NOT_UTF8_VALUES = r"Not UTF-8: \d+ value\(s\) of [^\n]*?raw\S*{source}"
+UTF8_TEST = "source:raw.{source},test_name:valid_utf8"
+
+
+def test_stored_failures_check_the_values(project: DbtProject, bad: Path) -> None:
+    # A stored-failures table cannot select from the session's temporary view of the lines.
+    result = project.dbt(
+        "test",
+        "-s",
+        UTF8_TEST.format(source="customers"),
+        "--store-failures",
+        dbt_vars={"customers_location": str(bad / "latin1")},
+        check=False,
+    )
+    out = _out(result)
+    assert result.returncode != 0, out[-6000:]
+    assert re.search(NOT_UTF8_VALUES.format(source="customers"), out), out[-6000:]
+    assert "Zo" in out, out[-6000:]
+
+
+def test_empty_build_and_compile_read_no_line(project: DbtProject, bad: Path) -> None:
+    # `--empty` reads no row, and `compile` runs no source registration (the files may be missing):
+    # neither may read the Latin-1 file's lines.
+    dbt_vars = {"customers_location": str(bad / "latin1")}
+    selected = UTF8_TEST.format(source="customers")
+    result = project.dbt("build", "--empty", "-s", selected, dbt_vars=dbt_vars, check=False)
+    out = _out(result)
+    assert result.returncode == 0, out[-6000:]
+    assert re.search(r"1 of 1 PASS source_valid_utf8_raw_customers", out), out[-6000:]
+    assert "limit 0" in _compiled_test(project, "customers"), "the empty build read rows"
+
+    missing = {"customers_location": str(bad / "no_such_dir")}
+    project.dbt("compile", "-s", selected, dbt_vars=missing)
+    compiled = _compiled_test(project, "customers")
+    assert "_spark_analytics_lines_" not in compiled and "from " in compiled, compiled
+
+
+def _compiled_test(project: DbtProject, source: str) -> str:
+    compiled = project.workdir / "target" / "compiled"
+    return next(compiled.rglob(f"source_valid_utf8_raw_{source}_.sql")).read_text()
+
+
+def test_where_and_allow_empty_check_the_values(tmp_path: Path, bad: Path) -> None:
+    """A test with a `where` reads the filtered relation; a source that may be empty (its path
+    need not exist) is read through the relation too: both keep the value check."""
+    copy = copy_of_project(tmp_path)
+    sources = copy / "models" / "staging" / "raw" / "_raw__sources.yml"
+    transactions, customers = sources.read_text().split("      - name: customers\n")
+    transactions = transactions.replace(
+        "          external:\n", "          external:\n            allow_empty: true\n", 1
+    )
+    # a `where` that keeps every row: only the way the test reads changes
+    customers = customers.replace(
+        "          - valid_utf8\n",
+        '          - valid_utf8:\n              config:\n                where: "1 = 1"\n',
+        1,
+    )
+    assert "allow_empty: true" in transactions and 'where: "1 = 1"' in customers
+    sources.write_text(transactions + "      - name: customers\n" + customers)
+    result = DbtProject(tmp_path / "state", project_dir=copy).dbt(
+        "test",
+        "-s",
+        UTF8_TEST.format(source="customers"),
+        UTF8_TEST.format(source="transactions"),
+        dbt_vars={
+            "customers_location": str(bad / "latin1"),
+            "transactions_location": str(bad / "latin1_csv"),
+        },
+        check=False,
+    )
+    out = _out(result)
+    assert result.returncode != 0, out[-6000:]
+    for source in ("customers", "transactions"):
+        assert re.search(NOT_UTF8_VALUES.format(source=source), out), out[-6000:]

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from spark_analytics.bench.duckdb_marts import OUTPUT_TABLES, PATH_MODELS, run_marts
-from tests.python.dbt_project import MARTS, QUARANTINE, DbtProject
+from tests.python.dbt_project import BUILD_MANIFEST, MARTS, QUARANTINE, DbtProject
 
 SCHEMAS = {
     table: QUARANTINE if table.startswith("quarantine_") else MARTS for table in OUTPUT_TABLES
@@ -31,7 +31,7 @@ def dbt_path(clean_project: DbtProject) -> DbtProject:
 @pytest.fixture(scope="module")
 def duckdb_run(dbt_path: DbtProject, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("duckdb_marts")
-    manifest = dbt_path.workdir / "target" / "manifest.json"
+    manifest = dbt_path.workdir / BUILD_MANIFEST
     seconds = run_marts(manifest, dbt_path.generated_dir, out, threads=2)
     return out, seconds
 

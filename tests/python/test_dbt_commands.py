@@ -20,7 +20,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from tests.python.dbt_project import MARTS, REPO_ROOT, DbtProject
+from tests.python.dbt_project import BUILD_MANIFEST, MARTS, REPO_ROOT, DbtProject, copy_of_project
 
 DAY = 24 * 3600
 
@@ -108,23 +108,7 @@ def test_ls_selectors_list_the_folder_and_the_lineage(tmp_path: Path) -> None:
 
 def test_state_modified_selects_a_changed_model_and_its_children(tmp_path: Path) -> None:
     """Slim CI: the saved manifest is the project as it was; one model has changed since."""
-    before = tmp_path / "before"
-    before.mkdir()
-    for item in (
-        "dbt_project.yml",
-        "profiles.yml",
-        "models",
-        "macros",
-        "seeds",
-        "tests",
-        "snapshots",
-        "python_udfs",
-    ):
-        source = REPO_ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, before / item)
-        elif source.exists():
-            shutil.copy2(source, before / item)
+    before = copy_of_project(tmp_path)
     model = before / "models" / "intermediate" / "int_purchases_segmented.sql"
     model.write_text(model.read_text().replace("select * from final", "select * from final -- v1"))
     # Same environment (DATA_DIR, and so the sources' locations) for both: only the model differs.
@@ -253,7 +237,7 @@ def test_clone_as_a_view_or_as_a_parquet_copy(
     """A dev schema cloned from the shared build (the "production" state)."""
     state = tmp_path / "state"
     state.mkdir()
-    shutil.copy2(clean_project.workdir / "target" / "manifest.json", state / "manifest.json")
+    shutil.copy2(clean_project.workdir / BUILD_MANIFEST, state / "manifest.json")
     dev = _in_schema(clean_project, "dev", DBT_TARGET_PATH=str(tmp_path / "target"))
     dev.dbt("clone", "--state", str(state), "-s", "dim_customers")
     dev.dbt(

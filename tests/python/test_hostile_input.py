@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.python.dbt_project import REPO_ROOT, DbtProject
+from tests.python.dbt_project import DbtProject, copy_of_project
 
 INJECTION = "1000 then 'x' end; drop table raw.transactions; --"
 
@@ -115,17 +114,6 @@ def test_valid_vars_still_compile(project: DbtProject) -> None:
 # --- YAML-level input (performance hints, reader options): a copy of the project -----------------
 
 
-def _project_copy(root: Path) -> Path:
-    """The dbt project's own files (no data, no state) copied to ``root`` to be edited."""
-    copy = root / "project"
-    for name in ("models", "macros", "seeds"):
-        shutil.copytree(REPO_ROOT / name, copy / name)
-    shutil.copytree(REPO_ROOT / "tests" / "generic", copy / "tests" / "generic")
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(REPO_ROOT / name, copy / name)
-    return copy
-
-
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
@@ -148,7 +136,7 @@ def _edit(path: Path, old: str, new: str) -> None:
     ],
 )
 def test_hint_list_injection_is_rejected(tmp_path: Path, old: str, new: str, named: str) -> None:
-    copy = _project_copy(tmp_path)
+    copy = copy_of_project(tmp_path)
     _edit(copy / "models" / "marts" / "_marts__models.yml", old, new)
     project = DbtProject(tmp_path / "state", project_dir=copy)
     result = project.dbt("compile", "--no-populate-cache", "-s", "fct_purchases", check=False)
@@ -158,7 +146,7 @@ def test_hint_list_injection_is_rejected(tmp_path: Path, old: str, new: str, nam
 
 
 def test_reader_option_name_injection_is_rejected(tmp_path: Path) -> None:
-    copy = _project_copy(tmp_path)
+    copy = copy_of_project(tmp_path)
     _edit(
         copy / "models" / "staging" / "raw" / "_raw__sources.yml",
         "            format: \"{{ var('customers_format', 'json') }}\"\n",
@@ -175,7 +163,7 @@ def test_reader_option_name_injection_is_rejected(tmp_path: Path) -> None:
 
 def test_two_sources_registered_as_one_relation_are_refused(tmp_path: Path) -> None:
     """Each source is its own view: two sources naming one relation fail before any DDL."""
-    copy = _project_copy(tmp_path)
+    copy = copy_of_project(tmp_path)
     _edit(
         copy / "models" / "staging" / "raw" / "_raw__sources.yml",
         "      - name: customers\n",
@@ -197,7 +185,7 @@ def test_identifiers_named_like_a_sources_files_table_are_refused(
 ) -> None:
     """`<name>__files` / `<name>__<12 hex>` name the files behind the source `<name>`; a source
     registered under such a name would be dropped as a stale files table: refused before DDL."""
-    copy = _project_copy(tmp_path)
+    copy = copy_of_project(tmp_path)
     _edit(
         copy / "models" / "staging" / "raw" / "_raw__sources.yml",
         "      - name: customers\n",

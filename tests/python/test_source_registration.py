@@ -21,7 +21,7 @@ import threading
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.python.dbt_project import REPO_ROOT, DbtProject
+from tests.python.dbt_project import REPO_ROOT, DbtProject, copy_of_project
 
 ROWS = 2000
 # The last commit whose macro registered sources as drop + create table (the former layout).
@@ -73,12 +73,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
 @pytest.fixture(scope="module")
 def history(project: DbtProject, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     # A. the former layout, by the former macro, on the same metastore
-    former = tmp_path_factory.mktemp("former_project") / "project"
-    for name in ("models", "macros", "seeds"):
-        shutil.copytree(REPO_ROOT / name, former / name)
-    shutil.copytree(REPO_ROOT / "tests" / "generic", former / "tests" / "generic")
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(REPO_ROOT / name, former / name)
+    former = copy_of_project(tmp_path_factory.mktemp("former_project"))
     old_macro = subprocess.run(
         ["git", "show", f"{FORMER_MACRO_COMMIT}:macros/register_external_sources.sql"],
         cwd=REPO_ROOT,
