@@ -48,6 +48,35 @@
 {% endmacro %}
 
 
+{#- The string columns of `model` for the `valid_utf8` value check. With a test `where`, dbt passes
+    the filtered subquery as text, whose columns only `describe query` tells; it needs the source
+    registered, which `compile` and `docs generate` do not do (no column: `where false`).
+    Otherwise the relation itself, without `--empty`'s limit (`describe table` cannot read a
+    subquery), and a source not registered yet has no column rather than an error. -#}
+{% macro utf8_value_columns(model) %}
+    {%- set described = [] -%}
+    {%- if model is string -%}
+        {%- if invocation_args_dict.get('which') in ('build', 'test', 'retry') -%}
+            {%- for row in run_query('describe query select * from ' ~ model) -%}
+                {%- do described.append((row['col_name'], row['data_type'])) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- else -%}
+        {%- set relation = api.Relation.create(
+            database=model.database, schema=model.schema, identifier=model.identifier) -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- do described.append((column.name, column.dtype)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {#- `string`, or `string collate <collation>` -#}
+    {%- for name, data_type in described if (data_type | lower).startswith('string') -%}
+        {%- do names.append(name) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
 {% macro utf8_line_view_name(schema, identifier) %}
     {{ return('_spark_analytics_lines_' ~ local_md5((schema ~ '.' ~ identifier) | lower)[:12]) }}
 {% endmacro %}

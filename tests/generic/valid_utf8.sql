@@ -20,14 +20,7 @@
     the text reader) or decoded to U+FFFD, the replacement character (CSV's decoder): look for both. -#}
 {%- set not_utf8 = "(not is_valid_utf8({0}) or instr({0}, '\\uFFFD') > 0)" -%}
 {%- set lines = utf8_line_scan(model) if execute and not config.get('where') else none -%}
-{%- set columns = [] -%}
-{%- if execute and lines is none -%}
-    {#- `describe query`, not the relation's columns: with a `where` or `--empty`, `model` is a
-        subquery, which `describe table` cannot read. -#}
-    {%- for row in run_query('describe query select * from ' ~ model) if row[1] | lower == 'string' -%}
-        {%- do columns.append(row[0]) -%}
-    {%- endfor -%}
-{%- endif -%}
+{%- set columns = utf8_value_columns(model) if execute and lines is none else [] -%}
 
 with
 

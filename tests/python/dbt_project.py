@@ -106,6 +106,13 @@ def copy_of_project(root: Path) -> Path:
     return copy
 
 
+def replace_once(path: Path, old: str, new: str) -> None:
+    """``old`` (which must be there) replaced by ``new`` in a file of a project copy."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
 @dataclass(frozen=True)
 class DbtProject:
     """A dbt project (default: the repository's) run with every piece of state under ``workdir``.

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.python.dbt_project import DbtProject, copy_of_project
+from tests.python.dbt_project import DbtProject, copy_of_project, replace_once
 
 ROWS = 2000
 
@@ -243,7 +243,13 @@ def test_non_utf8_file_fails_the_source_test_with_a_readable_message(
 # The line check runs only where it sees what the reader sees (`utf8_line_scan`); everywhere else
 # the test checks the values through the relation, and its message says which ("value(s) of").
 NOT_UTF8_VALUES = r"Not UTF-8: \d+ value\(s\) of [^\n]*?raw\S*{source}"
-UTF8_TEST = "source:raw.{source},test_name:valid_utf8"
+UTF8_TEST_SELECTOR = "source:raw.{source},test_name:valid_utf8"
+LINE_VIEW = "_spark_analytics_lines_"
+
+
+def _compiled_test(project: DbtProject, source: str) -> str:
+    compiled = project.workdir / "target" / "compiled"
+    return next(compiled.rglob(f"source_valid_utf8_raw_{source}_.sql")).read_text()
 
 
 def test_stored_failures_check_the_values(project: DbtProject, bad: Path) -> None:
@@ -251,7 +257,7 @@ def test_stored_failures_check_the_values(project: DbtProject, bad: Path) -> Non
     result = project.dbt(
         "test",
         "-s",
-        UTF8_TEST.format(source="customers"),
+        UTF8_TEST_SELECTOR.format(source="customers"),
         "--store-failures",
         dbt_vars={"customers_location": str(bad / "latin1")},
         check=False,
@@ -262,50 +268,64 @@ def test_stored_failures_check_the_values(project: DbtProject, bad: Path) -> Non
     assert "Zo" in out, out[-6000:]
 
 
-def test_empty_build_and_compile_read_no_line(project: DbtProject, bad: Path) -> None:
-    # `--empty` reads no row, and `compile` runs no source registration (the files may be missing):
-    # neither may read the Latin-1 file's lines.
-    dbt_vars = {"customers_location": str(bad / "latin1")}
-    selected = UTF8_TEST.format(source="customers")
-    result = project.dbt("build", "--empty", "-s", selected, dbt_vars=dbt_vars, check=False)
+def test_empty_build_reads_no_line(project: DbtProject, bad: Path) -> None:
+    # `--empty` reads no row: the Latin-1 file passes, its lines unread.
+    result = project.dbt(
+        "build",
+        "--empty",
+        "-s",
+        UTF8_TEST_SELECTOR.format(source="customers"),
+        dbt_vars={"customers_location": str(bad / "latin1")},
+        check=False,
+    )
     out = _out(result)
     assert result.returncode == 0, out[-6000:]
     assert re.search(r"1 of 1 PASS source_valid_utf8_raw_customers", out), out[-6000:]
-    assert "limit 0" in _compiled_test(project, "customers"), "the empty build read rows"
-
-    missing = {"customers_location": str(bad / "no_such_dir")}
-    project.dbt("compile", "-s", selected, dbt_vars=missing)
     compiled = _compiled_test(project, "customers")
-    assert "_spark_analytics_lines_" not in compiled and "from " in compiled, compiled
+    assert LINE_VIEW not in compiled and "is_valid_utf8(`customer_name`)" in compiled, compiled
 
 
-def _compiled_test(project: DbtProject, source: str) -> str:
-    compiled = project.workdir / "target" / "compiled"
-    return next(compiled.rglob(f"source_valid_utf8_raw_{source}_.sql")).read_text()
+@pytest.mark.parametrize("registered", [True, False], ids=["registered", "never-registered"])
+def test_compile_reads_no_line(project: DbtProject, bad: Path, registered: bool) -> None:
+    # `compile` runs no source registration: the files may be missing, the source unregistered
+    # (then it has no column to check).
+    dbt_vars = {"customers_location": str(bad / "no_such_dir")}
+    if not registered:
+        dbt_vars["raw_schema"] = "raw_never_registered"
+    project.dbt("compile", "-s", UTF8_TEST_SELECTOR.format(source="customers"), dbt_vars=dbt_vars)
+    compiled = _compiled_test(project, "customers")
+    assert LINE_VIEW not in compiled, compiled
+    checked = "is_valid_utf8(`customer_name`)" in compiled
+    assert checked == registered and ("where false" in compiled) != registered, compiled
 
 
-def test_where_and_allow_empty_check_the_values(tmp_path: Path, bad: Path) -> None:
+def test_where_and_allow_empty_check_the_values(
+    project: DbtProject, bad: Path, tmp_path: Path
+) -> None:
     """A test with a `where` reads the filtered relation; a source that may be empty (its path
     need not exist) is read through the relation too: both keep the value check."""
     copy = copy_of_project(tmp_path)
     sources = copy / "models" / "staging" / "raw" / "_raw__sources.yml"
-    transactions, customers = sources.read_text().split("      - name: customers\n")
-    transactions = transactions.replace(
-        "          external:\n", "          external:\n            allow_empty: true\n", 1
+    # transactions may be empty; customers' test gets a `where` that keeps every row (only the
+    # way the test reads changes)
+    transactions = "          external:\n            location: \"{{ var('transactions_location'"
+    allow_empty = "external:\n            allow_empty: true"
+    replace_once(sources, transactions, transactions.replace("external:", allow_empty, 1))
+    customers = "          - valid_utf8\n        meta:\n          external:\n            location: "
+    customers += "\"{{ var('customers_location'"
+    where = '- valid_utf8:\n              config:\n                where: "1 = 1"\n'
+    replace_once(sources, customers, customers.replace("- valid_utf8\n", where, 1))
+    # The module's state and warm runner; the copy's own target folder.
+    edited = DbtProject(
+        project.workdir,
+        extra_env=(("DBT_TARGET_PATH", str(tmp_path / "target")),),
+        project_dir=copy,
     )
-    # a `where` that keeps every row: only the way the test reads changes
-    customers = customers.replace(
-        "          - valid_utf8\n",
-        '          - valid_utf8:\n              config:\n                where: "1 = 1"\n',
-        1,
-    )
-    assert "allow_empty: true" in transactions and 'where: "1 = 1"' in customers
-    sources.write_text(transactions + "      - name: customers\n" + customers)
-    result = DbtProject(tmp_path / "state", project_dir=copy).dbt(
+    selected = [UTF8_TEST_SELECTOR.format(source=name) for name in ("customers", "transactions")]
+    result = edited.dbt(
         "test",
         "-s",
-        UTF8_TEST.format(source="customers"),
-        UTF8_TEST.format(source="transactions"),
+        *selected,
         dbt_vars={
             "customers_location": str(bad / "latin1"),
             "transactions_location": str(bad / "latin1_csv"),
@@ -316,3 +336,5 @@ def test_where_and_allow_empty_check_the_values(tmp_path: Path, bad: Path) -> No
     assert result.returncode != 0, out[-6000:]
     for source in ("customers", "transactions"):
         assert re.search(NOT_UTF8_VALUES.format(source=source), out), out[-6000:]
+    # Compiled where no source is registered: no column to describe, no error.
+    edited.dbt("compile", "-s", *selected, dbt_vars={"raw_schema": "raw_never_registered"})

@@ -162,7 +162,8 @@ def test_retry_reruns_only_what_failed(spark: SparkSession, clean_project: DbtPr
 
 
 def _manifest_models(project: DbtProject) -> dict[str, dict]:
-    manifest = json.loads((project.workdir / "target" / "manifest.json").read_text())
+    """The shared build's models (other tests of the group rewrite target/manifest.json)."""
+    manifest = json.loads((project.workdir / BUILD_MANIFEST).read_text())
     return {
         node["unique_id"]: node
         for node in manifest["nodes"].values()
@@ -188,6 +189,7 @@ def test_persist_docs_writes_table_and_column_comments(clean_project: DbtProject
     """What `describe` shows on the Thrift Server: the models' descriptions, from the metastore."""
     models = _manifest_models(clean_project)
     marts = sorted((node["alias"], node) for node in models.values() if node["schema"] == MARTS)
+    assert marts, f"no model in schema {MARTS}"
     described = clean_project.catalog(
         *(f"describe table extended {MARTS}.{alias}" for alias, _ in marts)
     )

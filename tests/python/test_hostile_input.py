@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.python.dbt_project import DbtProject, copy_of_project
+from tests.python.dbt_project import DbtProject, copy_of_project, replace_once
 
 INJECTION = "1000 then 'x' end; drop table raw.transactions; --"
 
@@ -114,12 +114,6 @@ def test_valid_vars_still_compile(project: DbtProject) -> None:
 # --- YAML-level input (performance hints, reader options): a copy of the project -----------------
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
-
-
 @pytest.mark.parametrize(
     ("old", "new", "named"),
     [
@@ -137,7 +131,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 )
 def test_hint_list_injection_is_rejected(tmp_path: Path, old: str, new: str, named: str) -> None:
     copy = copy_of_project(tmp_path)
-    _edit(copy / "models" / "marts" / "_marts__models.yml", old, new)
+    replace_once(copy / "models" / "marts" / "_marts__models.yml", old, new)
     project = DbtProject(tmp_path / "state", project_dir=copy)
     result = project.dbt("compile", "--no-populate-cache", "-s", "fct_purchases", check=False)
     out = _error_text(result)
@@ -147,7 +141,7 @@ def test_hint_list_injection_is_rejected(tmp_path: Path, old: str, new: str, nam
 
 def test_reader_option_name_injection_is_rejected(tmp_path: Path) -> None:
     copy = copy_of_project(tmp_path)
-    _edit(
+    replace_once(
         copy / "models" / "staging" / "raw" / "_raw__sources.yml",
         "            format: \"{{ var('customers_format', 'json') }}\"\n",
         "            format: \"{{ var('customers_format', 'json') }}\"\n"
@@ -164,7 +158,7 @@ def test_reader_option_name_injection_is_rejected(tmp_path: Path) -> None:
 def test_two_sources_registered_as_one_relation_are_refused(tmp_path: Path) -> None:
     """Each source is its own view: two sources naming one relation fail before any DDL."""
     copy = copy_of_project(tmp_path)
-    _edit(
+    replace_once(
         copy / "models" / "staging" / "raw" / "_raw__sources.yml",
         "      - name: customers\n",
         "      - name: customers\n        identifier: Transactions\n",
@@ -186,7 +180,7 @@ def test_identifiers_named_like_a_sources_files_table_are_refused(
     """`<name>__files` / `<name>__<12 hex>` name the files behind the source `<name>`; a source
     registered under such a name would be dropped as a stale files table: refused before DDL."""
     copy = copy_of_project(tmp_path)
-    _edit(
+    replace_once(
         copy / "models" / "staging" / "raw" / "_raw__sources.yml",
         "      - name: customers\n",
         f"      - name: customers\n        identifier: {identifier}\n",
