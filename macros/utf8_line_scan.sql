@@ -11,7 +11,7 @@
     `drop_utf8_line_views` (on-run-end) drops the views. -#}
 {% macro utf8_line_scan(relation) %}
     {%- if relation is string or relation.limit is not none or relation.event_time_filter
-            or invocation_args_dict.get('which') not in ('build', 'test', 'retry')
+            or not test_run_on_registered_sources()
             or should_store_failures() -%}
         {{ return(none) }}
     {%- endif -%}
@@ -51,12 +51,12 @@
 {#- The string columns of `model` for the `valid_utf8` value check. With a test `where`, dbt passes
     the filtered subquery as text, whose columns only `describe query` tells; it needs the source
     registered, which `compile` and `docs generate` do not do (no column: `where false`).
-    Otherwise the relation itself, without `--empty`'s limit (`describe table` cannot read a
-    subquery), and a source not registered yet has no column rather than an error. -#}
+    Otherwise the relation itself, without `--empty`'s limit (`describe extended` of the limited
+    relation is a syntax error), and a source not registered yet has no column, not an error. -#}
 {% macro utf8_value_columns(model) %}
     {%- set described = [] -%}
     {%- if model is string -%}
-        {%- if invocation_args_dict.get('which') in ('build', 'test', 'retry') -%}
+        {%- if test_run_on_registered_sources() -%}
             {%- for row in run_query('describe query select * from ' ~ model) -%}
                 {%- do described.append((row['col_name'], row['data_type'])) -%}
             {%- endfor -%}
@@ -74,6 +74,14 @@
         {%- do names.append(name) -%}
     {%- endfor -%}
     {{ return(names) }}
+{% endmacro %}
+
+
+{#- Whether this command runs the tests on sources that the on-run-start hook has registered
+    (their files are there): `build` and `test` (`dbt retry` reports the command it retries);
+    `compile` and `docs generate` only render them. -#}
+{% macro test_run_on_registered_sources() %}
+    {{ return(flags.WHICH in ('build', 'test')) }}
 {% endmacro %}
 
 

@@ -11,8 +11,8 @@
       whole: its header, skipped lines and columns no model reads are checked too. In JSON, the
       escape `\ufffd` counts as U+FFFD (a producer that decoded badly, then escaped non-ASCII);
     - the values: any other source (Parquet, a declared encoding other than UTF-8, JSON in
-      multiLine mode, `where`, `--empty`, stored failures) is read through the relation, every
-      string column at once.
+      multiLine mode, `allow_empty`, `where`, `--empty`, stored failures: `utf8_line_scan`) is
+      read through the relation, every string column at once.
 #}
 {% test valid_utf8(model) %}
 {%- set raise = (config.get('severity') or 'error') | lower == 'error' -%}
