@@ -4,9 +4,10 @@
     selected with the registered reader's own file options; '\n' never occurs inside a UTF-8
     multi-byte sequence, so splitting on it cannot make valid text invalid.
 
-    Only `dbt build`, `test` and `retry` read lines: `compile` and `docs generate` also compile
-    the test, and the files may not be there (no source registration hook runs). Sources that
-    may be empty (`allow_empty`: the path need not exist) and tests that store their failures
+    Only `dbt build` and `test` read lines (`test_run_on_registered_sources`): `compile` and
+    `docs generate` also compile the test, and the files may not be there. A test `where` (dbt
+    passes the filtered subquery as text), `--empty` (a limited relation), sources that may
+    be empty (`allow_empty`: the path need not exist) and tests that store their failures
     (a stored view cannot select from a temporary one) keep the value check.
     `drop_utf8_line_views` (on-run-end) drops the views. -#}
 {% macro utf8_line_scan(relation) %}

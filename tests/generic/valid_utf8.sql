@@ -19,7 +19,7 @@
 {#- Invalid bytes are either kept as they are (JSON: Spark keeps the raw line in _corrupt_record;
     the text reader) or decoded to U+FFFD, the replacement character (CSV's decoder): look for both. -#}
 {%- set not_utf8 = "(not is_valid_utf8({0}) or instr({0}, '\\uFFFD') > 0)" -%}
-{%- set lines = utf8_line_scan(model) if execute and not config.get('where') else none -%}
+{%- set lines = utf8_line_scan(model) if execute else none -%}
 {%- set columns = utf8_value_columns(model) if execute and lines is none else [] -%}
 
 with
