@@ -127,6 +127,9 @@ class DbtProject:
     # dbt commands in one long-lived process per project (tests/python/warm_dbt.py); False:
     # a `dbt` process per command, for what only a real process shows.
     warm: bool = True
+    # The folder under ``workdir`` the sources read (DATA_DIR): projects sharing one workdir
+    # (one metastore, one warm runner) can each have their own data.
+    data_folder: str = "data"
 
     @property
     def state_dir(self) -> Path:
@@ -134,7 +137,7 @@ class DbtProject:
 
     @property
     def data_dir(self) -> Path:
-        return self.workdir / "data"
+        return self.workdir / self.data_folder
 
     @property
     def generated_dir(self) -> Path:
@@ -281,6 +284,11 @@ class DbtProject:
             opens_metastore=False,
         )
         return json.loads((self.generated_dir / "manifest.json").read_text())
+
+    def schema(self, folder: str) -> str:
+        """The schema a folder's models build into: DBT_SCHEMA (the profile's default: SCHEMA)
+        and the folder's +schema (dbt_project.yml), e.g. ``schema("marts")``."""
+        return f"{self._env().get('DBT_SCHEMA', SCHEMA)}_{folder}"
 
     def table_path(self, schema: str, table: str) -> Path:
         return warehouse.table_path(self.state_dir / "warehouse", schema, table)

@@ -1,13 +1,15 @@
 """The marts built by `dbt build` against independent plain-PySpark computations on the same files.
 
-Two isolated projects share one generated dataset (same seed): one without bad rows, one with
-bad rows injected into every format. Valid rows are identical in both, so the marts must be too.
+Two datasets from one seed, one without bad rows, one with bad rows injected into every format,
+are built into separate schemas of one isolated project state. Valid rows are identical in both,
+so the marts must be too.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,13 +19,11 @@ from pyspark.sql.types import StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
 from spark_analytics.bench.path import DBT_SELECTION as MARTS_PATH
-from tests.python.dbt_project import ROWS, SEED, DbtProject
+from tests.python.dbt_project import MARTS, QUARANTINE, ROWS, SEED, DbtProject
 
 BAD_ROWS = 70
-MARTS = "analytics_marts"
 # Re-runs on other formats only need seeds and models; the tests ran on the first build.
 SEEDS_AND_MODELS_ONLY = ("--resource-type", "seed", "--resource-type", "model")
-QUARANTINE = "analytics_quarantine"
 
 TRANSACTION_SCHEMA = StructType(
     [
@@ -64,24 +64,35 @@ def clean_project_with_inferred_schema(clean_project: DbtProject) -> DbtProject:
 
 
 @pytest.fixture(scope="session")
-def bad_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    project = DbtProject(tmp_path_factory.mktemp("bad_project"))
+def bad_project(clean_project: DbtProject) -> DbtProject:
+    """The same dataset with bad rows, built into schemas of its own (bad_*) in the clean
+    project's metastore: its warm runner builds it (no second JVM and cold build)."""
+    project = replace(
+        clean_project,
+        extra_env=(
+            ("DBT_SCHEMA", "bad"),
+            ("DBT_TARGET_PATH", str(clean_project.workdir / "bad_target")),
+        ),
+        data_folder="bad_data",
+    )
     project.generate("--rows", str(ROWS), "--seed", str(SEED), "--bad-rows", str(BAD_ROWS))
     # The marts path with its data tests: injected bad rows must be quarantined, not fail the
     # build. The rest (ML, snapshots, events, the UDF report) reads the marts, which
     # test_bad_rows_do_not_change_the_marts proves equal to the clean build's, or models the bad
     # rows (transactions only) do not reach; the clean project builds and tests all of it.
-    project.dbt("build", "-s", *MARTS_PATH)
+    project.dbt("build", "-s", *MARTS_PATH, dbt_vars={"raw_schema": "raw_bad"})
     return project
 
 
 @pytest.fixture(scope="session")
 def bad_project_from_json(bad_project: DbtProject) -> DbtProject:
-    project = DbtProject(bad_project.workdir, extra_env=(("DBT_SCHEMA", "from_json"),))
+    project = replace(
+        bad_project, extra_env=(*bad_project.extra_env, ("DBT_SCHEMA", "bad_from_json"))
+    )
     project.dbt(
         "build",
         *SEEDS_AND_MODELS_ONLY,
-        dbt_vars={"transactions_format": "json", "raw_schema": "raw_json"},
+        dbt_vars={"transactions_format": "json", "raw_schema": "raw_bad_json"},
     )
     return project
 
@@ -199,7 +210,9 @@ def test_parquet_source_gives_the_same_marts(
 ):
     for table in ("rpt_sales_by_segment", "dim_customers", "dim_merchants"):
         assertDataFrameEqual(
-            clean_project_from_parquet.read_table(spark, "from_parquet_marts", table),
+            clean_project_from_parquet.read_table(
+                spark, clean_project_from_parquet.schema("marts"), table
+            ),
             clean_project.read_table(spark, MARTS, table),
             checkRowOrder=False,
         )
@@ -211,7 +224,9 @@ def test_inferred_csv_schema_gives_the_same_marts(
 ):
     for table in ("rpt_sales_by_segment", "fct_purchases"):
         assertDataFrameEqual(
-            clean_project_with_inferred_schema.read_table(spark, "inferred_marts", table),
+            clean_project_with_inferred_schema.read_table(
+                spark, clean_project_with_inferred_schema.schema("marts"), table
+            ),
             clean_project.read_table(spark, MARTS, table),
             checkRowOrder=False,
         )
@@ -232,9 +247,9 @@ def expected_quarantine(project: DbtProject, file_format: str) -> Counter:
 
 
 def assert_quarantine_matches_manifest(
-    spark: SparkSession, project: DbtProject, schema: str, file_format: str
+    spark: SparkSession, project: DbtProject, file_format: str
 ) -> None:
-    quarantined = project.read_table(spark, schema, "quarantine_transactions")
+    quarantined = project.read_table(spark, project.schema("quarantine"), "quarantine_transactions")
     reasons = Counter(r.rejection_reason for r in quarantined.select("rejection_reason").collect())
     injected = manifest(project)["bad_rows"]["counts"][file_format]
     assert reasons == Counter({k: v for k, v in injected.items() if v}), (reasons, injected)
@@ -252,14 +267,14 @@ def assert_quarantine_matches_manifest(
 def test_bad_csv_rows_are_quarantined_with_their_reason(
     spark: SparkSession, bad_project: DbtProject
 ):
-    assert_quarantine_matches_manifest(spark, bad_project, QUARANTINE, "csv")
+    assert_quarantine_matches_manifest(spark, bad_project, "csv")
 
 
 @pytest.mark.slow  # a second full build; --runslow
 def test_bad_json_rows_are_quarantined_with_their_reason(
     spark: SparkSession, bad_project_from_json: DbtProject
 ):
-    assert_quarantine_matches_manifest(spark, bad_project_from_json, "from_json_quarantine", "json")
+    assert_quarantine_matches_manifest(spark, bad_project_from_json, "json")
 
 
 def count_lines(files: list[Path], header: bool) -> int:
@@ -269,8 +284,10 @@ def count_lines(files: list[Path], header: bool) -> int:
 def test_nothing_is_lost(spark: SparkSession, bad_project: DbtProject):
     csv_files = sorted((bad_project.generated_dir / "transactions" / "csv").glob("*.csv"))
     landed = count_lines(csv_files, header=True)
-    accepted = bad_project.read_table(spark, MARTS, "fct_purchases").count()
-    quarantined = bad_project.read_table(spark, QUARANTINE, "quarantine_transactions").count()
+    accepted = bad_project.read_table(spark, bad_project.schema("marts"), "fct_purchases").count()
+    quarantined = bad_project.read_table(
+        spark, bad_project.schema("quarantine"), "quarantine_transactions"
+    ).count()
     assert landed == ROWS + BAD_ROWS
     assert (accepted, quarantined) == (ROWS, BAD_ROWS)
 
@@ -280,7 +297,7 @@ def test_bad_rows_do_not_change_the_marts(
 ):
     for table in ("rpt_sales_by_segment", "dim_customers", "dim_merchants", "fct_purchases"):
         assertDataFrameEqual(
-            bad_project.read_table(spark, MARTS, table),
+            bad_project.read_table(spark, bad_project.schema("marts"), table),
             clean_project.read_table(spark, MARTS, table),
             checkRowOrder=False,
         )

@@ -40,9 +40,10 @@ SELECTION = """
     {{ log('selected: ' ~ (selected_resources | length), info=True) }}
 {% endmacro %}
 """
-SCHEMA_VARIABLE = """
-{% macro log_schema_variable() %}
+COMMAND_VARIABLES = """
+{% macro log_command_variables() %}
     {{ log('DBT_SCHEMA: ' ~ env_var('DBT_SCHEMA', 'unset'), info=True) }}
+    {{ log('DATA_DIR: ' ~ env_var('DATA_DIR', 'unset').split('/')[-1], info=True) }}
 {% endmacro %}
 """
 
@@ -53,7 +54,7 @@ def _project(root: Path, *, warm: bool) -> DbtProject:
     (project_dir / "macros").mkdir()
     (project_dir / "macros" / "register_files.sql").write_text(REGISTER)
     (project_dir / "macros" / "log_selection.sql").write_text(SELECTION)
-    (project_dir / "macros" / "log_schema_variable.sql").write_text(SCHEMA_VARIABLE)
+    (project_dir / "macros" / "log_command_variables.sql").write_text(COMMAND_VARIABLES)
     (project_dir / "dbt_project.yml").write_text(PROJECT)
     (project_dir / "profiles.yml").write_text(session_profile("warm_runner"))
     (project_dir / "models" / "broken.sql").write_text("select * from no_such_table\n")
@@ -114,19 +115,21 @@ def test_one_runner_serves_the_tests_of_a_project(
         monkeypatch.setenv("PYTEST_CURRENT_TEST", f"tests/python/test_x.py::{current}")
         project.dbt("parse")
         pids.append(warm_dbt.runner_pid(project.state_dir))
-    # the same state in another schema and target folder (warm_dbt.PER_COMMAND_VARIABLES): the
-    # same runner, each command with its own values, as its process would have them
+    # the same state in another schema, target folder and data folder
+    # (warm_dbt.PER_COMMAND_VARIABLES): the same runner, each command with its own values, as its
+    # process would have them
     other_target = tmp_path / "other-target"
     elsewhere = DbtProject(
         project.workdir,
         project_dir=project.project_dir,
         extra_env=(("DBT_SCHEMA", "elsewhere"), ("DBT_TARGET_PATH", str(other_target))),
+        data_folder="other-data",
     )
-    logged = [elsewhere.dbt("run-operation", "log_schema_variable").stdout]
+    logged = [elsewhere.dbt("run-operation", "log_command_variables").stdout]
     pids.append(warm_dbt.runner_pid(project.state_dir))
     assert (other_target / "manifest.json").exists()
     shutil.rmtree(other_target)
-    logged.append(project.dbt("run-operation", "log_schema_variable").stdout)
+    logged.append(project.dbt("run-operation", "log_command_variables").stdout)
     pids.append(warm_dbt.runner_pid(project.state_dir))
     assert not other_target.exists()  # the next command writes to its own target folder
     monkeypatch.setenv("SPARK_ANALYTICS_PROGRESS", "0")  # a variable dbt's process would see
@@ -135,7 +138,10 @@ def test_one_runner_serves_the_tests_of_a_project(
     warm_dbt.stop(project.state_dir)
     assert pids[0] is not None and pids[:5] == [pids[0]] * 5
     assert pids[5] not in (None, pids[0])
-    assert [re.findall(r"DBT_SCHEMA: (\w+)", out) for out in logged] == [["elsewhere"], ["unset"]]
+    assert [re.findall(r"(DBT_SCHEMA|DATA_DIR): ([\w-]+)", out) for out in logged] == [
+        [("DBT_SCHEMA", "elsewhere"), ("DATA_DIR", "other-data")],
+        [("DBT_SCHEMA", "unset"), ("DATA_DIR", "data")],
+    ]
 
 
 # A program run by DbtProject.python: what it sees, how it ends, what it leaves for the next one.

@@ -6,7 +6,7 @@ about 190 dbt commands. A warm runner is one process per project, started throug
 scripts/in_env.sh with the project's environment, that runs each command with dbtRunner, dbt's
 programmatic entry point, the way ``spark_analytics.streaming.pipeline`` does: the session
 target's ``getOrCreate()`` returns the same SparkSession every time. Commands with other values
-of PER_COMMAND_VARIABLES (the schema, the target folder) share the runner.
+of PER_COMMAND_VARIABLES (the schema, the target folder, the data folder) share the runner.
 
 Per command, as in a ``dbt`` process: argument parsing, (partial) parsing of the project, the
 adapter and its connections, the hooks, dbt's stdout and stderr (captured per command), and
@@ -65,11 +65,12 @@ JVM_LOG_NAME = "warm-dbt.log"
 # test (and between a fixture's setup and the test's call). dbt reads it (a malformed event
 # raises under pytest), so the runner keeps it, with one value for all tests.
 PER_TEST_VARIABLES = {"PYTEST_CURRENT_TEST": "tests/python/warm_dbt.py (warm dbt runner)"}
-# Read by dbt afresh at each command (a flag's variable, the profile's env_var()); the JVM,
-# started by the runner's first command, inherits that command's values and reads neither. A
-# command with other values sets them in the runner before it runs instead of replacing the
-# runner (the suites build one state into several schemas and target folders).
-PER_COMMAND_VARIABLES = ("DBT_SCHEMA", "DBT_TARGET_PATH")
+# Read by dbt afresh at each command (a flag's variable, the profile's and the sources'
+# env_var()); the JVM, started by the runner's first command, inherits that command's values and
+# reads none. A command with other values sets them in the runner before it runs instead of
+# replacing the runner (the suites build one state into several schemas and target folders,
+# from several data folders).
+PER_COMMAND_VARIABLES = ("DBT_SCHEMA", "DBT_TARGET_PATH", "DATA_DIR")
 
 
 @dataclass
