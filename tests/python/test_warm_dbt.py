@@ -115,6 +115,11 @@ def test_one_runner_serves_the_tests_of_a_project(
         monkeypatch.setenv("PYTEST_CURRENT_TEST", f"tests/python/test_x.py::{current}")
         project.dbt("parse")
         pids.append(warm_dbt.runner_pid(project.state_dir))
+    # nor the test process starting a SparkContext of its own (it sets these for its workers)
+    for variable in warm_dbt.SPARK_CONTEXT_VARIABLES:
+        monkeypatch.setenv(variable, "1")
+    project.dbt("parse")
+    pids.append(warm_dbt.runner_pid(project.state_dir))
     # the same state in another schema, target folder and data folder
     # (warm_dbt.PER_COMMAND_VARIABLES): the same runner, each command with its own values, as its
     # process would have them
@@ -136,8 +141,8 @@ def test_one_runner_serves_the_tests_of_a_project(
     project.dbt("parse")
     pids.append(warm_dbt.runner_pid(project.state_dir))
     warm_dbt.stop(project.state_dir)
-    assert pids[0] is not None and pids[:5] == [pids[0]] * 5
-    assert pids[5] not in (None, pids[0])
+    assert pids[0] is not None and pids[:6] == [pids[0]] * 6
+    assert pids[6] not in (None, pids[0])
     assert [re.findall(r"(DBT_SCHEMA|DATA_DIR): ([\w-]+)", out) for out in logged] == [
         [("DBT_SCHEMA", "elsewhere"), ("DATA_DIR", "other-data")],
         [("DBT_SCHEMA", "unset"), ("DATA_DIR", "data")],

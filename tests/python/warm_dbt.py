@@ -65,6 +65,11 @@ JVM_LOG_NAME = "warm-dbt.log"
 # test (and between a fixture's setup and the test's call). dbt reads it (a malformed event
 # raises under pytest), so the runner keeps it, with one value for all tests.
 PER_TEST_VARIABLES = {"PYTEST_CURRENT_TEST": "tests/python/warm_dbt.py (warm dbt runner)"}
+# Set in the test process's environment by PySpark's SparkContext when it starts (the `spark`
+# fixture's; pyspark/core/context.py), for that context's Python workers. A runner's
+# SparkContext sets its own, so they are not passed on: they replaced the runner once per
+# worker, at the first command after the fixture started.
+SPARK_CONTEXT_VARIABLES = ("SPARK_AUTH_SOCKET_TIMEOUT", "SPARK_BUFFER_SIZE")
 # Read by dbt afresh at each command (a flag's variable, the profile's and the sources'
 # env_var()); the JVM, started by the runner's first command, inherits that command's values and
 # reads none. A command with other values sets them in the runner before it runs instead of
@@ -194,7 +199,8 @@ def _request(
     in_env: Path,
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**env, **{key: value for key, value in PER_TEST_VARIABLES.items() if key in env}}
+    env = {key: value for key, value in env.items() if key not in SPARK_CONTEXT_VARIABLES}
+    env.update({key: value for key, value in PER_TEST_VARIABLES.items() if key in env})
     per_command = {key: env.pop(key, None) for key in PER_COMMAND_VARIABLES}
     runner = _runner(state_dir, env, cwd, in_env)
     workdir.mkdir(parents=True, exist_ok=True)
