@@ -10,6 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
+from pyspark import SparkContext
+
 from spark_analytics.report import charts, data, page
 from spark_analytics.session import build_session
 
@@ -29,11 +31,15 @@ def build_report(out_dir: Path, schema: str | None = None) -> Path:
     chart_dir.mkdir(parents=True, exist_ok=True)
     for stale in chart_dir.glob("*.png"):
         stale.unlink()
+    # A session already running in this process (a notebook's, a program running the report
+    # in-process) is the caller's, and stays usable: stopped only if this call started it.
+    started_here = SparkContext._active_spark_context is None
     spark = build_session("spark-analytics-report")
     try:
         report_data = data.load(spark, schema)
     finally:
-        spark.stop()
+        if started_here:
+            spark.stop()
     drawn = charts.draw_all(report_data, chart_dir)
     return page.write(report_data, drawn, out_dir)
 

@@ -88,8 +88,10 @@ def test_build_empty_builds_every_model_without_rows(
         assert rows == 0, table
 
 
-def test_ls_selectors_list_the_folder_and_the_lineage(tmp_path: Path) -> None:
-    project = DbtProject(tmp_path)  # ls only parses
+def test_ls_selectors_list_the_folder_and_the_lineage(clean_project: DbtProject) -> None:
+    # ls only parses: the shared project's runner and parse, rather than a runner of its own
+    # that would take the shared one's place (warm_dbt.MAX_RUNNERS)
+    project = clean_project
     marts = project.dbt(
         "ls", "-s", "path:models/marts", "--resource-type", "model", "--output", "path", "-q"
     )
@@ -112,11 +114,13 @@ def test_state_modified_selects_a_changed_model_and_its_children(tmp_path: Path)
     model = before / "models" / "intermediate" / "int_purchases_segmented.sql"
     model.write_text(model.read_text().replace("select * from final", "select * from final -- v1"))
     # Same environment (DATA_DIR, and so the sources' locations) for both: only the model differs.
-    DbtProject(tmp_path / "env", project_dir=before).dbt("parse")
+    # Parse and ls only: dbt processes, rather than runners that would take the shared
+    # project's runner's place (warm_dbt.MAX_RUNNERS).
+    DbtProject(tmp_path / "env", project_dir=before, warm=False).dbt("parse")
     state = tmp_path / "state"
     state.mkdir()
     shutil.copy2(tmp_path / "env" / "target" / "manifest.json", state / "manifest.json")
-    project = DbtProject(tmp_path / "env")
+    project = DbtProject(tmp_path / "env", warm=False)
     modified = project.dbt(
         "ls",
         "-s",

@@ -1,7 +1,8 @@
 """The report (`make report`): charts are real PNGs, every printed number equals its mart, and
 the page renders offline in headless Chromium with every chart loaded.
 
-Runs `python -m spark_analytics.report` on the project built once (`clean_project`). The marts
+Runs `python -m spark_analytics.report` on the project built once (`clean_project`), in its warm
+dbt runner (tests/python/warm_dbt.py), whose session the report must leave running. The marts
 are read back independently, as Parquet files of their current versions
 (spark_analytics/warehouse.py) with the test's own SparkSession, and aggregated with DataFrame
 code written here.
@@ -13,8 +14,6 @@ import html
 import json
 import re
 import shutil
-import sys
-import time
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +23,7 @@ from PIL import Image
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from tests.python import warm_dbt
 from tests.python.browser import chromium as run_chromium
 from tests.python.browser import screenshot
 from tests.python.dbt_project import MARTS, ML, QUARANTINE, DbtProject
@@ -82,13 +82,13 @@ class ReportParser(HTMLParser):
 @pytest.fixture(scope="module")
 def report(clean_project: DbtProject, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("report")
-    started = time.monotonic()
-    result = clean_project.run(sys.executable, "-m", "spark_analytics.report", "--out", str(out))
-    seconds = time.monotonic() - started
+    result = clean_project.python("-m", "spark_analytics.report", "--out", str(out))
+    # None if the report stopped the runner's session (the runner is then stopped with it).
+    runner = warm_dbt.runner_pid(clean_project.state_dir)
     page = out / "index.html"
     parser = ReportParser()
     parser.feed(page.read_text(encoding="utf-8"))
-    return {"dir": out, "page": page, "parser": parser, "stdout": result.stdout, "s": seconds}
+    return {"dir": out, "page": page, "parser": parser, "stdout": result.stdout, "runner": runner}
 
 
 def expected_charts(report: dict) -> set[str]:
@@ -102,6 +102,10 @@ def expected_charts(report: dict) -> set[str]:
 
 def test_report_command_says_where_the_page_is(report: dict):
     assert f"Report: {report['page']}" in report["stdout"]
+
+
+def test_report_leaves_a_session_it_did_not_start_running(report: dict):
+    assert report["runner"] is not None
 
 
 def test_every_chart_is_a_non_empty_png(report: dict):
