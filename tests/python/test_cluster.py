@@ -24,19 +24,17 @@ import pytest
 from spark_analytics import cluster as cl
 from spark_analytics.cluster.security import connect_url, read_token
 from spark_analytics.warehouse import table_path as published_path
-from tests.python.dbt_project import failure_report
+from tests.python.dbt_project import DbtProject, failure_report
 from tests.python.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 IN_ENV = str(REPO / "scripts" / "in_env.sh")
-# Selectors to leave out of the comparison builds (default: nothing, the whole project).
+# Selectors to leave out of the cluster's build (default: nothing, the whole project).
 DBT_EXCLUDE = os.environ.get("CLUSTER_TEST_DBT_EXCLUDE", "")
 # Columns that record when or where a run happened, not what it computed.
 RUN_SPECIFIC_COLUMNS = ("trained_at", "model_path")
 # A snapshot's row ids and validity start are the time of the run (check strategy).
 SNAPSHOT_RUN_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from")
-# Enough customers for the ML model to clear its AUC test (as in the other suites).
-DBT_ROWS = os.environ.get("CLUSTER_TEST_ROWS", "20000")
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,11 +384,10 @@ def test_second_cluster_on_the_same_ports_fails_clearly(cluster: Cluster) -> Non
     assert not (cluster.tmp / "second" / "cluster.json").exists()
 
 
-def _dbt(env: dict[str, str], *args: str, exclude: tuple[str, ...] = ()) -> None:
+def _dbt(env: dict[str, str], *args: str) -> None:
     cmd = [IN_ENV, "dbt", *args]
-    excluded = [*DBT_EXCLUDE.split(), *exclude]
-    if excluded:
-        cmd += ["--exclude", *excluded]
+    if DBT_EXCLUDE:
+        cmd += ["--exclude", *DBT_EXCLUDE.split()]
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
     assert done.returncode == 0, failure_report(cmd, done)
 
@@ -427,37 +424,24 @@ def _table_models(target_path: Path) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.cluster
-def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster) -> None:
+def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster, clean_project: DbtProject) -> None:
     from pyspark.testing import assertDataFrameEqual
 
-    data_dir = cluster.tmp / "data"
-    gen = subprocess.run(
-        [IN_ENV, "python", "-m", "spark_analytics.datagen", "--rows", DBT_ROWS, "--seed", "42"]
-        + ["--out", str(data_dir / "generated")],
-        env=cluster.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert gen.returncode == 0, gen.stderr[-3000:]
-
-    embedded_env = dict(
+    # The cluster builds the files of the session's shared embedded build (conftest.py
+    # clean_project), which is the embedded side of the comparison.
+    cluster_env = dict(
         cluster.env,
-        SPARK_STATE_DIR=str(cluster.tmp / "embedded"),
-        DBT_TARGET_PATH=str(cluster.tmp / "target-local"),
+        DATA_DIR=str(clean_project.data_dir),
+        DBT_TARGET_PATH=str(cluster.tmp / "target-cluster"),
     )
-    cluster_env = dict(cluster.env, DBT_TARGET_PATH=str(cluster.tmp / "target-cluster"))
     server_log = cluster.settings.log_dir / "thriftserver.log"
     log_offset = server_log.stat().st_size  # what this test's dbt commands make it log
     _dbt(cluster_env, "build", "--target", "cluster")
-    # Embedded: models and seeds only (its tests run in `make test`).
-    _dbt(embedded_env, "build", "--target", "local", exclude=("resource_type:test",))
 
     tables = _table_models(cluster.tmp / "target-cluster")
     # The marts are built under enforced contracts (dbt_project.yml), on both targets.
     assert {"marts", "snapshots"} <= {folder for folder, _, _ in tables}, tables
-    warehouse = Path(embedded_env["SPARK_STATE_DIR"]) / "warehouse"
+    warehouse = clean_project.state_dir / "warehouse"
     spark = cluster.connect()
     compared: list[str] = []
     try:
