@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 from spark_analytics.settings import LOOPBACK, session_conf
 from tests.python.dbt_project import (
     BUILD_MANIFEST,
+    CONNECT_MODE_VARIABLES,
     PARSE_SEED_ENV,
     ROWS,
     SEED,
@@ -68,7 +69,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
     os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
     # Classic local Spark, even if an earlier suite opened a Spark Connect session.
-    for variable in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
+    for variable in CONNECT_MODE_VARIABLES:
         os.environ.pop(variable, None)
     env = {**os.environ, **TEST_SPARK_ENV, "SPARK_MASTER": "local[2]", "SPARK_UI_ENABLED": "false"}
     builder = SparkSession.builder

@@ -1,4 +1,5 @@
-"""Runs the repository's dbt project in isolation: its own metastore, warehouse, data and target.
+"""Runs the repository's dbt project in isolation: its own metastore, warehouse, data and target
+(or, for projects sharing one state, its own schemas, data folder and target).
 
 Tables are read back as Parquet straight from the warehouse directory, so the test's own
 SparkSession never opens the project's Derby metastore (which one process holds at a time).
@@ -72,6 +73,10 @@ spark = SparkSession._instantiatedSession or build_session("tests-catalog")
 rows = [[r.asDict() for r in spark.sql(statement).collect()] for statement in sys.argv[1:]]
 print(json.dumps(rows, default=str))
 """
+# Set in os.environ by PySpark when the test process opens a Spark Connect session (a cluster
+# suite's): they switch it, and every process it starts, to Connect mode. Left out of a
+# project's environment (the embedded target's classic Spark) and removed after those suites.
+CONNECT_MODE_VARIABLES = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")
 # The stream ingest's own bronze and quarantine tables (written by Python, not by dbt).
 EVENTS = "events"
 # Where a test run keeps the repository project's parse (conftest.py sets it): a new target
@@ -152,7 +157,7 @@ class DbtProject:
         return self._env()
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in CONNECT_MODE_VARIABLES}
         env.update(
             SPARK_STATE_DIR=str(self.state_dir),
             DATA_DIR=str(self.data_dir),

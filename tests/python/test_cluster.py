@@ -3,8 +3,9 @@
 Unmarked tests are pure and fast (they run in `make test`). Tests marked `cluster` share ONE
 cluster started by a module-scoped fixture on free ports with its state in a tmp dir; they run
 with `make cluster-test` (pytest --runcluster -m cluster tests/python/test_cluster.py).
-They do not depend on their order: each creates the tables it reads, and the `cluster` fixture
-starts the shared cluster again if a test (the `down` test) stopped it.
+They do not depend on their order: each creates the tables it reads (the build comparison
+also reads the session's shared embedded build, conftest.py `clean_project`), and the `cluster`
+fixture starts the shared cluster again if a test (the `down` test) stopped it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from spark_analytics import cluster as cl
 from spark_analytics.cluster.security import connect_url, read_token
 from spark_analytics.warehouse import table_path as published_path
-from tests.python.dbt_project import DbtProject, failure_report
+from tests.python.dbt_project import CONNECT_MODE_VARIABLES, DbtProject, failure_report
 from tests.python.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -169,6 +170,7 @@ def _env_for(settings: cl.Settings, tmp: Path) -> dict[str, str]:
             "SPARK_CONNECT_URL": settings.connect_url,
             "CLUSTER_APP_UI_PORT": str(settings.app_ui_port),
             "SPARK_STATE_DIR": str(tmp / "spark"),
+            # Not the repository's data/: a test that builds names its own files.
             "DATA_DIR": str(tmp / "data"),
             "DBT_TARGET_PATH": str(tmp / "target"),
             "DBT_LOG_PATH": str(tmp / "logs"),
@@ -238,9 +240,8 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster
         yield shared
     finally:
         _cli(env, "down")
-        # A Spark Connect session switches this process (and every subprocess it starts) to
-        # Connect mode through these variables; later suites need classic local Spark.
-        for variable in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
+        # Later suites need classic local Spark.
+        for variable in CONNECT_MODE_VARIABLES:
             os.environ.pop(variable, None)
 
 

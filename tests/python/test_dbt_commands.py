@@ -90,16 +90,15 @@ def test_build_empty_builds_every_model_without_rows(
 
 def test_ls_selectors_list_the_folder_and_the_lineage(clean_project: DbtProject) -> None:
     # ls only parses: the shared project's runner and parse, rather than a runner of its own
-    # that would take the shared one's place (warm_dbt.MAX_RUNNERS)
-    project = clean_project
-    marts = project.dbt(
+    # that would take the shared one's place (warm_dbt.MAX_RUNNERS).
+    marts = clean_project.dbt(
         "ls", "-s", "path:models/marts", "--resource-type", "model", "--output", "path", "-q"
     )
     on_disk = {
         str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "models" / "marts").rglob("*.sql")
     }
     assert set(marts.stdout.split()) == on_disk
-    parents = project.dbt(
+    parents = clean_project.dbt(
         "ls", "-s", "+fct_purchases", "--resource-type", "model", "--output", "name", "-q"
     )
     assert {"stg_raw__transactions", "int_transactions_validated", "fct_purchases"} <= set(

@@ -70,6 +70,7 @@ def bad_project(clean_project: DbtProject) -> DbtProject:
     project = replace(
         clean_project,
         extra_env=(
+            *clean_project.extra_env,
             ("DBT_SCHEMA", "bad"),
             ("DBT_TARGET_PATH", str(clean_project.workdir / "bad_target")),
         ),
@@ -80,15 +81,15 @@ def bad_project(clean_project: DbtProject) -> DbtProject:
     # build. The rest (ML, snapshots, events, the UDF report) reads the marts, which
     # test_bad_rows_do_not_change_the_marts proves equal to the clean build's, or models the bad
     # rows (transactions only) do not reach; the clean project builds and tests all of it.
+    # Its own raw schema: the clean project's raw.* tables keep pointing at the clean files.
     project.dbt("build", "-s", *MARTS_PATH, dbt_vars={"raw_schema": "raw_bad"})
     return project
 
 
 @pytest.fixture(scope="session")
 def bad_project_from_json(bad_project: DbtProject) -> DbtProject:
-    project = replace(
-        bad_project, extra_env=(*bad_project.extra_env, ("DBT_SCHEMA", "bad_from_json"))
-    )
+    env = {**dict(bad_project.extra_env), "DBT_SCHEMA": "bad_from_json"}
+    project = replace(bad_project, extra_env=tuple(env.items()))
     project.dbt(
         "build",
         *SEEDS_AND_MODELS_ONLY,

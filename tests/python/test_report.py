@@ -82,9 +82,12 @@ class ReportParser(HTMLParser):
 @pytest.fixture(scope="module")
 def report(clean_project: DbtProject, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("report")
+    # The runner's session running, as after a build: the report must leave it so (a runner
+    # whose session a program stopped ends, tests/python/warm_dbt.py).
+    clean_project.python("-c", "from spark_analytics.session import build_session as b; b('t')")
+    before = warm_dbt.runner_pid(clean_project.state_dir)
     result = clean_project.python("-m", "spark_analytics.report", "--out", str(out))
-    # None if the report stopped the runner's session (the runner is then stopped with it).
-    runner = warm_dbt.runner_pid(clean_project.state_dir)
+    runner = (before, warm_dbt.runner_pid(clean_project.state_dir))
     page = out / "index.html"
     parser = ReportParser()
     parser.feed(page.read_text(encoding="utf-8"))
@@ -105,7 +108,8 @@ def test_report_command_says_where_the_page_is(report: dict):
 
 
 def test_report_leaves_a_session_it_did_not_start_running(report: dict):
-    assert report["runner"] is not None
+    before, after = report["runner"]
+    assert before is not None and after == before
 
 
 def test_every_chart_is_a_non_empty_png(report: dict):

@@ -32,6 +32,7 @@ from spark_analytics.cluster.security import (
     thrift_auth,
     token_file,
 )
+from tests.python.dbt_project import CONNECT_MODE_VARIABLES
 from tests.python.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +43,8 @@ PLANTED_PASSWORD = "planted-password-Vb9mW4"
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without in_env.sh's Spark variables (PATH keeps the venv and java)."""
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_LOCAL_IP", "SPARK_CONF_DIR")}
-    env.pop("SPARK_REMOTE", None)
-    env.pop("SPARK_CONNECT_MODE_ENABLED", None)
+    for variable in CONNECT_MODE_VARIABLES:
+        env.pop(variable, None)
     return {**env, **extra}
 
 
@@ -294,7 +295,7 @@ def test_cluster_connect_requires_the_token_and_no_secret_leaks(tmp_path: Path) 
             assert token not in " ".join(component["command"])
     finally:
         down = _cli(env, "down")
-        for variable in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):
+        for variable in CONNECT_MODE_VARIABLES:
             os.environ.pop(variable, None)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not token_file(settings).exists()

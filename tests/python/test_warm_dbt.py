@@ -2,8 +2,9 @@
 the same exit codes and messages, files that change between commands are seen, another
 process can open the metastore between two commands, and a failure leaves it usable; one
 runner serves a project from test to test, and a changed environment gets a new one (but for
-the schema and target folder, set per command). Python programs it runs answer like a process
-too: arguments, exit status, errors, and nothing left behind for the next one."""
+the schema, target and data folders, set per command, and what the test process's own
+SparkContext sets). Python programs it runs answer like a process too: arguments, exit status,
+errors, and nothing left behind for the next one; one that stops the session ends the runner."""
 
 from __future__ import annotations
 
@@ -203,3 +204,16 @@ def test_python_programs_answer_like_a_process(tmp_path: Path) -> None:
     assert warm_answers["raise"][1] == "['raise'] elsewhere None project __main__"  # a clean slate
     assert warm_answers["message"][2] == "stopped with a message"
     assert warm_answers["raise"][2].endswith("ValueError: the program's own error")
+
+
+def test_a_program_that_stops_the_session_ends_the_runner(tmp_path: Path) -> None:
+    """A stopped session cannot serve the next command as a new process would (the JVM stays,
+    its SparkContext is gone): the runner ends, and the next command starts a new one."""
+    project = _project(tmp_path, warm=True)
+    start = "from spark_analytics.session import build_session; spark = build_session('t')"
+    project.python("-c", start)
+    kept = warm_dbt.runner_pid(project.state_dir)
+    project.python("-c", start)
+    assert kept is not None and warm_dbt.runner_pid(project.state_dir) == kept
+    project.python("-c", f"{start}; spark.stop()")
+    assert warm_dbt.runner_pid(project.state_dir) is None

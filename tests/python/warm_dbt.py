@@ -22,11 +22,11 @@ between commands, unlike in a new process: runtime SQL settings a command SETs o
 settings the repository's profile also sets) and the Python UDFs registered into the session.
 
 The runner also runs the suites' Python programs that open the project's metastore the way dbt
-does (``run_python``: the stream pipeline's cycles, ``DbtProject.catalog``'s queries): their
-``build_session`` returns the runner's SparkSession, and they save a JVM start each, plus the
-runner's restart that a process of their own would force. What a program changes in the
-runner's Python (environment, working directory, ``sys.argv``, ``__main__``, the root logger)
-is put back after it.
+does (``run_python``: the stream pipeline's cycles, the report, ``DbtProject.catalog``'s
+queries): their ``build_session`` returns the runner's SparkSession, and they save a JVM start
+each, plus the runner's restart that a process of their own would force. What a program changes
+in the runner's Python (environment, working directory, ``sys.argv``, ``__main__``, the root
+logger) is put back after it; a program that stops the session ends the runner.
 
 Run as a script, this module is the runner: one JSON request per stdin line, one JSON reply per
 line on the original stdout; the JVM's own output goes to ``<DBT_LOG_PATH>/warm-dbt.log``.
@@ -271,11 +271,14 @@ def _set_command_variables(values: dict[str, str | None]) -> None:
 
 def _session_usable() -> bool:
     """False when the JVM or SparkContext is gone (the next command needs a new runner)."""
-    from pyspark.sql import SparkSession  # noqa: PLC0415 - runner process only
+    from pyspark import SparkContext  # noqa: PLC0415 - runner process only
+    from pyspark.sql import SparkSession  # noqa: PLC0415
 
     session = SparkSession._instantiatedSession
     if session is None:
-        return True  # no session yet (e.g. after `dbt parse`): the next command makes one
+        # No session: usable if none was ever started (e.g. after `dbt parse`: the next command
+        # makes one); not if a program stopped it (the JVM stays, its context is gone).
+        return SparkContext._gateway is None
     try:
         return not session._jsc.sc().isStopped()
     except Exception:  # noqa: BLE001 - Py4J's errors when the gateway is gone
