@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,38 @@ def test_valid_vars_still_compile(project: DbtProject) -> None:
 
 # --- YAML-level input (performance hints, reader options): a copy of the project -----------------
 
+MARTS_MODELS = Path("models") / "marts" / "_marts__models.yml"
+RAW_SOURCES = Path("models") / "staging" / "raw" / "_raw__sources.yml"
+
+
+@pytest.fixture(scope="module")
+def shared_copy(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    root = tmp_path_factory.mktemp("hostile-yaml")
+    return DbtProject(root / "state", project_dir=copy_of_project(root))
+
+
+@pytest.fixture
+def project_copy(shared_copy: DbtProject) -> Iterator[DbtProject]:
+    """The module's copy of the project (one warm runner for its tests); the YAML files a test
+    edits are put back after it, and dbt re-parses only those."""
+    edited = [shared_copy.project_dir / name for name in (MARTS_MODELS, RAW_SOURCES)]
+    originals = {path: path.read_text() for path in edited}
+    yield shared_copy
+    for path, text in originals.items():
+        path.write_text(text)
+
+
+def _registration_log(project: DbtProject) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`dbt run-operation register_external_sources` and what it wrote to dbt's log."""
+    log = project.workdir / "logs" / "dbt.log"
+    start = log.stat().st_size if log.exists() else 0
+    result = project.dbt("run-operation", "register_external_sources", check=False)
+    with log.open("rb") as written:
+        written.seek(start)
+        logged = written.read().decode(errors="replace")
+    assert "Running with dbt=" in logged, logged[-2000:]  # this command's log, not another's
+    return result, logged
+
 
 @pytest.mark.parametrize(
     ("old", "new", "named"),
@@ -129,70 +163,64 @@ def test_valid_vars_still_compile(project: DbtProject) -> None:
         ),
     ],
 )
-def test_hint_list_injection_is_rejected(tmp_path: Path, old: str, new: str, named: str) -> None:
-    copy = copy_of_project(tmp_path)
-    replace_once(copy / "models" / "marts" / "_marts__models.yml", old, new)
-    project = DbtProject(tmp_path / "state", project_dir=copy)
-    result = project.dbt("compile", "--no-populate-cache", "-s", "fct_purchases", check=False)
+def test_hint_list_injection_is_rejected(
+    project_copy: DbtProject, old: str, new: str, named: str
+) -> None:
+    replace_once(project_copy.project_dir / MARTS_MODELS, old, new)
+    result = project_copy.dbt("compile", "--no-populate-cache", "-s", "fct_purchases", check=False)
     out = _error_text(result)
     assert result.returncode != 0, out[-3000:]
     assert named in out and "expected an identifier" in out, out[-3000:]
 
 
-def test_reader_option_name_injection_is_rejected(tmp_path: Path) -> None:
-    copy = copy_of_project(tmp_path)
+def test_reader_option_name_injection_is_rejected(project_copy: DbtProject) -> None:
     replace_once(
-        copy / "models" / "staging" / "raw" / "_raw__sources.yml",
+        project_copy.project_dir / RAW_SOURCES,
         "            format: \"{{ var('customers_format', 'json') }}\"\n",
         "            format: \"{{ var('customers_format', 'json') }}\"\n"
         "            options:\n"
         "              \"mode') , path '/etc' , ('x\": FAILFAST\n",
     )
-    project = DbtProject(tmp_path / "state", project_dir=copy)
-    result = project.dbt("run-operation", "register_external_sources", check=False)
+    result, _ = _registration_log(project_copy)
     out = _error_text(result)
     assert result.returncode != 0, out[-3000:]
     assert "reader option name in meta.external.options of source raw.customers" in out, out[-3000:]
 
 
-def test_two_sources_registered_as_one_relation_are_refused(tmp_path: Path) -> None:
+def test_two_sources_registered_as_one_relation_are_refused(project_copy: DbtProject) -> None:
     """Each source is its own view: two sources naming one relation fail before any DDL."""
-    copy = copy_of_project(tmp_path)
     replace_once(
-        copy / "models" / "staging" / "raw" / "_raw__sources.yml",
+        project_copy.project_dir / RAW_SOURCES,
         "      - name: customers\n",
         "      - name: customers\n        identifier: Transactions\n",
     )
-    project = DbtProject(tmp_path / "state", project_dir=copy)
-    result = project.dbt("run-operation", "register_external_sources", check=False)
+    result, log = _registration_log(project_copy)
     out = _error_text(result)
     assert result.returncode != 0, out[-3000:]
     assert (
         "Sources raw.transactions and raw.customers are both registered as raw.transactions" in out
     ), out[-3000:]
-    assert "create table if not exists" not in (tmp_path / "state" / "logs" / "dbt.log").read_text()
+    assert "create table if not exists" not in log
 
 
 @pytest.mark.parametrize("identifier", ["transactions__files", "Transactions__0123456789AB"])
 def test_identifiers_named_like_a_sources_files_table_are_refused(
-    tmp_path: Path, identifier: str
+    project_copy: DbtProject, identifier: str
 ) -> None:
     """`<name>__files` / `<name>__<12 hex>` name the files behind the source `<name>`; a source
     registered under such a name would be dropped as a stale files table: refused before DDL."""
-    copy = copy_of_project(tmp_path)
     replace_once(
-        copy / "models" / "staging" / "raw" / "_raw__sources.yml",
+        project_copy.project_dir / RAW_SOURCES,
         "      - name: customers\n",
         f"      - name: customers\n        identifier: {identifier}\n",
     )
-    project = DbtProject(tmp_path / "state", project_dir=copy)
-    result = project.dbt("run-operation", "register_external_sources", check=False)
+    result, log = _registration_log(project_copy)
     out = _error_text(result)
     assert result.returncode != 0, out[-3000:]
     reserved = "Invalid identifier of source raw.customers: a name ending in '__files'"
     assert reserved in out, out[-3000:]
     assert f'got "{identifier}"' in out, out[-3000:]
-    assert "create table if not exists" not in (tmp_path / "state" / "logs" / "dbt.log").read_text()
+    assert "create table if not exists" not in log
 
 
 # --- quoting: values that must stay text, whatever they contain (Spark: one dbt show) -----------
@@ -218,8 +246,7 @@ def test_sql_string_literal_round_trips_hostile_values(project: DbtProject) -> N
         f"{{{{ sql_string_literal(var('probe_{i}')) }}}} as v{i}" for i in range(len(LITERALS))
     )
     dbt_vars = {f"probe_{i}": value for i, value in enumerate(LITERALS)}
-    result = project.run(
-        "dbt",
+    result = project.dbt(
         "--quiet",
         "show",
         "--inline",

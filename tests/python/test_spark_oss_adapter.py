@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from dbt.adapters.spark_oss.connections import SESSION_START_THREAD
 
 from python_udfs.merchant import normalize_merchant_name
 from python_udfs.risk import transaction_risk_score
@@ -611,8 +612,8 @@ def test_session_starts_while_dbt_parses(two_builds: dict[str, Any]) -> None:
     parsed = [i for i, line in enumerate(first_build) if re.search(r"Found \d+ models?", line)]
     udfs = [line for line in first_build if "Registered Python UDFs" in line]
     assert started and parsed and started[0] < parsed[0], first_build[:40]
-    assert "[SparkStart]" in first_build[started[0]]
-    assert udfs and "[SparkStart]" in udfs[0], udfs
+    assert f"[{SESSION_START_THREAD}]" in first_build[started[0]]
+    assert udfs and f"[{SESSION_START_THREAD}]" in udfs[0], udfs
 
 
 def test_commands_without_statements_start_no_spark(tmp_path: Path) -> None:

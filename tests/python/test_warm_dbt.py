@@ -41,6 +41,12 @@ SELECTION = """
     {{ log('selected: ' ~ (selected_resources | length), info=True) }}
 {% endmacro %}
 """
+# Ends a command at once, while the session that run-operation starts (while dbt parses) starts.
+FAIL_AT_ONCE = """
+{% macro fail_at_once() %}
+    {{ exceptions.raise_compiler_error('failed on purpose') }}
+{% endmacro %}
+"""
 COMMAND_VARIABLES = """
 {% macro log_command_variables() %}
     {{ log('DBT_SCHEMA: ' ~ env_var('DBT_SCHEMA', 'unset'), info=True) }}
@@ -56,6 +62,7 @@ def _project(root: Path, *, warm: bool) -> DbtProject:
     (project_dir / "macros" / "register_files.sql").write_text(REGISTER)
     (project_dir / "macros" / "log_selection.sql").write_text(SELECTION)
     (project_dir / "macros" / "log_command_variables.sql").write_text(COMMAND_VARIABLES)
+    (project_dir / "macros" / "fail_at_once.sql").write_text(FAIL_AT_ONCE)
     (project_dir / "dbt_project.yml").write_text(PROJECT)
     (project_dir / "profiles.yml").write_text(session_profile("warm_runner"))
     (project_dir / "models" / "broken.sql").write_text("select * from no_such_table\n")
@@ -217,3 +224,17 @@ def test_a_program_that_stops_the_session_ends_the_runner(tmp_path: Path) -> Non
     assert kept is not None and warm_dbt.runner_pid(project.state_dir) == kept
     project.python("-c", f"{start}; spark.stop()")
     assert warm_dbt.runner_pid(project.state_dir) is None
+
+
+def test_a_command_that_fails_while_the_session_starts_keeps_the_runner(tmp_path: Path) -> None:
+    """A macro's error can end a command while its session is still starting in the background:
+    the runner lets the start finish and serves the next command with that session."""
+    project = _project(tmp_path, warm=True)
+    failed = project.dbt("run-operation", "fail_at_once", check=False)
+    kept = warm_dbt.runner_pid(project.state_dir)
+    assert failed.returncode == 1 and "failed on purpose" in failed.stdout, failed.stdout[-2000:]
+    project.dbt(
+        "run-operation", "register_files", "--args", json.dumps({"path": str(tmp_path / "files")})
+    )
+    assert _rows_in_files(project) == 1
+    assert kept is not None and warm_dbt.runner_pid(project.state_dir) == kept

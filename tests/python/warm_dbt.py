@@ -48,6 +48,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -271,9 +272,15 @@ def _set_command_variables(values: dict[str, str | None]) -> None:
 
 def _session_usable() -> bool:
     """False when the JVM or SparkContext is gone (the next command needs a new runner)."""
+    from dbt.adapters.spark_oss.connections import SESSION_START_THREAD  # noqa: PLC0415
     from pyspark import SparkContext  # noqa: PLC0415 - runner process only
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
+    # A command that failed early (e.g. a macro's error) may leave the session still starting:
+    # let it finish, for the next command, rather than take the started JVM for a stopped one.
+    for thread in threading.enumerate():
+        if thread.name == SESSION_START_THREAD:
+            thread.join()
     session = SparkSession._instantiatedSession
     if session is None:
         # No session: usable if none was ever started (e.g. after `dbt parse`: the next command

@@ -194,6 +194,10 @@ def _attempt_key(credentials: SparkCredentials) -> tuple[object, ...]:
     return (get_invocation_id(), *sorted(credentials.server_side_parameters.items()))
 
 
+# The thread start_session_early starts (named in dbt's debug log; a warm test runner waits for it).
+SESSION_START_THREAD = "SparkStart"
+
+
 def start_session_early(credentials: SparkCredentials) -> None:
     """Start the embedded session in a background thread while dbt is still parsing.
 
@@ -202,7 +206,7 @@ def start_session_early(credentials: SparkCredentials) -> None:
     thread, or raises what it failed with).
     """
     threading.Thread(
-        target=_start_session, args=(credentials,), name="SparkStart", daemon=True
+        target=_start_session, args=(credentials,), name=SESSION_START_THREAD, daemon=True
     ).start()
 
 
