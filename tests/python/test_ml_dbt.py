@@ -1,15 +1,16 @@
-"""The dbt ML models (models/ml) on an isolated project, against the Python functions.
+"""The dbt ML models (models/ml) against the Python functions.
 
-One small generated dataset: the ML models and their parents are built, then the ML models
-again with their data tests (probability range, one score per customer, AUC threshold...),
-which must change nothing. The SQL feature and label
+On the shared build's data (conftest.py `clean_project`), in schemas of their own (ml_suite_*)
+and its warm runner, the models saved in a folder of their own: the ML models and their parents
+are built, then the ML models again with their data tests (probability range, one score per
+customer, AUC threshold...), which must change nothing. The SQL feature and label
 models must equal spark_analytics.ml.features / labels on the same marts; reruns must be
 idempotent; a new cut-off adds a model version that scoring then uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from spark_analytics.ml.features import customer_features, snapshot_dates
 from spark_analytics.ml.labels import customer_labels
-from tests.python.dbt_project import MARTS, ML, REFERENCE, ROWS, SEED, DbtProject
+from tests.python.dbt_project import DbtProject
 
 # Seeds and models the ML models need; then the ML models' own data tests.
 ML_BUILD = (
@@ -39,51 +40,62 @@ SCORES = "ml_purchase_propensity_scores"
 @dataclass(frozen=True)
 class MlProject:
     project: DbtProject
+    models_dir: Path  # where the training saves its models (var ml_model_root)
     first_metrics: list[Row]  # the training table after the first run
 
-    @property
-    def models_dir(self) -> Path:
-        return self.project.state_dir / "warehouse" / "ml_models" / "purchase_propensity"
+    def build(self, *args: str, **dbt_vars: object) -> None:
+        self.project.dbt(*args, dbt_vars={"ml_model_root": str(self.models_dir), **dbt_vars})
+
+    def read(self, spark: SparkSession, folder: str, table: str) -> DataFrame:
+        return self.project.read_table(spark, self.project.schema(folder), table)
 
 
 @pytest.fixture(scope="module")
-def ml_project(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> MlProject:
-    project = DbtProject(tmp_path_factory.mktemp("ml_project"))
-    project.generate("--rows", str(ROWS), "--seed", str(SEED))
-    project.dbt(*ML_BUILD)
-    first = project.read_table(spark, ML, TRAINING).collect()
+def ml_project(spark: SparkSession, clean_project: DbtProject) -> MlProject:
+    """The clean project's data (ROWS, SEED), built again into schemas of its own: this module's
+    new model versions leave the shared build's ML tables and models as they are."""
+    workdir = clean_project.workdir
+    project = replace(
+        clean_project,
+        extra_env=(
+            *clean_project.extra_env,
+            ("DBT_SCHEMA", "ml_suite"),
+            ("DBT_TARGET_PATH", str(workdir / "ml_suite_target")),
+        ),
+    )
+    ml = MlProject(project, workdir / "ml_suite_models" / "purchase_propensity", [])
+    ml.build(*ML_BUILD)
+    first = ml.read(spark, "ml", TRAINING).collect()
     # The ML models again, with their data tests: a rerun on the same data must change nothing.
-    project.dbt("build", "--select", "path:models/ml")
-    return MlProject(project, first)
+    ml.build("build", "--select", "path:models/ml")
+    return replace(ml, first_metrics=first)
 
 
-def marts(spark: SparkSession, project: DbtProject) -> tuple[DataFrame, DataFrame, DataFrame]:
+def marts(spark: SparkSession, ml: MlProject) -> tuple[DataFrame, DataFrame, DataFrame]:
     return (
-        project.read_table(spark, MARTS, "fct_purchases"),
-        project.read_table(spark, REFERENCE, "merchant_categories"),
-        project.read_table(spark, MARTS, "dim_customers"),
+        ml.read(spark, "marts", "fct_purchases"),
+        ml.read(spark, "reference", "merchant_categories"),
+        ml.read(spark, "marts", "dim_customers"),
     )
 
 
 def test_sql_features_and_labels_equal_python_functions(
     spark: SparkSession, ml_project: MlProject
 ) -> None:
-    project = ml_project.project
-    purchases, categories, customers = marts(spark, project)
+    purchases, categories, customers = marts(spark, ml_project)
     snapshots = snapshot_dates(purchases)
     features = customer_features(purchases, snapshots, categories, customers)
     labels = customer_labels(features, purchases, snapshots)
 
-    assertDataFrameEqual(project.read_table(spark, ML, "ml_snapshot_dates"), snapshots)
-    sql_features = project.read_table(spark, ML, "ml_customer_features")
+    assertDataFrameEqual(ml_project.read(spark, "ml", "ml_snapshot_dates"), snapshots)
+    sql_features = ml_project.read(spark, "ml", "ml_customer_features")
     assertDataFrameEqual(sql_features.select(*features.columns), features, rtol=1e-9)
-    sql_labels = project.read_table(spark, ML, "ml_customer_labels")
+    sql_labels = ml_project.read(spark, "ml", "ml_customer_labels")
     assertDataFrameEqual(sql_labels.select(*labels.columns), labels)
 
 
 def test_metrics_and_scores(spark: SparkSession, ml_project: MlProject) -> None:
-    project = ml_project.project
-    metrics = project.read_table(spark, ML, TRAINING).collect()
+    metrics = ml_project.read(spark, "ml", TRAINING).collect()
     assert len(metrics) == 1
     row = metrics[0]
     assert row["auc_roc"] > 0.7
@@ -91,9 +103,9 @@ def test_metrics_and_scores(spark: SparkSession, ml_project: MlProject) -> None:
     assert ml_project.models_dir.is_dir()
     assert row["model_path"].rstrip("/").endswith(f"purchase_propensity/{row['model_version']}")
 
-    scores = project.read_table(spark, ML, SCORES)
+    scores = ml_project.read(spark, "ml", SCORES)
     score_customers = (
-        project.read_table(spark, ML, "ml_customer_features")
+        ml_project.read(spark, "ml", "ml_customer_features")
         .where(F.col("snapshot") == "score")
         .select("customer_id")
     )
@@ -106,7 +118,7 @@ def test_metrics_and_scores(spark: SparkSession, ml_project: MlProject) -> None:
 
 def test_rerun_is_idempotent(spark: SparkSession, ml_project: MlProject) -> None:
     first = ml_project.first_metrics
-    rerun = ml_project.project.read_table(spark, ML, TRAINING).collect()
+    rerun = ml_project.read(spark, "ml", TRAINING).collect()
     assert [r["model_version"] for r in rerun] == [r["model_version"] for r in first]
     assert rerun[0]["auc_roc"] == pytest.approx(first[0]["auc_roc"])
     assert [p.name for p in ml_project.models_dir.iterdir()] == [first[0]["model_version"]]
@@ -115,10 +127,9 @@ def test_rerun_is_idempotent(spark: SparkSession, ml_project: MlProject) -> None
 def test_new_cutoff_adds_a_version_that_scoring_uses(
     spark: SparkSession, ml_project: MlProject
 ) -> None:
-    project = ml_project.project
     first_version = ml_project.first_metrics[0]["model_version"]
-    project.dbt("build", "--select", "path:models/ml", dbt_vars=EARLIER_CUTOFF)
-    history = project.read_table(spark, ML, TRAINING)
+    ml_project.build("build", "--select", "path:models/ml", **EARLIER_CUTOFF)
+    history = ml_project.read(spark, "ml", TRAINING)
     assert history.count() == 2
     newest = history.orderBy(F.desc("trained_at")).first()
     assert newest["model_version"] != first_version
@@ -126,5 +137,5 @@ def test_new_cutoff_adds_a_version_that_scoring_uses(
     assert sorted(p.name for p in ml_project.models_dir.iterdir()) == sorted(
         [first_version, newest["model_version"]]
     )
-    versions = project.read_table(spark, ML, SCORES).select("model_version").distinct()
+    versions = ml_project.read(spark, "ml", SCORES).select("model_version").distinct()
     assert [r[0] for r in versions.collect()] == [newest["model_version"]]
