@@ -1,15 +1,15 @@
 """The dbt ML models (models/ml) against the Python functions.
 
-On the shared build's data (conftest.py `clean_project`), in schemas of their own (ml_suite_*)
-and its warm runner, the models saved in a folder of their own: the ML models and their parents
-are built, then the ML models again with their data tests (probability range, one score per
-customer, AUC threshold...), which must change nothing. The SQL feature and label
-models must equal spark_analytics.ml.features / labels on the same marts; reruns must be
-idempotent; a new cut-off adds a model version that scoring then uses.
+On the shared build's data (conftest.py `clean_project`), in schemas of their own (MlProject):
+the ML models and their parents are built, then the ML models again with their data tests
+(probability range, one score per customer, AUC threshold...), which must change nothing. The
+SQL feature and label models must equal spark_analytics.ml.features / labels on the same marts;
+reruns must be idempotent; a new cut-off adds a model version that scoring then uses.
 """
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -39,12 +39,32 @@ SCORES = "ml_purchase_propensity_scores"
 
 @dataclass(frozen=True)
 class MlProject:
-    project: DbtProject
-    models_dir: Path  # where the training saves its models (var ml_model_root)
-    first_metrics: list[Row]  # the training table after the first run
+    """The ML models and their parents in schemas of their own (``<DBT_SCHEMA>_*``), on the shared
+    build's data (ROWS, SEED) and in its warm runner; their models saved in a folder of their own
+    (var ml_model_root). New model versions here leave the shared build's as they are."""
 
-    def build(self, *args: str, **dbt_vars: object) -> None:
-        self.project.dbt(*args, dbt_vars={"ml_model_root": str(self.models_dir), **dbt_vars})
+    project: DbtProject
+    models_dir: Path
+    first_metrics: tuple[Row, ...] = ()  # the training table after the first run
+
+    @classmethod
+    def beside(cls, clean_project: DbtProject, schema: str) -> MlProject:
+        workdir = clean_project.workdir
+        project = replace(
+            clean_project,
+            extra_env=(
+                *clean_project.extra_env,
+                ("DBT_SCHEMA", schema),
+                ("DBT_TARGET_PATH", str(workdir / f"{schema}_target")),
+            ),
+        )
+        return cls(project, workdir / f"{schema}_models" / "purchase_propensity")
+
+    def dbt(
+        self, *args: str, check: bool = True, **dbt_vars: object
+    ) -> subprocess.CompletedProcess[str]:
+        dbt_vars = {"ml_model_root": str(self.models_dir), **dbt_vars}
+        return self.project.dbt(*args, dbt_vars=dbt_vars, check=check)
 
     def read(self, spark: SparkSession, folder: str, table: str) -> DataFrame:
         return self.project.read_table(spark, self.project.schema(folder), table)
@@ -52,22 +72,11 @@ class MlProject:
 
 @pytest.fixture(scope="module")
 def ml_project(spark: SparkSession, clean_project: DbtProject) -> MlProject:
-    """The clean project's data (ROWS, SEED), built again into schemas of its own: this module's
-    new model versions leave the shared build's ML tables and models as they are."""
-    workdir = clean_project.workdir
-    project = replace(
-        clean_project,
-        extra_env=(
-            *clean_project.extra_env,
-            ("DBT_SCHEMA", "ml_suite"),
-            ("DBT_TARGET_PATH", str(workdir / "ml_suite_target")),
-        ),
-    )
-    ml = MlProject(project, workdir / "ml_suite_models" / "purchase_propensity", [])
-    ml.build(*ML_BUILD)
-    first = ml.read(spark, "ml", TRAINING).collect()
+    ml = MlProject.beside(clean_project, "ml_suite")
+    ml.dbt(*ML_BUILD)
+    first = tuple(ml.read(spark, "ml", TRAINING).collect())
     # The ML models again, with their data tests: a rerun on the same data must change nothing.
-    ml.build("build", "--select", "path:models/ml")
+    ml.dbt("build", "--select", "path:models/ml")
     return replace(ml, first_metrics=first)
 
 
@@ -128,7 +137,7 @@ def test_new_cutoff_adds_a_version_that_scoring_uses(
     spark: SparkSession, ml_project: MlProject
 ) -> None:
     first_version = ml_project.first_metrics[0]["model_version"]
-    ml_project.build("build", "--select", "path:models/ml", **EARLIER_CUTOFF)
+    ml_project.dbt("build", "--select", "path:models/ml", **EARLIER_CUTOFF)
     history = ml_project.read(spark, "ml", TRAINING)
     assert history.count() == 2
     newest = history.orderBy(F.desc("trained_at")).first()
