@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -289,6 +289,20 @@ class DbtProject:
             opens_metastore=False,
         )
         return json.loads((self.generated_dir / "manifest.json").read_text())
+
+    def in_schema(
+        self, schema: str, *, target: Path | None = None, data_folder: str | None = None
+    ) -> DbtProject:
+        """The same state (metastore, warehouse, warm runner) with dbt building into
+        ``<schema>_*`` (DBT_SCHEMA), from a target folder of its own (default
+        ``<workdir>/<schema>_target``: its own parse and results) and, if given, another data
+        folder: a build in one schema leaves the others' tables as they are."""
+        env = dict(self.extra_env)
+        env["DBT_SCHEMA"] = schema
+        env["DBT_TARGET_PATH"] = str(target or self.workdir / f"{schema}_target")
+        return replace(
+            self, extra_env=tuple(env.items()), data_folder=data_folder or self.data_folder
+        )
 
     def schema(self, folder: str) -> str:
         """The schema a folder's models build into: DBT_SCHEMA (the profile's default: SCHEMA)

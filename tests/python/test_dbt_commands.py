@@ -25,12 +25,6 @@ from tests.python.dbt_project import BUILD_MANIFEST, MARTS, REPO_ROOT, DbtProjec
 DAY = 24 * 3600
 
 
-def _in_schema(project: DbtProject, schema: str, **env: str) -> DbtProject:
-    """The same state and data, dbt building into `<schema>_*` (and `env` on top)."""
-    extra = (("DBT_SCHEMA", schema), *env.items())
-    return DbtProject(project.workdir, extra_env=extra)
-
-
 def _freshness(project: DbtProject) -> tuple[int, dict[str, str]]:
     run = project.dbt("source", "freshness", "-s", "source:raw", check=False)
     results = json.loads((project.workdir / "target" / "sources.json").read_text())["results"]
@@ -73,12 +67,10 @@ def test_show_returns_the_marts_rows(spark: SparkSession, clean_project: DbtProj
 def test_build_empty_builds_every_model_without_rows(
     spark: SparkSession, clean_project: DbtProject
 ) -> None:
-    empty = _in_schema(
-        clean_project, "empty", DBT_TARGET_PATH=str(clean_project.workdir / "target_empty")
-    )
+    empty = clean_project.in_schema("empty")
     selection = ("+rpt_sales_by_segment", "+dim_customers")
     empty.dbt("build", "--empty", "-s", *selection, "--exclude", "resource_type:test")
-    results = json.loads((clean_project.workdir / "target_empty" / "run_results.json").read_text())
+    results = json.loads((clean_project.workdir / "empty_target" / "run_results.json").read_text())
     built = {r["unique_id"].split(".")[-1]: r["status"] for r in results["results"]}
     assert {"rpt_sales_by_segment", "dim_customers", "fct_purchases"} <= set(built)
     assert set(built.values()) <= {"success", "pass"}  # models; unit tests
@@ -143,13 +135,11 @@ def test_state_modified_selects_a_changed_model_and_its_children(tmp_path: Path)
 
 @pytest.mark.slow  # three dbt runs; --runslow
 def test_retry_reruns_only_what_failed(spark: SparkSession, clean_project: DbtProject) -> None:
-    retry = _in_schema(clean_project, "retry")
+    retry = clean_project.in_schema("retry")
     failed = retry.dbt("run", "-s", "rpt_sales_by_segment", check=False)  # its parents are missing
     assert failed.returncode == 1
     # Build the parents with another target dir, so the failed run's results stay for retry.
-    parents = _in_schema(
-        clean_project, "retry", DBT_TARGET_PATH=str(clean_project.workdir / "target_retry")
-    )
+    parents = clean_project.in_schema("retry", target=clean_project.workdir / "retry_parents")
     parents.dbt(
         "build",
         "-s",
@@ -243,7 +233,7 @@ def test_clone_as_a_view_or_as_a_parquet_copy(
     state = tmp_path / "state"
     state.mkdir()
     shutil.copy2(clean_project.workdir / BUILD_MANIFEST, state / "manifest.json")
-    dev = _in_schema(clean_project, "dev", DBT_TARGET_PATH=str(tmp_path / "target"))
+    dev = clean_project.in_schema("dev", target=tmp_path / "target")
     dev.dbt("clone", "--state", str(state), "-s", "dim_customers")
     dev.dbt(
         "clone", "--state", str(state), "-s", "fct_purchases", dbt_vars={"clone_strategy": "copy"}

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.python.dbt_project import DbtProject, copy_of_project, replace_once
+from tests.python import warm_dbt
+from tests.python.dbt_project import REPO_ROOT, DbtProject, copy_of_project, replace_once
 
 INJECTION = "1000 then 'x' end; drop table raw.transactions; --"
 
@@ -120,23 +122,23 @@ RAW_SOURCES = Path("models") / "staging" / "raw" / "_raw__sources.yml"
 
 
 @pytest.fixture(scope="module")
-def shared_copy(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+def shared_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
     root = tmp_path_factory.mktemp("hostile-yaml")
-    return DbtProject(root / "state", project_dir=copy_of_project(root))
+    project = DbtProject(root / "state", project_dir=copy_of_project(root))
+    yield project
+    warm_dbt.stop(project.state_dir)  # its JVM's memory, for the next suites
 
 
 @pytest.fixture
 def project_copy(shared_copy: DbtProject) -> Iterator[DbtProject]:
     """The module's copy of the project (one warm runner for its tests); the YAML files a test
-    edits are put back after it, and dbt re-parses only those."""
-    edited = [shared_copy.project_dir / name for name in (MARTS_MODELS, RAW_SOURCES)]
-    originals = {path: path.read_text() for path in edited}
+    may edit are put back from the repository after it, and dbt re-parses only those."""
     yield shared_copy
-    for path, text in originals.items():
-        path.write_text(text)
+    for name in (MARTS_MODELS, RAW_SOURCES):
+        shutil.copy2(REPO_ROOT / name, shared_copy.project_dir / name)
 
 
-def _registration_log(project: DbtProject) -> tuple[subprocess.CompletedProcess[str], str]:
+def _register_sources_logged(project: DbtProject) -> tuple[subprocess.CompletedProcess[str], str]:
     """`dbt run-operation register_external_sources` and what it wrote to dbt's log."""
     log = project.workdir / "logs" / "dbt.log"
     start = log.stat().st_size if log.exists() else 0
@@ -181,7 +183,7 @@ def test_reader_option_name_injection_is_rejected(project_copy: DbtProject) -> N
         "            options:\n"
         "              \"mode') , path '/etc' , ('x\": FAILFAST\n",
     )
-    result, _ = _registration_log(project_copy)
+    result, _ = _register_sources_logged(project_copy)
     out = _error_text(result)
     assert result.returncode != 0, out[-3000:]
     assert "reader option name in meta.external.options of source raw.customers" in out, out[-3000:]
@@ -194,7 +196,7 @@ def test_two_sources_registered_as_one_relation_are_refused(project_copy: DbtPro
         "      - name: customers\n",
         "      - name: customers\n        identifier: Transactions\n",
     )
-    result, log = _registration_log(project_copy)
+    result, log = _register_sources_logged(project_copy)
     out = _error_text(result)
     assert result.returncode != 0, out[-3000:]
     assert (
@@ -214,7 +216,7 @@ def test_identifiers_named_like_a_sources_files_table_are_refused(
         "      - name: customers\n",
         f"      - name: customers\n        identifier: {identifier}\n",
     )
-    result, log = _registration_log(project_copy)
+    result, log = _register_sources_logged(project_copy)
     out = _error_text(result)
     assert result.returncode != 0, out[-3000:]
     reserved = "Invalid identifier of source raw.customers: a name ending in '__files'"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -67,15 +66,7 @@ def clean_project_with_inferred_schema(clean_project: DbtProject) -> DbtProject:
 def bad_project(clean_project: DbtProject) -> DbtProject:
     """The same dataset with bad rows, built into schemas of its own (bad_*) in the clean
     project's metastore: its warm runner builds it (no second JVM and cold build)."""
-    project = replace(
-        clean_project,
-        extra_env=(
-            *clean_project.extra_env,
-            ("DBT_SCHEMA", "bad"),
-            ("DBT_TARGET_PATH", str(clean_project.workdir / "bad_target")),
-        ),
-        data_folder="bad_data",
-    )
+    project = clean_project.in_schema("bad", data_folder="bad_data")
     project.generate("--rows", str(ROWS), "--seed", str(SEED), "--bad-rows", str(BAD_ROWS))
     # The marts path with its data tests: injected bad rows must be quarantined, not fail the
     # build. The rest (ML, snapshots, events, the UDF report) reads the marts, which
@@ -88,8 +79,7 @@ def bad_project(clean_project: DbtProject) -> DbtProject:
 
 @pytest.fixture(scope="session")
 def bad_project_from_json(bad_project: DbtProject) -> DbtProject:
-    env = {**dict(bad_project.extra_env), "DBT_SCHEMA": "bad_from_json"}
-    project = replace(bad_project, extra_env=tuple(env.items()))
+    project = bad_project.in_schema("bad_from_json")
     project.dbt(
         "build",
         *SEEDS_AND_MODELS_ONLY,

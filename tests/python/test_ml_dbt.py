@@ -49,16 +49,8 @@ class MlProject:
 
     @classmethod
     def beside(cls, clean_project: DbtProject, schema: str) -> MlProject:
-        workdir = clean_project.workdir
-        project = replace(
-            clean_project,
-            extra_env=(
-                *clean_project.extra_env,
-                ("DBT_SCHEMA", schema),
-                ("DBT_TARGET_PATH", str(workdir / f"{schema}_target")),
-            ),
-        )
-        return cls(project, workdir / f"{schema}_models" / "purchase_propensity")
+        models_dir = clean_project.workdir / f"{schema}_models" / "purchase_propensity"
+        return cls(clean_project.in_schema(schema), models_dir)
 
     def dbt(
         self, *args: str, check: bool = True, **dbt_vars: object
@@ -123,6 +115,20 @@ def test_metrics_and_scores(spark: SparkSession, ml_project: MlProject) -> None:
     assert {r[0] for r in scores.select("model_version").distinct().collect()} == {
         row["model_version"]
     }
+
+
+def test_models_are_saved_in_the_warehouse_by_default(
+    spark: SparkSession, clean_project: DbtProject
+) -> None:
+    """The shared build sets no ml_model_root: <spark.sql.warehouse.dir>/ml_models/<name>."""
+    default_root = clean_project.state_dir / "warehouse" / "ml_models" / "purchase_propensity"
+    trained = clean_project.read_table(spark, clean_project.schema("ml"), TRAINING).collect()
+    assert trained
+    for row in trained:
+        assert row["model_path"].rstrip("/").endswith(str(default_root / row["model_version"]))
+    assert sorted(p.name for p in default_root.iterdir()) == sorted(
+        row["model_version"] for row in trained
+    )
 
 
 def test_rerun_is_idempotent(spark: SparkSession, ml_project: MlProject) -> None:

@@ -83,7 +83,9 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
     registered = project.dbt(
         "run-operation", "register_files", "--args", json.dumps({"path": str(files)})
     )
-    seen_before = int(re.findall(r"rows: (\d+)", registered.stdout)[0])
+    counted = re.search(r"rows: (\d+)", registered.stdout)
+    assert counted, registered.stdout[-2000:]
+    seen_before = int(counted[1])
     # Another process on the metastore (Derby admits one JVM): the runner hands it over.
     shown = project.catalog("show tables in default", own_process=True)
     tables = [row["tableName"] for row in shown[0]]
@@ -91,29 +93,34 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
     seen_after = _rows_in_files(project)
     project.dbt("compile", "--no-populate-cache", "-s", "broken")
     logged = project.dbt("run-operation", "log_selection").stdout
+    runner = warm_dbt.runner_pid(project.state_dir)  # a process per command: None
     failed = project.dbt("run", check=False)
     bad_vars = project.dbt("run", "--vars", "{not yaml", check=False)
+    rows_after_failures = _rows_in_files(project)
     return {
         "rows seen before and after a new file": (seen_before, seen_after),
         "tables another process sees": tables,
         "selection a run-operation sees after a compile": re.findall(r"selected: (\d+)", logged),
         "failed model": (failed.returncode, "TABLE_OR_VIEW_NOT_FOUND" in failed.stdout),
         "bad --vars": (bad_vars.returncode, "--vars argument is not valid" in bad_vars.stdout),
+        "rows seen after the failures": rows_after_failures,
+        "the same runner (if any) before and after": warm_dbt.runner_pid(project.state_dir)
+        == runner,
     }
 
 
 def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
-    warm_project = _project(tmp_path / "warm", warm=True)
-    warm = _answers(warm_project, tmp_path / "warm" / "files")
+    warm = _answers(_project(tmp_path / "warm", warm=True), tmp_path / "warm" / "files")
     cold = _answers(_project(tmp_path / "cold", warm=False), tmp_path / "cold" / "files")
     assert warm == cold
-    assert _rows_in_files(warm_project) == 3  # the runner still answers after the failures
     assert cold == {
         "rows seen before and after a new file": (1, 3),
         "tables another process sees": ["files"],
         "selection a run-operation sees after a compile": ["0"],
         "failed model": (1, True),
         "bad --vars": (2, True),
+        "rows seen after the failures": 3,
+        "the same runner (if any) before and after": True,
     }
 
 

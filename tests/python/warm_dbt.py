@@ -48,7 +48,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import warnings
@@ -272,15 +271,9 @@ def _set_command_variables(values: dict[str, str | None]) -> None:
 
 def _session_usable() -> bool:
     """False when the JVM or SparkContext is gone (the next command needs a new runner)."""
-    from dbt.adapters.spark_oss.connections import SESSION_START_THREAD  # noqa: PLC0415
     from pyspark import SparkContext  # noqa: PLC0415 - runner process only
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
-    # A command that failed early (e.g. a macro's error) may leave the session still starting:
-    # let it finish, for the next command, rather than take the started JVM for a stopped one.
-    for thread in threading.enumerate():
-        if thread.name == SESSION_START_THREAD:
-            thread.join()
     session = SparkSession._instantiatedSession
     if session is None:
         # No session: usable if none was ever started (e.g. after `dbt parse`: the next command
@@ -376,6 +369,8 @@ class _Switch(io.TextIOBase):
 
 def _handle(request: dict[str, object], stdout: _Switch, stderr: _Switch) -> dict[str, object]:
     """Runs one command with its output in the request's files; the reply to send back."""
+    from dbt.adapters.spark_oss.connections import wait_for_early_start  # noqa: PLC0415
+
     log = stdout.target
     with (
         open(str(request["stdout"]), "w", buffering=1) as out,
@@ -394,7 +389,10 @@ def _handle(request: dict[str, object], stdout: _Switch, stderr: _Switch) -> dic
             return {"returncode": 2, "usable": False}
         finally:
             stdout.target, stderr.target = log, log
-    return {"returncode": returncode, "usable": _session_usable()}
+    # A command that failed early may end while its session still starts: the next one gets it
+    # started (or, past the timeout, a new runner), not a JVM without a session yet.
+    started = wait_for_early_start(STOP_TIMEOUT_SECONDS)
+    return {"returncode": returncode, "usable": started and _session_usable()}
 
 
 def _serve() -> None:

@@ -194,8 +194,10 @@ def _attempt_key(credentials: SparkCredentials) -> tuple[object, ...]:
     return (get_invocation_id(), *sorted(credentials.server_side_parameters.items()))
 
 
-# The thread start_session_early starts (named in dbt's debug log; a warm test runner waits for it).
+# The name of start_session_early's thread, in dbt's debug log.
 SESSION_START_THREAD = "SparkStart"
+# The last start_session_early's thread (wait_for_early_start).
+_early_start: threading.Thread | None = None
 
 
 def start_session_early(credentials: SparkCredentials) -> None:
@@ -205,9 +207,22 @@ def start_session_early(credentials: SparkCredentials) -> None:
     as long; the first statement then finds them ready (``ensure_session_ready`` waits for the
     thread, or raises what it failed with).
     """
-    threading.Thread(
+    global _early_start
+    _early_start = threading.Thread(
         target=_start_session, args=(credentials,), name=SESSION_START_THREAD, daemon=True
-    ).start()
+    )
+    _early_start.start()
+
+
+def wait_for_early_start(timeout: float) -> bool:
+    """Waits up to ``timeout`` seconds for the last ``start_session_early``; False if it is still
+    starting. For a process that outlives its dbt command (the tests' warm runner): a command
+    that failed early (a macro's error) may end while its session is still starting."""
+    thread = _early_start
+    if thread is None:
+        return True
+    thread.join(timeout)
+    return not thread.is_alive()
 
 
 def _start_session(credentials: SparkCredentials) -> None:
