@@ -71,7 +71,8 @@ on-run-end:
 """,
     "profiles.yml": session_profile(
         "fault_project",
-        SCHEMA,
+        # DBT_SCHEMA: the suite's clean builds share the killed project's metastore.
+        f"{{{{ env_var('DBT_SCHEMA', '{SCHEMA}') }}}}",
         cores=2,
         udf_modules=True,
         conf={"spark.sql.session.timeZone": "UTC"},
@@ -216,6 +217,7 @@ class FaultProject:
             "DBT_USE_COLORS": "false",
         }
         env.pop("SPARK_OSS_FAULT_POINT", None)
+        env.pop("DBT_SCHEMA", None)
         if fault:
             env["SPARK_OSS_FAULT_POINT"] = fault
         env.update(extra or {})

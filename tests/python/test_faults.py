@@ -44,28 +44,36 @@ def _content(state: dict[str, dict[str, object] | None]) -> dict[str, tuple[obje
 
 
 @pytest.fixture(scope="module")
-def clean_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict]:
-    """The content of every model after a clean batch-1 build and a clean batch-2 build. Nothing
-    is killed here, so both builds run in one warm dbt process (tests/python/warm_dbt.py)."""
-    fault_project = FaultProject(tmp_path_factory.mktemp("faults_clean"))
-    project = DbtProject(fault_project.workdir, project_dir=fault_project.project)
+def fault_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaultProject, dict[int, dict]]:
+    """The killed project's first build (batch 1, schema SCHEMA) and, in schema
+    ``<SCHEMA>_clean`` of the same metastore, the content of every model after a clean batch-1
+    build and a clean batch-2 build. Nothing is killed here, so the three builds run in one warm
+    dbt process (tests/python/warm_dbt.py), stopped before the killed builds' processes open the
+    metastore."""
+    faulty = FaultProject(tmp_path_factory.mktemp("faults"))
+    project = DbtProject(faulty.workdir, project_dir=faulty.project)
+    clean = project.in_schema(f"{SCHEMA}_clean")
     try:
         states = {
             batch: FaultProject.state(
-                project.dbt("build", dbt_vars={"batch": batch}), "FAULT_STATE_END"
+                clean.dbt("build", dbt_vars={"batch": batch}), "FAULT_STATE_END"
             )
             for batch in (1, 2)
         }
+        project.dbt("build", dbt_vars={"batch": 1})
     finally:
-        warm_dbt.stop(project.state_dir)  # its JVM's memory, for the killed builds' JVMs
-    return {batch: _content(state) for batch, state in states.items()}
+        warm_dbt.stop(project.state_dir)  # Derby admits one JVM: the killed builds' own
+    return faulty, {batch: _content(state) for batch, state in states.items()}
 
 
 @pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> FaultProject:
-    project = FaultProject(tmp_path_factory.mktemp("faults_killed"))
-    project.dbt("build", batch=1)
-    return project
+def clean_runs(fault_builds: tuple[FaultProject, dict[int, dict]]) -> dict[int, dict]:
+    return fault_builds[1]
+
+
+@pytest.fixture(scope="module")
+def faulty(fault_builds: tuple[FaultProject, dict[int, dict]]) -> FaultProject:
+    return fault_builds[0]
 
 
 def test_kill_at_every_point_of_every_materialization_then_rerun(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from collections import Counter
 from datetime import UTC, datetime
@@ -46,11 +47,12 @@ TRANSACTIONS = StructType(
 
 @pytest.fixture(scope="module")
 def own_data_project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    """The README's command on a copy of the example (exit 0: the ML gate only warns)."""
+    """The README's build on a copy of the example (exit 0: the ML gate only warns). Its summary
+    step runs in the warm runner the later tests start anyway (test_the_run_summary_...)."""
     workdir = tmp_path_factory.mktemp("own_data")
     shutil.copytree(EXAMPLE, workdir / "shop")
     project = DbtProject(workdir)
-    project.run("make", "build", "summary", f"DATA={workdir / 'shop'}")
+    project.run("make", "build", f"DATA={workdir / 'shop'}")
     return project
 
 
@@ -159,6 +161,27 @@ def test_unconvertible_values_are_quarantined_with_the_usual_reasons(
     # Nothing lost: every line of the orders file is in the mart or in quarantine.
     facts = own_data_project.read_table(spark, MARTS, "fct_purchases").count()
     assert facts + quarantine.count() == len(_orders())
+
+
+def test_the_run_summary_prints_the_marts_and_the_quarantine(
+    own_data_project: DbtProject,
+) -> None:
+    """`make summary`'s command: the totals and the rejection counts of the example's files."""
+    summary = own_data_project.dbt(
+        "run-operation", "print_run_summary", dbt_vars=dbt_vars(own_data_project.workdir / "shop")
+    ).stdout
+    accepted = [
+        amount
+        for o in _orders()
+        if (amount := _amount(o["total_price"])) is not None and _event_time(o["order_ts"])
+    ]
+    total = rf"^\S*\s*total\s+{len(accepted)}\s+{re.escape(f'{sum(accepted):.2f}')}$"
+    assert re.search(total, summary, re.MULTILINE), summary
+    rejected = expected_rejections()
+    assert len(accepted) + sum(rejected.values()) == len(_orders())
+    for reason, count in rejected.items():
+        line = rf"^\S*\s+{re.escape(reason)}\s+{count}$"
+        assert re.search(line, summary, re.MULTILINE), (reason, summary)
 
 
 def _mapped(project: DbtProject, rules: dict[str, dict[str, object]]) -> dict[str, object]:
