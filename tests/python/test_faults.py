@@ -51,7 +51,11 @@ def fault_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaultProject
     dbt process (tests/python/warm_dbt.py), stopped before the killed builds' processes open the
     metastore."""
     faulty = FaultProject(tmp_path_factory.mktemp("faults"))
-    project = DbtProject(faulty.workdir, project_dir=faulty.project)
+    # DBT_SCHEMA pinned as for the killed builds' processes (FaultProject.env): a user's own
+    # DBT_SCHEMA must not move the killed project's first build elsewhere.
+    project = DbtProject(
+        faulty.workdir, extra_env=(("DBT_SCHEMA", SCHEMA),), project_dir=faulty.project
+    )
     clean = project.in_schema(f"{SCHEMA}_clean")
     try:
         states = {
