@@ -78,7 +78,8 @@ def _orders() -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter=";"))
 
 
-def accepted_transactions(spark: SparkSession) -> DataFrame:
+def _accepted_orders() -> list[tuple[str, str, str, Decimal, datetime]]:
+    """The orders whose amount and event time convert, as TRANSACTIONS rows."""
     rows = [
         (
             o["order_key"],
@@ -89,7 +90,11 @@ def accepted_transactions(spark: SparkSession) -> DataFrame:
         )
         for o in _orders()
     ]
-    return spark.createDataFrame([r for r in rows if None not in r], TRANSACTIONS)
+    return [r for r in rows if None not in r]
+
+
+def accepted_transactions(spark: SparkSession) -> DataFrame:
+    return spark.createDataFrame(_accepted_orders(), TRANSACTIONS)
 
 
 def expected_rejections() -> Counter:
@@ -170,11 +175,7 @@ def test_the_run_summary_prints_the_marts_and_the_quarantine(
     summary = own_data_project.dbt(
         "run-operation", "print_run_summary", dbt_vars=dbt_vars(own_data_project.workdir / "shop")
     ).stdout
-    accepted = [
-        amount
-        for o in _orders()
-        if (amount := _amount(o["total_price"])) is not None and _event_time(o["order_ts"])
-    ]
+    accepted = [amount for _, _, _, amount, _ in _accepted_orders()]
     total = rf"^total\s+{len(accepted)}\s+{re.escape(f'{sum(accepted):.2f}')}$"
     assert re.search(total, summary, re.MULTILINE), summary
     rejected = expected_rejections()
