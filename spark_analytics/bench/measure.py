@@ -9,6 +9,12 @@ largest sum of resident set sizes seen at once.
 digits folded, so ``C2 CompilerThre`` or ``Executor task l`` group the JVM's compiler or task
 threads): where a driver's CPU goes, e.g. how much of it is the JVM compiling Java
 (BENCHMARKS.md, stop 26). ``--threads N`` prints the N largest groups.
+
+``cpu_by_process`` splits it by what each process is (``process_kind``): a dbt process, a warm
+dbt runner, a pytest worker, the JVM each of them started, the local cluster's JVMs... A
+process that leaves the tree (a daemon whose parent exited, e.g. the local cluster's) is
+followed until it exits. ``--processes N`` prints the N largest kinds: where a test suite's
+CPU goes (BENCHMARKS.md, stop 43).
 """
 
 from __future__ import annotations
@@ -18,10 +24,23 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+# The JVMs named by their main class (the local cluster's, spark_analytics/cluster); other JVMs
+# are drivers, named by the Python process that started them.
+JVM_ROLES = (
+    ("org.apache.spark.deploy.master.Master", "JVM: cluster master"),
+    ("org.apache.spark.deploy.worker.Worker", "JVM: cluster worker"),
+    ("org.apache.spark.executor.CoarseGrainedExecutorBackend", "JVM: cluster executor"),
+    ("org.apache.spark.sql.hive.thriftserver.HiveThriftServer2", "JVM: Thrift/Connect server"),
+    ("org.apache.spark.sql.connect.service.SparkConnectServer", "JVM: Thrift/Connect server"),
+)
+# Python programs by script name.
+PYTHON_SCRIPTS = {"dbt": "dbt process", "warm_dbt.py": "warm dbt runner", "pytest": "pytest"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,45 @@ class Measurement:
     stdout: str
     stderr: str
     cpu_by_thread: dict[str, float] = field(default_factory=dict)
+    # process kind -> (CPU seconds, processes)
+    cpu_by_process: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+
+def _is_python(command: Sequence[str]) -> bool:
+    return bool(command) and Path(command[0]).name.startswith("python")
+
+
+def python_kind(command: Sequence[str]) -> str:
+    """``python -m module`` -> ``python -m module``; a script by its name (``dbt process``,
+    ``warm dbt runner``...); pytest-xdist's worker (``python -c``, its code on stdin)."""
+    args = list(command[1:])
+    while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
+        args.pop(0)  # interpreter flags such as -u, -X importtime
+    if args[:1] == ["-m"] and len(args) > 1:
+        return PYTHON_SCRIPTS.get(args[1], f"python -m {args[1]}")
+    if args[:1] == ["-c"]:
+        return "pytest worker" if "exec(eval(sys.stdin" in " ".join(args[1:2]) else "python -c"
+    name = Path(args[0]).name if args else "python"
+    return PYTHON_SCRIPTS.get(name, f"python {name}")
+
+
+def process_kind(command: Sequence[str], ancestors: Sequence[Sequence[str]] = ()) -> str:
+    """What a process is, from its command line and its ancestors' (nearest first): a JVM by its
+    main class or, for a driver, by the Python program that started it; a Python program by
+    ``python_kind``; anything else by its program name."""
+    if not command:
+        return "?"
+    program = Path(command[0]).name
+    if program == "java":
+        text = " ".join(command)
+        for main_class, kind in JVM_ROLES:
+            if main_class in text:
+                return kind
+        owner = next((python_kind(a) for a in ancestors if _is_python(a)), None)
+        return f"JVM of {owner}" if owner else "JVM"
+    if _is_python(command):
+        return python_kind(command)
+    return program
 
 
 def thread_group(name: str) -> str:
@@ -65,6 +123,11 @@ def measure(
     cpu_by_pid: dict[tuple[int, float], float] = {}
     # (pid, start time, thread id) -> (thread name, its last CPU time)
     cpu_by_tid: dict[tuple[int, float, int], tuple[str, float]] = {}
+    # Every process once seen, followed until it exits (even outside the tree), with its
+    # latest command line (an exec changes it) and its parent's pid at first sight.
+    followed: dict[tuple[int, float], psutil.Process] = {}
+    commands: dict[tuple[int, float], list[str]] = {}
+    parents: dict[tuple[int, float], int] = {}
     peak = 0
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -79,17 +142,29 @@ def measure(
             rss = 0
             for proc in _tree(root):
                 try:
+                    # (pid, start time): a reused pid is another process.
+                    key = (proc.pid, proc.create_time())
+                    if key not in followed:
+                        followed[key] = proc
+                        parents[key] = proc.ppid()
+                except psutil.Error:
+                    continue
+            for key, proc in list(followed.items()):
+                try:
+                    if not proc.is_running():  # exited, its pid maybe reused
+                        raise psutil.NoSuchProcess(proc.pid)
                     with proc.oneshot():
                         times = proc.cpu_times()
-                        # (pid, start time): a reused pid is another process.
-                        cpu_by_pid[(proc.pid, proc.create_time())] = times.user + times.system
+                        cpu_by_pid[key] = times.user + times.system
+                        commands[key] = proc.cmdline() or commands.get(key, [])
                         rss += proc.memory_info().rss
                         for thread in proc.threads():
-                            key = (proc.pid, proc.create_time(), thread.id)
-                            name = cpu_by_tid.get(key, (None, 0.0))[0]
+                            tid = (*key, thread.id)
+                            name = cpu_by_tid.get(tid, (None, 0.0))[0]
                             name = name or _thread_name(proc.pid, thread.id)
-                            cpu_by_tid[key] = (name, thread.user_time + thread.system_time)
+                            cpu_by_tid[tid] = (name, thread.user_time + thread.system_time)
                 except psutil.Error:
+                    del followed[key]
                     continue
             peak = max(peak, rss)
             done.wait(interval)
@@ -111,7 +186,31 @@ def measure(
         stdout=stdout,
         stderr=stderr,
         cpu_by_thread=dict(by_thread.most_common()),
+        cpu_by_process=_by_kind(cpu_by_pid, commands, parents),
     )
+
+
+def _by_kind(
+    cpu_by_pid: dict[tuple[int, float], float],
+    commands: dict[tuple[int, float], list[str]],
+    parents: dict[tuple[int, float], int],
+) -> dict[str, tuple[float, int]]:
+    """CPU seconds and process count per ``process_kind``, largest first."""
+    key_of_pid: dict[int, tuple[int, float]] = {}
+    for key in sorted(commands, key=lambda k: k[1]):  # a reused pid: the later process
+        key_of_pid[key[0]] = key
+    totals: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for key, cpu in cpu_by_pid.items():
+        ancestors, seen, parent = [], {key}, key_of_pid.get(parents.get(key, 0))
+        while parent is not None and parent not in seen and parent[1] <= key[1]:
+            seen.add(parent)
+            ancestors.append(commands.get(parent, []))
+            parent = key_of_pid.get(parents.get(parent, 0))
+        kind = process_kind(commands.get(key, []), ancestors)
+        totals[kind] += cpu
+        counts[kind] += 1
+    return {kind: (cpu, counts[kind]) for kind, cpu in totals.most_common()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0, help="sampling period, seconds")
     parser.add_argument(
         "--threads", type=int, default=0, help="also print the N thread groups using most CPU"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=0, help="also print the N process kinds using most CPU"
     )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to measure")
     args = parser.parse_args(argv)
@@ -139,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, cpu in list(result.cpu_by_thread.items())[: args.threads]:
         print(f"thread cpu: {cpu:7.1f}s  {name}")
+    for kind, (cpu, count) in list(result.cpu_by_process.items())[: args.processes]:
+        print(f"process cpu: {cpu:7.1f}s {count:4d}x  {kind}")
     return result.returncode
 
 

@@ -233,3 +233,66 @@ def test_measure_splits_the_cpu_by_thread_name() -> None:
     assert sum(result.cpu_by_thread.values()) <= result.cpu_s + 0.3
     assert thread_group("C2 CompilerThre") == "C2 CompilerThre"
     assert thread_group("GC Thread#12") == "GC Thread#N"
+
+
+def test_measure_splits_the_cpu_by_process_kind_and_follows_a_daemon(tmp_path: Path) -> None:
+    """A grandchild whose parent exits at once (a daemon, like the local cluster's JVMs) leaves
+    the tree and still counts, under its own kind; the kinds add up to the tree."""
+    import sys
+
+    from spark_analytics.bench.measure import measure
+
+    busy = tmp_path / "busy_daemon.py"
+    busy.write_text(
+        "import pathlib, sys, time\n"
+        "end = time.process_time() + 1.0\n"
+        "while time.process_time() < end: pass\n"
+        "pathlib.Path(sys.argv[1]).write_text('done')\n"
+    )
+    done = tmp_path / "done"
+    # the starter lives a few samples, as `cluster up` does while its daemons start
+    start_daemon = (
+        "import subprocess, sys, time\n"
+        f"command = [sys.executable, {str(busy)!r}, {str(done)!r}]\n"
+        "subprocess.Popen(command, start_new_session=True)\n"
+        "time.sleep(0.5)\n"
+    )
+    wait = (
+        "import pathlib, subprocess, sys, time\n"
+        f"subprocess.run([sys.executable, '-c', {start_daemon!r}], check=True)\n"
+        f"while not pathlib.Path({str(done)!r}).exists():\n"
+        "    time.sleep(0.05)\n"
+        "time.sleep(0.3)\n"
+    )
+    result = measure([sys.executable, "-c", wait], interval=0.1)
+    assert result.returncode == 0, result.stderr
+    cpu, count = result.cpu_by_process["python busy_daemon.py"]
+    assert cpu >= 0.7 and count == 1, result.cpu_by_process
+    assert result.cpu_by_process["python -c"][1] == 2  # the waiting parent, the exited starter
+    total = sum(cpu for cpu, _ in result.cpu_by_process.values())
+    assert abs(total - result.cpu_s) < 1e-6
+
+
+def test_process_kind_names_cluster_jvms_by_role_and_drivers_by_their_program() -> None:
+    from spark_analytics.bench.measure import process_kind
+
+    java = "/opt/jdk/bin/java"
+    venv_python = "/repo/.venv/bin/python3"
+    runner = [venv_python, "/repo/tests/python/warm_dbt.py"]
+    worker = [venv_python, "-u", "-c", "import sys;exec(eval(sys.stdin.readline()))"]
+    driver = [java, "-cp", "jars/*", "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"]
+    assert process_kind(driver, [runner, worker]) == "JVM of warm dbt runner"
+    assert process_kind(driver, [[venv_python, "/repo/.venv/bin/dbt", "build"]]) == (
+        "JVM of dbt process"
+    )
+    assert process_kind(driver, [["/bin/bash", "x.sh"], worker]) == "JVM of pytest worker"
+    assert process_kind(driver) == "JVM"
+    executor = [java, "-cp", "x", "org.apache.spark.executor.CoarseGrainedExecutorBackend"]
+    assert process_kind(executor, [worker]) == "JVM: cluster executor"
+    assert process_kind([venv_python, "-m", "spark_analytics.cluster", "up"]) == (
+        "python -m spark_analytics.cluster"
+    )
+    assert process_kind([venv_python, "-m", "pytest", "-q"]) == "pytest"
+    assert process_kind(worker) == "pytest worker"
+    assert process_kind(["/usr/lib/chromium/chromium", "--headless"]) == "chromium"
+    assert process_kind([]) == "?"
