@@ -5,7 +5,8 @@ Every Spark session of the project takes its configuration from here:
 - ``local_conf``: the embedded session (dbt's ``local`` target, the jobs' ``session.py``). The
   ``local`` output of ``profiles.yml`` spells the same dict out with ``env_var()`` so dbt runs
   without our scripts; ``tests/python/test_settings.py`` renders it and checks the two agree.
-- ``SHUFFLE_CONF``: how shuffles are written, on the embedded session and the cluster alike.
+- ``ENGINE_CONF``: how shuffles are written and how many generated classes a JVM keeps, on the
+  embedded session and the cluster alike.
 - ``sql_conf``: the SQL semantics every target shares (time zone, default format, AQE,
   broadcast threshold); the cluster's application conf (``spark_analytics.cluster``) and the
   test fixture build on it too. ``CONNECTION_SQL_CONF`` is the part the ``cluster`` output
@@ -45,18 +46,25 @@ CONNECTION_SQL_CONF: dict[str, str] = {
     "spark.sql.sources.default": "parquet",
 }
 
-# How map tasks write shuffle files: the embedded session, the jobs and `make cluster-up`'s
-# application (not a SQL conf, so a Thrift connection cannot send it: a user's own Thrift Server
-# needs it at start, docs/cluster.md). Spark's default (200) takes the "bypass merge" path for a
-# shuffle with no map-side combine (every SQL exchange) and at most 200 reduce partitions, which
-# is every shuffle of ours (SPARK_SHUFFLE_PARTITIONS, a ceiling AQE coalesces): each map task
-# writes one file per reduce partition, 200 files for a handful of rows, then concatenates them.
-# 0: each map task writes its records grouped by partition straight into one file (the
-# serialized sort writer). The 1M `dbt build` is 6 % faster (its data tests 8 %); the marts path
-# is unchanged at 1M and 10M, and so is a build at the suites' 4 partitions (BENCHMARKS.md,
-# stop 36).
-SHUFFLE_CONF: dict[str, str] = {
+# Engine settings fixed when an application starts (not SQL confs a Thrift connection could send:
+# a user's own Thrift Server needs them at start, docs/cluster.md): the embedded session, the
+# jobs and `make cluster-up`'s application.
+ENGINE_CONF: dict[str, str] = {
+    # How map tasks write shuffle files. Spark's default (200) takes the "bypass merge" path for
+    # a shuffle with no map-side combine (every SQL exchange) and at most 200 reduce partitions,
+    # which is every shuffle of ours (SPARK_SHUFFLE_PARTITIONS, a ceiling AQE coalesces): each
+    # map task writes one file per reduce partition, 200 files for a handful of rows, then
+    # concatenates them. 0: each map task writes its records grouped by partition straight into
+    # one file (the serialized sort writer). The 1M `dbt build` is 6 % faster (its data tests
+    # 8 %); the marts path is unchanged at 1M and 10M, and so is a build at the suites' 4
+    # partitions (BENCHMARKS.md, stop 36).
     "spark.shuffle.sort.bypassMergeThreshold": "0",
+    # Compiled classes of generated code a JVM keeps (Spark's default: 100). One `dbt build` of
+    # the project generates about 450 distinct ones, so with 100 the same session recompiled
+    # about 590 classes at every later build (a warm session: the stream pipeline's cycles, the
+    # suites' warm runners), and about 90 within the first; with 1000, about 20 to 90 at a
+    # later build, memory unchanged (BENCHMARKS.md, stop 43).
+    "spark.sql.codegen.cache.maxEntries": "1000",
 }
 
 # The driver listens on loopback only.
@@ -103,7 +111,7 @@ def session_conf(env: Mapping[str, str] | None = None, app_name: str = APP_NAME)
         "spark.driver.memory": env_setting("SPARK_DRIVER_MEMORY", env),
         "spark.sql.shuffle.partitions": env_setting("SPARK_SHUFFLE_PARTITIONS", env),
         **sql_conf(env),
-        **SHUFFLE_CONF,
+        **ENGINE_CONF,
         **LOOPBACK_DRIVER_CONF,
         "spark.ui.enabled": env_setting("SPARK_UI_ENABLED", env),
         "spark.ui.showConsoleProgress": "false",

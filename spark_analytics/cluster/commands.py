@@ -21,8 +21,8 @@ from spark_analytics.cluster.config import (
 )
 from spark_analytics.cluster.hive_shim import shim_jar_path
 from spark_analytics.settings import (
+    ENGINE_CONF,
     LOOPBACK_DRIVER_CONF,
-    SHUFFLE_CONF,
     metastore_conf,
     sql_conf,
 )
@@ -142,7 +142,7 @@ def app_conf(settings: Settings) -> dict[str, str]:
         # Same semantics as the embedded `local` target.
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         **sql_conf(),
-        **SHUFFLE_CONF,
+        **ENGINE_CONF,
         "spark.pyspark.python": sys.executable,
         "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
         "spark.local.dir": str(state / "local"),

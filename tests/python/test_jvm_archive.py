@@ -116,5 +116,5 @@ def test_a_change_of_the_default_settings_rebuilds_the_archive(
     current = jvm_archive.stamp(java_home, conf_dir)
     monkeypatch.setenv("SPARK_SHUFFLE_PARTITIONS", "7")
     assert jvm_archive.stamp(java_home, conf_dir) == current
-    monkeypatch.setitem(settings.SHUFFLE_CONF, "spark.shuffle.sort.bypassMergeThreshold", "200")
+    monkeypatch.setitem(settings.ENGINE_CONF, "spark.shuffle.sort.bypassMergeThreshold", "200")
     assert jvm_archive.stamp(java_home, conf_dir) != current

@@ -71,26 +71,26 @@ def test_cluster_output_sends_the_shared_connection_settings() -> None:
 
 
 @pytest.mark.parametrize("server", ["cluster application", "tests' Thrift server"])
-def test_servers_use_the_shared_sql_and_shuffle_settings(server: str, tmp_path: Path) -> None:
+def test_servers_use_the_shared_sql_and_engine_settings(server: str, tmp_path: Path) -> None:
     if server == "cluster application":
         conf = app_conf(ClusterSettings(state_dir=tmp_path))
     else:
         conf = thrift_connect_app_conf(tmp_path, connect_port=15002)
     expected = {
         **settings.sql_conf(),
-        **settings.SHUFFLE_CONF,
+        **settings.ENGINE_CONF,
         **settings.LOOPBACK_DRIVER_CONF,
         **settings.metastore_conf(str(tmp_path)),
     }
     assert {key: conf[key] for key in expected} == expected
 
 
-def test_a_started_session_took_the_shuffle_settings(spark: SparkSession) -> None:
+def test_a_started_session_took_the_engine_settings(spark: SparkSession) -> None:
     # Core confs given to an already started context are ignored without a word: check the
     # fixture's real context, and that shuffles are not left on Spark's per-partition files.
     started = spark.sparkContext.getConf()
-    assert {key: started.get(key) for key in settings.SHUFFLE_CONF} == settings.SHUFFLE_CONF
-    assert settings.SHUFFLE_CONF["spark.shuffle.sort.bypassMergeThreshold"] == "0"
+    assert {key: started.get(key) for key in settings.ENGINE_CONF} == settings.ENGINE_CONF
+    assert settings.ENGINE_CONF["spark.shuffle.sort.bypassMergeThreshold"] == "0"
 
 
 def test_no_reader_sets_partition_overwrite_mode() -> None:
@@ -155,3 +155,20 @@ def test_an_embedded_session_leaves_nothing_in_the_temp_folder(tmp_path: Path) -
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in temp.iterdir()) == []
     assert (state / "hive" / "resources").is_dir()  # Hive's session folder went here instead
+
+
+def test_a_session_keeps_the_classes_it_generated(spark: SparkSession) -> None:
+    """More distinct query shapes than Spark's default codegen cache holds (100), run twice: the
+    second pass compiles nothing (ENGINE_CONF keeps 1000 classes), as a warm session's next
+    build reuses the classes of the last one."""
+    compiled = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    shapes = [f"select id * {i} + {i + 1} as x from range(3)" for i in range(150)]
+
+    def compiles_of_a_pass() -> int:
+        before = compiled.getCount()
+        for query in shapes:
+            spark.sql(query).collect()
+        return compiled.getCount() - before
+
+    assert compiles_of_a_pass() >= len(shapes)  # each shape is a class of its own
+    assert compiles_of_a_pass() == 0

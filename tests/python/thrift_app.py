@@ -17,9 +17,9 @@ from spark_analytics.cluster.commands import SESSION_RESOURCES, jit_options
 from spark_analytics.cluster.config import CONNECT_PLUGIN
 from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
 from spark_analytics.settings import (
+    ENGINE_CONF,
     LOOPBACK,
     LOOPBACK_DRIVER_CONF,
-    SHUFFLE_CONF,
     metastore_conf,
     sql_conf,
 )
@@ -40,7 +40,7 @@ def thrift_connect_app_conf(state: Path, connect_port: int) -> dict[str, str]:
     (spark_analytics.settings), as the cluster's application gets them, then this server's own."""
     return {
         **sql_conf(),
-        **SHUFFLE_CONF,
+        **ENGINE_CONF,
         **LOOPBACK_DRIVER_CONF,
         **metastore_conf(str(state)),
         "spark.plugins": CONNECT_PLUGIN,
