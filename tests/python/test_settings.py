@@ -158,11 +158,11 @@ def test_an_embedded_session_leaves_nothing_in_the_temp_folder(tmp_path: Path) -
 
 
 def test_a_session_keeps_the_classes_it_generated(spark: SparkSession) -> None:
-    """More distinct query shapes than Spark's default codegen cache holds (100), run twice: the
-    second pass compiles nothing (ENGINE_CONF keeps 1000 classes), as a warm session's next
-    build reuses the classes of the last one."""
+    """More generated classes than Spark's default codegen cache holds (100), run twice: the
+    second pass compiles nothing (ENGINE_CONF keeps 1000 classes; with 100 it compiles them all
+    again), as a warm session's next build reuses the classes of the last one."""
     compiled = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
-    shapes = [f"select id * {i} + {i + 1} as x from range(3)" for i in range(150)]
+    shapes = [f"select id * {i} + {i + 1} as x from range(3)" for i in range(60)]
 
     def compiles_of_a_pass() -> int:
         before = compiled.getCount()
@@ -170,5 +170,5 @@ def test_a_session_keeps_the_classes_it_generated(spark: SparkSession) -> None:
             spark.sql(query).collect()
         return compiled.getCount() - before
 
-    assert compiles_of_a_pass() >= len(shapes)  # each shape is a class of its own
+    assert compiles_of_a_pass() > 100  # two classes a shape
     assert compiles_of_a_pass() == 0
