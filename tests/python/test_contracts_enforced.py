@@ -127,3 +127,49 @@ def test_a_column_type_that_breaks_the_contract_fails_the_build(tmp_path: Path) 
     assert re.search(r"\|\s*amount\s*\|\s*decimal\(6,2\)\s*\|\s*bigint\s*\|", run.stdout), (
         run.stdout[-3000:]
     )
+
+
+# Rows whose customer is missing are dropped by the join on the region, in the same query: they
+# never reach the table, so the not_null contract holds for what is written.
+JOINED_MODEL = """
+{{ config(materialized='table') }}
+with orders as (
+  select * from values (1, 'c1', 'eu'), (2, null, 'mars') as t(order_id, customer_id, region)
+),
+regions as (
+  select * from values ('eu') as r(region)
+)
+select orders.order_id, orders.customer_id
+from orders
+inner join regions on orders.region = regions.region
+"""
+
+JOINED_CONTRACT = """
+version: 2
+models:
+  - name: orders_in_regions
+    config:
+      contract: {enforced: true}
+    columns:
+      - name: order_id
+        data_type: int
+      - name: customer_id
+        data_type: string
+        constraints: [{type: not_null}]
+"""
+
+
+def test_the_contract_is_checked_on_the_rows_written_in_the_same_pass(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The create checks every row it writes (no second read of the version) and only those: a
+    row the query itself drops later (here by a join) breaks nothing."""
+    project = _project(tmp_path)
+    (project.project_dir / "models" / "orders_in_regions.sql").write_text(JOINED_MODEL)
+    (project.project_dir / "models" / "_joined.yml").write_text(JOINED_CONTRACT)
+    project.dbt("run", "-s", "orders_in_regions")
+    assert _rows(spark, project, "orders_in_regions") == 1
+    log = (project.workdir / "logs" / "dbt.log").read_text()
+    create = re.search(r"create table \S+orders_in_regions__v\d+.*?(?=\n\S)", log, re.S)
+    assert create and "raise_error('SPARK_OSS_CONTRACT_VIOLATION" in create.group(0)
+    assert "count_if(" not in log  # the violations are counted only after a create failed

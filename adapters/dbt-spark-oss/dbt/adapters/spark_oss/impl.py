@@ -141,6 +141,22 @@ class SparkOssAdapter(SparkAdapter):
         return deleted
 
     @available
+    def spark_oss_execute_unless(self, sql: str, marker: str) -> tuple[Any, str | None]:
+        """Runs ``sql`` as dbt's ``statement`` does: ``(its response, None)``, or ``(None, the
+        error's text)`` when it failed with an error that names ``marker`` (a checked create
+        whose query raised it, constraints.sql). Any other failure raises as usual."""
+        try:
+            response, _ = self.execute(sql)
+        # dbt-spark re-raises a PySpark error as it is (its args are empty), a Thrift error as
+        # DbtRuntimeError.
+        except Exception as error:
+            if marker not in str(error):
+                raise
+            logger.debug(f"{marker}: the statement failed on a row that breaks the contract")
+            return None, str(error)
+        return response, None
+
+    @available
     def spark_oss_recall(self, fact: str) -> str | None:
         """What ``spark_oss_remember`` stored under ``fact`` in this invocation, else None."""
         invocation, facts = _invocation_facts

@@ -32,9 +32,7 @@
   {% do spark_oss_prepare_versions(target) %}
   {%- set version = spark_oss_new_version(target) -%}
   {%- if existing is none or not existing.is_view or should_full_refresh() -%}
-    {%- call statement('main', language=language) -%}
-      {{ create_table_as(False, version, compiled_code, language) }}
-    {%- endcall -%}
+    {% do spark_oss_create_version(version, compiled_code, language) %}
   {%- else -%}
     {%- set new_rows = spark_oss_incremental_new_rows(target, version, language) -%}
     {%- call statement('spark_oss_new_rows', language=language) -%}
@@ -43,13 +41,11 @@
     {%- if on_schema_change == 'fail' -%}
       {% do process_schema_changes(on_schema_change, new_rows, existing) %}
     {%- endif -%}
-    {%- call statement('main') -%}
-      {{ create_table_as(False, version, spark_oss_incremental_sql(
-            strategy, new_rows, existing, unique_key, partition_by, incremental_predicates, on_schema_change)) }}
-    {%- endcall -%}
+    {% do spark_oss_create_version(version, spark_oss_incremental_sql(
+          strategy, new_rows, existing, unique_key, partition_by, incremental_predicates, on_schema_change),
+          scratch=new_rows if language == 'python' else none) %}
     {%- if language == 'python' -%}{% do adapter.drop_relation(new_rows) %}{%- endif -%}
   {%- endif -%}
-  {% do spark_oss_enforce_contract(version) %}
   {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 

@@ -18,16 +18,17 @@
      enforced contract is checked once, on the model's own query (dbt's assertion), and the create
      reads the contract's columns in its order, so those names are the column list of the docs'
      temporary view (persist_docs.sql). dbt-spark's create would ask the query for its columns
-     for that view and then check the contract again on the view. --#}
+     for that view and then check the contract again on the view. The create also checks the
+     contract's constraints on every row it writes (constraints.sql). --#}
 {% macro spark_oss_create_version_as(relation, compiled_code) -%}
   {%- set sql = compiled_code -%}
   {%- set columns = none -%}
   {%- if config.get('contract').enforced -%}
     {{ get_assert_columns_equivalent(compiled_code) }}
-    {%- set sql = get_select_subquery(compiled_code) -%}
+    {%- set sql = spark_oss_contract_checked_select(compiled_code) -%}
     {%- set columns = [] -%}
     {%- for column in model['columns'].values() -%}
-      {#- The name Spark gives the column: get_select_subquery writes an unquoted name as is. -#}
+      {#- The name Spark gives the column: the select writes an unquoted name as is. -#}
       {%- set name = column.name -%}
       {%- if not column.get('quote') and name | length > 1 and name.startswith('`') and name.endswith('`') -%}
         {%- set name = name[1:-1] | replace('``', '`') -%}

@@ -17,10 +17,7 @@
 
   {% do spark_oss_prepare_versions(target) %}
   {%- set version = spark_oss_new_version(target) -%}
-  {%- call statement('main', language=language) -%}
-    {{ create_table_as(False, version, compiled_code, language) }}
-  {%- endcall -%}
-  {% do spark_oss_enforce_contract(version) %}
+  {% do spark_oss_create_version(version, compiled_code, language) %}
   {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
