@@ -84,20 +84,14 @@
 {% endmacro %}
 
 
-{#-- The materialization's 'main' statement for a version: its create (create_table_as), run like
-     dbt's statement('main'), and the contract enforced on every row the version holds. A SQL
-     create that failed on CONTRACT_VIOLATION is reported by spark_oss_enforce_contract over the
-     query it was built from, and `scratch` (a relation that query reads) is dropped with the
-     version. --#}
-{% macro spark_oss_create_version(version, sql, language='sql', scratch=none) %}
-  {%- if language != 'sql' -%}
-    {%- call statement('main', language=language) -%}
-      {{ create_table_as(False, version, sql, language) }}
-    {%- endcall -%}
-    {% do spark_oss_enforce_contract(version) %}
-    {{ return(none) }}
-  {%- endif -%}
-  {%- set create = create_table_as(False, version, sql, language) -%}
+{#-- The materialization's 'main' statement for a version built from SQL: its create
+     (create_table_as), run like dbt's statement('main'), which checks the contract on every row
+     it writes. A create that failed on CONTRACT_VIOLATION is reported by
+     spark_oss_enforce_contract over the query it was built from, and `scratch` (a relation that
+     query reads) is dropped with the version. (A Python model's create stays a statement of
+     the materialization itself, as dbt requires, followed by spark_oss_enforce_contract.) --#}
+{% macro spark_oss_create_version(version, sql, scratch=none) %}
+  {%- set create = create_table_as(False, version, sql, 'sql') -%}
   {{ log('Writing runtime sql for node "' ~ model.unique_id ~ '"') }}
   {{ write(create) }}
   {%- set response, violation = adapter.spark_oss_execute_unless(create, spark_oss_contract_violation_marker()) -%}

@@ -32,7 +32,14 @@
   {% do spark_oss_prepare_versions(target) %}
   {%- set version = spark_oss_new_version(target) -%}
   {%- if existing is none or not existing.is_view or should_full_refresh() -%}
-    {% do spark_oss_create_version(version, compiled_code, language) %}
+    {%- if language == 'python' -%}
+      {%- call statement('main', language=language) -%}
+        {{ create_table_as(False, version, compiled_code, language) }}
+      {%- endcall -%}
+      {% do spark_oss_enforce_contract(version) %}
+    {%- else -%}
+      {% do spark_oss_create_version(version, compiled_code) %}
+    {%- endif -%}
   {%- else -%}
     {%- set new_rows = spark_oss_incremental_new_rows(target, version, language) -%}
     {%- call statement('spark_oss_new_rows', language=language) -%}

@@ -17,7 +17,14 @@
 
   {% do spark_oss_prepare_versions(target) %}
   {%- set version = spark_oss_new_version(target) -%}
-  {% do spark_oss_create_version(version, compiled_code, language) %}
+  {%- if language == 'python' -%}
+    {%- call statement('main', language=language) -%}
+      {{ create_table_as(False, version, compiled_code, language) }}
+    {%- endcall -%}
+    {% do spark_oss_enforce_contract(version) %}
+  {%- else -%}
+    {% do spark_oss_create_version(version, compiled_code) %}
+  {%- endif -%}
   {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
