@@ -143,14 +143,14 @@ class SparkOssAdapter(SparkAdapter):
     @available
     def spark_oss_execute_unless(self, sql: str, marker: str) -> tuple[Any, str | None]:
         """Runs ``sql`` as dbt's ``statement`` does: ``(its response, None)``, or ``(None, the
-        error's text)`` when it failed with an error that names ``marker`` (a checked create
-        whose query raised it, constraints.sql). Any other failure raises as usual."""
+        error's text)`` when Spark's ``raise_error`` stopped it with a message that starts with
+        ``marker`` (a checked create, constraints.sql). Any other failure raises as usual."""
         try:
             response, _ = self.execute(sql)
         # dbt-spark re-raises a PySpark error as it is (its args are empty), a Thrift error as
-        # DbtRuntimeError.
+        # DbtRuntimeError; both carry Spark's message.
         except Exception as error:
-            if marker not in str(error):
+            if f"[USER_RAISED_EXCEPTION] {marker}" not in str(error):
                 raise
             logger.debug(f"{marker}: the statement failed on a row that breaks the contract")
             return None, str(error)

@@ -103,7 +103,7 @@
     {% do exceptions.raise_compiler_error("Contract of " ~ model.name ~ " violated, nothing "
           ~ "published (the previous version stays): a row broke it while the version was "
           ~ "written, and no row of the query breaks it when counted again (is the query "
-          ~ "nondeterministic?)") %}
+          ~ "nondeterministic?): " ~ violation) %}
   {%- endif -%}
   {{ store_result('main', response=response) }}
 {% endmacro %}
