@@ -712,6 +712,24 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
         assert set(enriched["merchant_key"]) == {
             normalize_merchant_name(n) for n in _latest_orders(1)["merchant_name"]
         }
+        # A row that breaks an enforced contract stops the create on the server; the Thrift
+        # error is recognised and reported with the count and keys, as on the embedded target.
+        (project / "models" / "violating_orders.sql").write_text(
+            "select * from values (1, 'c1'), (2, null) as t(order_id, customer_id)"
+        )
+        (project / "models" / "_violating.yml").write_text(
+            "version: 2\nmodels:\n  - name: violating_orders\n    config:\n"
+            "      materialized: table\n      contract: {enforced: true}\n    columns:\n"
+            "      - name: order_id\n        data_type: int\n"
+            "      - name: customer_id\n        data_type: string\n"
+            "        constraints: [{type: not_null}]\n"
+        )
+        violation = _dbt(project, tmp_path, "run", "--select", "violating_orders")
+        assert violation.returncode == 1
+        assert (
+            "Contract of violating_orders violated, nothing published (the previous version "
+            "stays): not_null_customer_id (customer_id is not null): 1 rows, e.g. order_id = 2"
+        ) in violation.stdout, violation.stdout[-3000:]
         # SQL over Thrift cannot call the Python UDFs: a clear error, not a wrong result
         udf_run = _dbt(project, tmp_path, "run", "--select", "merchants_udf")
         assert udf_run.returncode == 1
