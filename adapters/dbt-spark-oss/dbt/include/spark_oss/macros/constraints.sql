@@ -84,13 +84,18 @@
 {% endmacro %}
 
 
-{#-- The materialization's 'main' statement for a version built from SQL: its create
-     (create_table_as), run like dbt's statement('main'), which checks the contract on every row
-     it writes. A create that failed on CONTRACT_VIOLATION is reported by
-     spark_oss_enforce_contract over the query it was built from, and `scratch` (a relation that
-     query reads) is dropped with the version. (A Python model's create stays a statement of
-     the materialization itself, as dbt requires, followed by spark_oss_enforce_contract.) --#}
-{% macro spark_oss_create_version(version, sql, scratch=none) %}
+{#-- A version with the contract enforced on every row it holds; after it, the version exists.
+     - From SQL: this is the materialization's 'main' statement, the create (create_table_as)
+       run like dbt's statement('main'), which checks every row it writes. A create that failed
+       on CONTRACT_VIOLATION is reported by spark_oss_enforce_contract over the query it was
+       built from, and `scratch` (a relation that query reads) is dropped with the version.
+     - From Python: dbt runs a Python model's code only from a statement of the materialization
+       itself, so the version is already written; its rows are counted here. --#}
+{% macro spark_oss_checked_version(version, sql, language='sql', scratch=none) %}
+  {%- if language == 'python' -%}
+    {% do spark_oss_enforce_contract(version) %}
+    {{ return(none) }}
+  {%- endif -%}
   {%- set create = create_table_as(False, version, sql, 'sql') -%}
   {{ log('Writing runtime sql for node "' ~ model.unique_id ~ '"') }}
   {{ write(create) }}

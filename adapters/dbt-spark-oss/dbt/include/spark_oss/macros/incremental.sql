@@ -36,10 +36,8 @@
       {%- call statement('main', language=language) -%}
         {{ create_table_as(False, version, compiled_code, language) }}
       {%- endcall -%}
-      {% do spark_oss_enforce_contract(version) %}
-    {%- else -%}
-      {% do spark_oss_create_version(version, compiled_code) %}
     {%- endif -%}
+    {% do spark_oss_checked_version(version, compiled_code, language) %}
   {%- else -%}
     {%- set new_rows = spark_oss_incremental_new_rows(target, version, language) -%}
     {%- call statement('spark_oss_new_rows', language=language) -%}
@@ -48,7 +46,7 @@
     {%- if on_schema_change == 'fail' -%}
       {% do process_schema_changes(on_schema_change, new_rows, existing) %}
     {%- endif -%}
-    {% do spark_oss_create_version(version, spark_oss_incremental_sql(
+    {% do spark_oss_checked_version(version, spark_oss_incremental_sql(
           strategy, new_rows, existing, unique_key, partition_by, incremental_predicates, on_schema_change),
           scratch=new_rows if language == 'python' else none) %}
     {%- if language == 'python' -%}{% do adapter.drop_relation(new_rows) %}{%- endif -%}

@@ -21,10 +21,8 @@
     {%- call statement('main', language=language) -%}
       {{ create_table_as(False, version, compiled_code, language) }}
     {%- endcall -%}
-    {% do spark_oss_enforce_contract(version) %}
-  {%- else -%}
-    {% do spark_oss_create_version(version, compiled_code) %}
   {%- endif -%}
+  {% do spark_oss_checked_version(version, compiled_code, language) %}
   {% do persist_docs(version, model) %}
   {%- set published = spark_oss_publish(target, version, existing) -%}
 
