@@ -229,6 +229,18 @@ def model(dbt, session):
         "relation string, read_from_cache boolean",
     )
 """,
+    # A pre-hook's `set` holds for its model's statements, on the embedded target as on the
+    # Thrift Server; the next model's connection starts from the profile's settings again.
+    "models/conf_set_by_pre_hook.sql": """
+{{ config(materialized='table', pre_hook='set spark.sql.shuffle.partitions=7') }}
+select distinct '${spark.sql.shuffle.partitions}' as shuffle_partitions
+from {{ ref('stg_orders') }}
+""",
+    "models/conf_after_pre_hook.sql": """
+{{ config(materialized='table') }}
+select '${spark.sql.shuffle.partitions}' as shuffle_partitions
+from {{ ref('conf_set_by_pre_hook') }}
+""",
     "models/merchants_udf.sql": """
 {{ config(materialized='table') }}
 select

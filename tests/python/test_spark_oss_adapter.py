@@ -593,6 +593,22 @@ def test_sql_model_calls_python_udfs(two_builds: dict[str, Any]) -> None:
     assert got["risk_score"].isna().sum() == 1  # order 4 has no amount
 
 
+CONF_MODELS = ("conf_set_by_pre_hook", "conf_after_pre_hook")
+
+
+def test_a_pre_hook_set_holds_for_its_model_and_not_the_next(two_builds: dict[str, Any]) -> None:
+    """dbt-spark's session cursor applied the profile's settings again before every statement,
+    undoing a pre-hook's `set` of one before the model's own SQL ran; the Thrift Server keeps it
+    (test_thrift_target_python_models_via_spark_connect checks the same two models there). One
+    thread: with two, the session's settings are shared by the nodes running side by side."""
+    state = two_builds["state"]
+    run = _dbt(state / "project", state, "run", "-s", *CONF_MODELS, "--threads", "1")
+    assert run.returncode == 0, run.stdout[-3000:]
+    seen = {name: _table(state, name)["shuffle_partitions"].tolist() for name in CONF_MODELS}
+    # 2: the profile's value (tests/python/profiles.py, one shuffle partition per core)
+    assert seen == {"conf_set_by_pre_hook": ["7"], "conf_after_pre_hook": ["2"]}
+
+
 def test_missing_or_misused_udf_fails_with_clear_message(two_builds: dict[str, Any]) -> None:
     results = two_builds["second_results"]
     missing = results["missing_udf_model"]["message"]
@@ -709,6 +725,15 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
             warehouse.table_path(server_state / "warehouse", "fixture", "orders_enriched")
         )
         assert sorted(enriched["order_id"]) == [1, 2, 3, 4]
+        # a pre-hook's `set` holds for its model only, as on the embedded target
+        seen = {
+            name: pd.read_parquet(
+                warehouse.table_path(server_state / "warehouse", "fixture", name)
+            )["shuffle_partitions"].tolist()
+            for name in CONF_MODELS
+        }
+        assert seen["conf_set_by_pre_hook"] == ["7"], seen
+        assert seen["conf_after_pre_hook"] != ["7"], seen
         assert set(enriched["merchant_key"]) == {
             normalize_merchant_name(n) for n in _latest_orders(1)["merchant_name"]
         }

@@ -1,8 +1,9 @@
 """Credentials and connection manager of the ``spark_oss`` adapter.
 
 Everything of dbt-spark's connection handling is inherited; on top of it, for ``method: session``:
-a process-wide OS lock on the embedded Derby metastore (fail fast instead of a Derby stack trace)
-and registration of the project's Python UDFs into the SparkSession dbt uses.
+a process-wide OS lock on the embedded Derby metastore (fail fast instead of a Derby stack trace),
+registration of the project's Python UDFs into the SparkSession dbt uses, and the profile's Spark
+settings applied once per connection rather than before every statement.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 
 from dbt_common.exceptions import DbtRuntimeError
 from dbt_common.invocation import get_invocation_id
+from pyspark.sql.utils import AnalysisException
 from spark_metastore_lock import SessionLockedError, acquire_session_lock, record_session_jvm
 
 from dbt.adapters.contracts.connection import Connection, ConnectionState
@@ -25,7 +27,7 @@ from dbt.adapters.spark.connections import (
     SparkConnectionMethod,
     SparkCredentials,
 )
-from dbt.adapters.spark.session import SessionConnectionWrapper
+from dbt.adapters.spark.session import Cursor, SessionConnectionWrapper
 
 logger = AdapterLogger("SparkOss")
 
@@ -260,19 +262,45 @@ def _session_ready(credentials: SparkCredentials) -> Any:
     return spark
 
 
+class SparkOssSessionCursor(Cursor):
+    """dbt-spark's session cursor, on the session its connection readied.
+
+    dbt-spark's own cursor rebuilds the session from the profile before every statement: about
+    3 ms of py4j calls for the profile's 20 settings, and it undoes a ``set`` of a profile
+    setting made by the statement before (a model's pre-hook), which the Thrift Server keeps.
+    Here the profile's settings are applied when a node's connection opens, as the Thrift Server
+    applies them to the session it opens for that connection.
+    """
+
+    def __init__(self, session: Any, credentials: SparkCredentials) -> None:
+        super().__init__(server_side_parameters=credentials.server_side_parameters)
+        self._session = session
+        self._credentials = credentials
+
+    def execute(self, sql: str, *parameters: Any) -> None:
+        if parameters:
+            sql = sql % parameters
+        if self._session._sc._jsc is None:  # stopped (by a Python model): a new one, as dbt-spark
+            self._session = spark_session_for(self._credentials)
+        try:
+            self._df = self._session.sql(sql)
+        except AnalysisException as exc:
+            raise DbtRuntimeError(str(exc)) from exc
+
+
 class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
-    """dbt-spark's session wrapper, readying the session (lock, UDFs) on first use."""
+    """dbt-spark's session wrapper, readying the session (lock, profile settings, UDFs) when the
+    connection runs its first statement."""
 
     def __init__(self, handle: Any, credentials: SparkCredentials) -> None:
         super().__init__(handle)
         self._credentials = credentials
-        self._ready = False
+        self._session: Any = None
 
     def cursor(self) -> SparkOssSessionConnectionWrapper:
-        if not self._ready:
-            ensure_session_ready(self._credentials)
-            self._ready = True
-        super().cursor()
+        if self._session is None:
+            self._session = ensure_session_ready(self._credentials)
+        self._cursor = SparkOssSessionCursor(self._session, self._credentials)
         return self
 
 
