@@ -248,6 +248,34 @@ def test_udfs_are_registered_once_per_session_until_it_is_forgotten(
     assert counting_udfs.calls == [session, session]
 
 
+def test_a_stopped_session_is_rebuilt_for_the_next_statement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cursor keeps its connection's session; if a Python model stopped it, the next
+    statement gets a new one from the profile, as dbt-spark's cursor (getOrCreate) would."""
+    from types import SimpleNamespace
+
+    from dbt.adapters.spark_oss import connections
+
+    class FakeSession:
+        def __init__(self, name: str) -> None:
+            self.name, self.statements = name, []
+            self._sc = SimpleNamespace(_jsc=object())
+
+        def sql(self, statement: str) -> str:
+            self.statements.append(statement)
+            return f"{self.name}: {statement}"
+
+    readied, rebuilt = FakeSession("readied"), FakeSession("rebuilt")
+    monkeypatch.setattr(connections, "spark_session_for", lambda credentials: rebuilt)
+    cursor = connections.SparkOssSessionCursor(readied, _credentials())
+    cursor.execute("select 1")
+    readied._sc._jsc = None  # what SparkContext.stop() leaves
+    cursor.execute("select 2")
+    cursor.execute("select 3")
+    assert (readied.statements, rebuilt.statements) == (["select 1"], ["select 2", "select 3"])
+
+
 def test_python_error_is_one_line_with_model_file_line() -> None:
     from dbt.adapters.spark_oss.python_submissions import run_python_model
     from dbt_common.exceptions import DbtRuntimeError

@@ -262,6 +262,12 @@ def _session_ready(credentials: SparkCredentials) -> Any:
     return spark
 
 
+def _stopped(session: Any) -> bool:
+    """A classic session whose SparkContext was stopped (a Connect session has no context)."""
+    context = getattr(session, "_sc", None)
+    return context is not None and context._jsc is None
+
+
 class SparkOssSessionCursor(Cursor):
     """dbt-spark's session cursor, on the session its connection readied.
 
@@ -280,7 +286,7 @@ class SparkOssSessionCursor(Cursor):
     def execute(self, sql: str, *parameters: Any) -> None:
         if parameters:
             sql = sql % parameters
-        if self._session._sc._jsc is None:  # stopped (by a Python model): a new one, as dbt-spark
+        if _stopped(self._session):  # by a Python model: a new one, as dbt-spark's cursor would
             self._session = spark_session_for(self._credentials)
         try:
             self._df = self._session.sql(sql)
