@@ -248,11 +248,12 @@ def test_udfs_are_registered_once_per_session_until_it_is_forgotten(
     assert counting_udfs.calls == [session, session]
 
 
-def test_a_stopped_session_is_rebuilt_for_the_next_statement(
+def test_a_stopped_session_is_replaced_once_for_the_next_statements(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The cursor keeps its connection's session; if a Python model stopped it, the next
-    statement gets a new one from the profile, as dbt-spark's cursor (getOrCreate) would."""
+    """A connection readies its session at its first statement and keeps it (dbt asks for a
+    cursor per statement); if a Python model stopped it, the next statement readies a new one
+    (lock, profile settings, UDFs), as dbt-spark's cursor (getOrCreate) would, and keeps that."""
     from types import SimpleNamespace
 
     from dbt.adapters.spark_oss import connections
@@ -266,14 +267,24 @@ def test_a_stopped_session_is_rebuilt_for_the_next_statement(
             self.statements.append(statement)
             return f"{self.name}: {statement}"
 
-    readied, rebuilt = FakeSession("readied"), FakeSession("rebuilt")
-    monkeypatch.setattr(connections, "spark_session_for", lambda credentials: rebuilt)
-    cursor = connections.SparkOssSessionCursor(readied, _credentials())
-    cursor.execute("select 1")
-    readied._sc._jsc = None  # what SparkContext.stop() leaves
-    cursor.execute("select 2")
-    cursor.execute("select 3")
-    assert (readied.statements, rebuilt.statements) == (["select 1"], ["select 2", "select 3"])
+    sessions = [FakeSession("first"), FakeSession("second")]
+    readied: list[FakeSession] = []
+
+    def ready(credentials: Any) -> FakeSession:
+        readied.append(sessions[len(readied)])
+        return readied[-1]
+
+    monkeypatch.setattr(connections, "ensure_session_ready", ready)
+    connection = connections.SparkOssSessionConnectionWrapper(None, _credentials())
+    for statement in ("select 1", "select 2", "select 3", "select 4"):
+        if statement == "select 3":
+            sessions[0]._sc._jsc = None  # what SparkContext.stop() leaves
+        connection.cursor().execute(statement)
+    assert [session.statements for session in sessions] == [
+        ["select 1", "select 2"],
+        ["select 3", "select 4"],
+    ]
+    assert readied == sessions  # each readied once
 
 
 def test_python_error_is_one_line_with_model_file_line() -> None:
@@ -753,15 +764,19 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
             warehouse.table_path(server_state / "warehouse", "fixture", "orders_enriched")
         )
         assert sorted(enriched["order_id"]) == [1, 2, 3, 4]
-        # a pre-hook's `set` holds for its model only, as on the embedded target
+        # a pre-hook's `set` holds for its model only, as on the embedded target: the next
+        # model's session has the server's value
         seen = {
             name: pd.read_parquet(
                 warehouse.table_path(server_state / "warehouse", "fixture", name)
             )["shuffle_partitions"].tolist()
             for name in CONF_MODELS
         }
-        assert seen["conf_set_by_pre_hook"] == ["7"], seen
-        assert seen["conf_after_pre_hook"] != ["7"], seen
+        assert seen == {
+            "conf_set_by_pre_hook": ["7"],
+            "conf_after_pre_hook": [_thrift_setting(thrift_port, "spark.sql.shuffle.partitions")],
+        }
+        assert seen["conf_after_pre_hook"] != ["7"]
         assert set(enriched["merchant_key"]) == {
             normalize_merchant_name(n) for n in _latest_orders(1)["merchant_name"]
         }
@@ -803,6 +818,16 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
         assert time.monotonic() - started < 30
     finally:
         _stop_server(server)
+
+
+def _thrift_setting(port: int, key: str) -> str:
+    """A setting's value in a new session of the Thrift Server."""
+    from pyhive import hive
+
+    with contextlib.closing(hive.connect(host="127.0.0.1", port=port, username="dbt")) as conn:
+        cursor = conn.cursor()
+        cursor.execute(f"set {key}")
+        return str(cursor.fetchall()[0][1])
 
 
 def _stop_server(server: subprocess.Popen[str]) -> None:

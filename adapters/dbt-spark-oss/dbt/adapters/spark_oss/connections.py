@@ -274,20 +274,15 @@ class SparkOssSessionCursor(Cursor):
     dbt-spark's own cursor rebuilds the session from the profile before every statement: about
     3 ms of py4j calls for the profile's 20 settings, and it undoes a ``set`` of a profile
     setting made by the statement before (a model's pre-hook), which the Thrift Server keeps.
-    Here the profile's settings are applied when a node's connection opens, as the Thrift Server
-    applies them to the session it opens for that connection.
     """
 
-    def __init__(self, session: Any, credentials: SparkCredentials) -> None:
-        super().__init__(server_side_parameters=credentials.server_side_parameters)
+    def __init__(self, session: Any) -> None:
+        super().__init__()
         self._session = session
-        self._credentials = credentials
 
     def execute(self, sql: str, *parameters: Any) -> None:
         if parameters:
             sql = sql % parameters
-        if _stopped(self._session):  # by a Python model: a new one, as dbt-spark's cursor would
-            self._session = spark_session_for(self._credentials)
         try:
             self._df = self._session.sql(sql)
         except AnalysisException as exc:
@@ -295,8 +290,10 @@ class SparkOssSessionCursor(Cursor):
 
 
 class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
-    """dbt-spark's session wrapper, readying the session (lock, profile settings, UDFs) when the
-    connection runs its first statement."""
+    """dbt-spark's session wrapper, readying the session (lock, profile settings, UDFs) at the
+    connection's first statement. dbt opens a connection per node, so each node starts from the
+    profile's settings, as on the Thrift Server, which opens a session per connection (a Python
+    model applies them again when its code starts: ``python_submissions``)."""
 
     def __init__(self, handle: Any, credentials: SparkCredentials) -> None:
         super().__init__(handle)
@@ -304,9 +301,10 @@ class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
         self._session: Any = None
 
     def cursor(self) -> SparkOssSessionConnectionWrapper:
-        if self._session is None:
+        # A session stopped by a Python model is replaced, as dbt-spark's getOrCreate would.
+        if self._session is None or _stopped(self._session):
             self._session = ensure_session_ready(self._credentials)
-        self._cursor = SparkOssSessionCursor(self._session, self._credentials)
+        self._cursor = SparkOssSessionCursor(self._session)
         return self
 
 
