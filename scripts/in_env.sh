@@ -40,25 +40,34 @@ if [ -f "$SPARK_JVM_ARCHIVE" ]; then
   esac
   driver_java_options+=" -Xlog:cds*=off -Xlog:class+path*=off"
 fi
-# SPARK_JIT=quick: every Spark JVM the project starts compiles Java with C1 only: the drivers
-# started from here, and the local cluster's daemons, Thrift/Connect driver and executors, which
-# read SPARK_JIT_OPTIONS (spark_analytics/cluster/commands.py). On small data most of a short
-# JVM's CPU goes to C2 compiling code that runs for seconds (half of a 20k-row build's CPU);
-# `make test` sets it. The default, full (C1 then C2), is faster from 1M rows up.
-# Measured in BENCHMARKS.md (stops 26 and 28).
-# A nested call keeps the drivers' inherited PYSPARK_SUBMIT_ARGS (below), so set SPARK_JIT once,
-# on the outer call.
+# Every Spark JVM the project starts gets SPARK_JVM_OPTIONS: the drivers started from here, and
+# the local cluster's daemons, Thrift/Connect driver and executors
+# (spark_analytics/cluster/commands.py). Two choices go into it:
+# SPARK_GC, the garbage collector. parallel (the default): the throughput collector; on the
+# project's batch work it takes about 10 % less CPU than the JVM's own choice, G1, with its
+# concurrent threads and costlier write barriers (a 20k-row build 8 % faster, the 1M marts path
+# and the PySpark job a few % faster; BENCHMARKS.md, stop 46). g1: the JVM's default.
+# SPARK_JIT=quick: compile Java with C1 only. On small data most of a short JVM's CPU goes to C2
+# compiling code that runs for seconds (half of a 20k-row build's CPU); `make test` sets it. The
+# default, full (C1 then C2), is faster from 1M rows up. Measured in BENCHMARKS.md (stops 26, 28).
+# A nested call keeps the drivers' inherited PYSPARK_SUBMIT_ARGS (below), so set both once, on
+# the outer call.
 if [ -n "${SPARK_DRIVER_JIT:-}" ]; then
   echo "SPARK_DRIVER_JIT was renamed SPARK_JIT (it now covers the local cluster's JVMs too)" >&2
   exit 2
 fi
+case "${SPARK_GC:-parallel}" in
+  parallel) SPARK_JVM_OPTIONS="-XX:+UseParallelGC" ;;
+  g1) SPARK_JVM_OPTIONS="-XX:+UseG1GC" ;;
+  *) echo "SPARK_GC is '$SPARK_GC': expected parallel or g1" >&2; exit 2 ;;
+esac
 case "${SPARK_JIT:-full}" in
-  full) SPARK_JIT_OPTIONS="" ;;
-  quick) SPARK_JIT_OPTIONS="-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;
+  full) ;;
+  quick) SPARK_JVM_OPTIONS+=" -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;
   *) echo "SPARK_JIT is '$SPARK_JIT': expected full or quick" >&2; exit 2 ;;
 esac
-export SPARK_JIT_OPTIONS
-if [ -n "$SPARK_JIT_OPTIONS" ]; then driver_java_options+=" $SPARK_JIT_OPTIONS"; fi
+export SPARK_JVM_OPTIONS
+driver_java_options+=" $SPARK_JVM_OPTIONS"
 if [ -n "$driver_java_options" ]; then
   export PYSPARK_SUBMIT_ARGS="${PYSPARK_SUBMIT_ARGS:---conf $(printf %q "spark.driver.defaultJavaOptions=$driver_java_options") pyspark-shell}"
 fi

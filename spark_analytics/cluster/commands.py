@@ -40,10 +40,11 @@ def java_home() -> str:
     return out.stdout.strip()
 
 
-def jit_options() -> str:
-    """The JVM compiler flags scripts/in_env.sh resolved from SPARK_JIT (empty: the JVM's
-    default), for every JVM of the cluster: daemons, the Thrift/Connect driver, executors."""
-    return os.environ.get("SPARK_JIT_OPTIONS", "").strip()
+def jvm_options() -> str:
+    """The JVM flags scripts/in_env.sh resolved from SPARK_GC and SPARK_JIT (empty outside it:
+    the JVM's defaults), for every JVM of the cluster: daemons, the Thrift/Connect driver,
+    executors."""
+    return os.environ.get("SPARK_JVM_OPTIONS", "").strip()
 
 
 def _joined(*options: str) -> str:
@@ -59,7 +60,7 @@ def process_env(settings: Settings) -> dict[str, str]:
             # driver's (Spark's launcher counts the Thrift server as a daemon). A user's own
             # options come first.
             "SPARK_DAEMON_JAVA_OPTS": _joined(
-                os.environ.get("SPARK_DAEMON_JAVA_OPTS", ""), jit_options()
+                os.environ.get("SPARK_DAEMON_JAVA_OPTS", ""), jvm_options()
             ),
             "JAVA_HOME": java_home(),
             "SPARK_HOME": str(SPARK_HOME),
@@ -147,8 +148,8 @@ def app_conf(settings: Settings) -> dict[str, str]:
         "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
         "spark.local.dir": str(state / "local"),
     }
-    if jit_options():  # a CLUSTER_EXTRA_CONF value of the same key replaces it
-        conf["spark.executor.defaultJavaOptions"] = jit_options()
+    if jvm_options():  # a CLUSTER_EXTRA_CONF value of the same key replaces it
+        conf["spark.executor.defaultJavaOptions"] = jvm_options()
     conf.update(dict(settings.extra_conf))
     # First on the driver's class path, before any user entries (see hive_shim).
     user_class_path = conf.get("spark.driver.extraClassPath")

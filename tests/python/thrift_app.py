@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spark_analytics.cluster.commands import SESSION_RESOURCES, jit_options
+from spark_analytics.cluster.commands import SESSION_RESOURCES, jvm_options
 from spark_analytics.cluster.config import CONNECT_PLUGIN
 from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
 from spark_analytics.settings import (
@@ -46,8 +46,8 @@ def thrift_connect_app_conf(state: Path, connect_port: int) -> dict[str, str]:
         "spark.plugins": CONNECT_PLUGIN,
         "spark.connect.grpc.binding.address": LOOPBACK,
         "spark.connect.grpc.binding.port": str(connect_port),
-        # SPARK_JIT's options (scripts/in_env.sh), as the cluster's driver gets them.
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {jit_options()}".strip(),
+        # SPARK_JVM_OPTIONS (scripts/in_env.sh), as the cluster's driver gets them.
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {jvm_options()}".strip(),
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "2",
         "spark.driver.extraClassPath": str(write_shim_jar(shim_jar_path(state))),

@@ -1,8 +1,9 @@
-"""SPARK_JIT (scripts/in_env.sh) reaches every Spark JVM: `quick` compiles with C1 only.
+"""SPARK_GC and SPARK_JIT (scripts/in_env.sh) reach every Spark JVM.
 
-`make test` sets it; every other command keeps the JVM's default (full: C1, then C2).
-in_env.sh resolves the mode into SPARK_JIT_OPTIONS, which its drivers get and the local
-cluster (spark_analytics.cluster.commands) gives its daemons, Thrift/Connect driver and
+SPARK_GC picks the garbage collector: parallel by default, g1 on request. SPARK_JIT=quick
+compiles with C1 only; `make test` sets it, every other command keeps the JVM's default (full:
+C1, then C2). in_env.sh resolves both into SPARK_JVM_OPTIONS, which its drivers get and the
+local cluster (spark_analytics.cluster.commands) gives its daemons, Thrift/Connect driver and
 executors; test_cluster.py checks the running cluster's processes.
 """
 
@@ -22,29 +23,40 @@ from pyspark.sql import SparkSession
 spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
 bean = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
 print("ARGS", " ".join(bean.getInputArguments()))
+beans = spark._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+print("GC", ",".join(sorted(bean.getName() for bean in beans)))
 """
 
 
-def _driver_args(tmp_path: Path, jit: str | None) -> subprocess.CompletedProcess[str]:
+def _driver_args(
+    tmp_path: Path, jit: str | None, gc: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "state")}
-    for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS", "SPARK_JIT", "SPARK_JIT_OPTIONS"):
+    for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS", "SPARK_JIT", "SPARK_GC"):
         env.pop(name, None)
-    if jit is not None:
-        env["SPARK_JIT"] = jit
+    env.pop("SPARK_JVM_OPTIONS", None)
+    for name, value in (("SPARK_JIT", jit), ("SPARK_GC", gc)):
+        if value is not None:
+            env[name] = value
     return subprocess.run(
         [str(IN_ENV), "python", "-c", DRIVER], env=env, capture_output=True, text=True
     )
 
 
-def _args(result: subprocess.CompletedProcess[str]) -> str:
+def _printed(result: subprocess.CompletedProcess[str], what: str) -> str:
     assert result.returncode == 0, result.stderr[-3000:]
-    return next(line for line in result.stdout.splitlines() if line.startswith("ARGS "))
+    return next(line for line in result.stdout.splitlines() if line.startswith(f"{what} "))
 
 
-def _exported_options(tmp_path: Path, jit: str) -> str:
+def _args(result: subprocess.CompletedProcess[str]) -> str:
+    return _printed(result, "ARGS")
+
+
+def _exported_options(tmp_path: Path, jit: str, gc: str = "parallel") -> str:
     env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "state"), "SPARK_JIT": jit}
+    env["SPARK_GC"] = gc
     done = subprocess.run(
-        [str(IN_ENV), "sh", "-c", 'printf %s "$SPARK_JIT_OPTIONS"'],
+        [str(IN_ENV), "sh", "-c", 'printf %s "$SPARK_JVM_OPTIONS"'],
         env=env,
         capture_output=True,
         text=True,
@@ -66,7 +78,7 @@ def test_the_local_cluster_gives_every_jvm_the_resolved_options(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     options = _exported_options(tmp_path, "quick")
-    monkeypatch.setenv("SPARK_JIT_OPTIONS", options)
+    monkeypatch.setenv("SPARK_JVM_OPTIONS", options)
     monkeypatch.setenv("SPARK_DAEMON_JAVA_OPTS", "-Dusers.own=1")
     settings = cl.Settings(state_dir=tmp_path / "cluster")
     assert cl.app_conf(settings)["spark.executor.defaultJavaOptions"] == options
@@ -77,8 +89,8 @@ def test_the_local_cluster_gives_every_jvm_the_resolved_options(
 def test_the_local_cluster_keeps_the_jvm_default_without_options(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert _exported_options(tmp_path, "full") == ""
-    monkeypatch.setenv("SPARK_JIT_OPTIONS", "")
+    """Outside scripts/in_env.sh (no SPARK_JVM_OPTIONS) the cluster adds no JVM flag."""
+    monkeypatch.setenv("SPARK_JVM_OPTIONS", "")
     monkeypatch.delenv("SPARK_DAEMON_JAVA_OPTS", raising=False)
     settings = cl.Settings(state_dir=tmp_path / "cluster")
     assert "TieredStopAtLevel" not in " ".join(cl.app_command(settings))
@@ -89,6 +101,24 @@ def test_the_local_cluster_keeps_the_jvm_default_without_options(
 def test_drivers_keep_the_full_jit_by_default(tmp_path: Path) -> None:
     assert "TieredStopAtLevel" not in _args(_driver_args(tmp_path, None))
     assert "TieredStopAtLevel" not in _args(_driver_args(tmp_path, "full"))
+    assert _exported_options(tmp_path, "full") == "-XX:+UseParallelGC"
+
+
+def test_drivers_collect_with_the_parallel_collector_unless_told_g1(tmp_path: Path) -> None:
+    """The collector the JVM runs, as its management beans name it, not only the flag."""
+    default = _driver_args(tmp_path, None)
+    assert "-XX:+UseParallelGC" in _args(default).split()
+    assert _printed(default, "GC") == "GC PS MarkSweep,PS Scavenge"
+    g1 = _driver_args(tmp_path, None, gc="g1")
+    assert "-XX:+UseParallelGC" not in _args(g1).split()
+    assert _printed(g1, "GC").startswith("GC G1 ")
+    assert _exported_options(tmp_path, "quick", gc="g1").split()[0] == "-XX:+UseG1GC"
+
+
+def test_an_unknown_collector_is_refused(tmp_path: Path) -> None:
+    result = _driver_args(tmp_path, None, gc="zgc")
+    assert result.returncode == 2
+    assert "SPARK_GC is 'zgc': expected parallel or g1" in result.stderr
 
 
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
