@@ -48,7 +48,8 @@ lint: setup
 # workers (one file, or the files sharing the built project, per worker at a time, longest
 # first: tests/python/conftest.py); TEST_WORKERS=0 runs them in this process.
 # The suites' Spark JVMs (drivers and the local cluster's) compile with C1 only (SPARK_JIT,
-# scripts/in_env.sh): on their small data C2's compiling costs more CPU than it saves.
+# scripts/in_env.sh): on their small data C2's compiling costs more CPU than it saves. With it
+# they collect with the parallel collector (SPARK_GC=auto), cheaper than G1 on small data.
 TEST_WORKERS ?= 2
 SPARK_JIT ?= quick
 test: setup lint

@@ -43,28 +43,33 @@ fi
 # Every Spark JVM the project starts gets SPARK_JVM_OPTIONS: the drivers started from here, and
 # the local cluster's daemons, Thrift/Connect driver and executors
 # (spark_analytics/cluster/commands.py). Two choices go into it:
-# SPARK_GC, the garbage collector. parallel (the default): the throughput collector; on the
-# project's batch work it takes about 10 % less CPU than the JVM's own choice, G1, with its
-# concurrent threads and costlier write barriers (a 20k-row build 8 % faster, the 1M marts path
-# and the PySpark job a few % faster; BENCHMARKS.md, stop 46). g1: the JVM's default.
 # SPARK_JIT=quick: compile Java with C1 only. On small data most of a short JVM's CPU goes to C2
 # compiling code that runs for seconds (half of a 20k-row build's CPU); `make test` sets it. The
 # default, full (C1 then C2), is faster from 1M rows up. Measured in BENCHMARKS.md (stops 26, 28).
+# SPARK_GC, the garbage collector: auto (the default) is parallel with SPARK_JIT=quick and G1
+# otherwise. On the suites' small data the parallel collector took about 10 % less CPU per build
+# (4 % of a suite); at 10M rows the marts path ran 8 % slower with it (its JVM offers Spark 11 %
+# less heap, and the model with a distinct count took 75 % longer; BENCHMARKS.md, stop 46).
+# SPARK_GC=parallel or g1 forces one.
 # A nested call keeps the drivers' inherited PYSPARK_SUBMIT_ARGS (below), so set both once, on
 # the outer call.
 if [ -n "${SPARK_DRIVER_JIT:-}" ]; then
   echo "SPARK_DRIVER_JIT was renamed SPARK_JIT (it now covers the local cluster's JVMs too)" >&2
   exit 2
 fi
-case "${SPARK_GC:-parallel}" in
-  parallel) SPARK_JVM_OPTIONS="-XX:+UseParallelGC" ;;
-  g1) SPARK_JVM_OPTIONS="-XX:+UseG1GC" ;;
-  *) echo "SPARK_GC is '$SPARK_GC': expected parallel or g1" >&2; exit 2 ;;
-esac
 case "${SPARK_JIT:-full}" in
-  full) ;;
-  quick) SPARK_JVM_OPTIONS+=" -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;
+  full) jit_options="" ;;
+  quick) jit_options=" -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m" ;;
   *) echo "SPARK_JIT is '$SPARK_JIT': expected full or quick" >&2; exit 2 ;;
+esac
+gc="${SPARK_GC:-auto}"
+if [ "$gc" = auto ]; then
+  if [ -n "$jit_options" ]; then gc=parallel; else gc=g1; fi
+fi
+case "$gc" in
+  parallel) SPARK_JVM_OPTIONS="-XX:+UseParallelGC$jit_options" ;;
+  g1) SPARK_JVM_OPTIONS="-XX:+UseG1GC$jit_options" ;;
+  *) echo "SPARK_GC is '$SPARK_GC': expected auto, parallel or g1" >&2; exit 2 ;;
 esac
 export SPARK_JVM_OPTIONS
 driver_java_options+=" $SPARK_JVM_OPTIONS"

@@ -1,10 +1,11 @@
 """SPARK_GC and SPARK_JIT (scripts/in_env.sh) reach every Spark JVM.
 
-SPARK_GC picks the garbage collector: parallel by default, g1 on request. SPARK_JIT=quick
-compiles with C1 only; `make test` sets it, every other command keeps the JVM's default (full:
-C1, then C2). in_env.sh resolves both into SPARK_JVM_OPTIONS, which its drivers get and the
-local cluster (spark_analytics.cluster.commands) gives its daemons, Thrift/Connect driver and
-executors; test_cluster.py checks the running cluster's processes.
+SPARK_GC picks the garbage collector: by default parallel with SPARK_JIT=quick (small data),
+G1 otherwise; parallel or g1 force one. SPARK_JIT=quick compiles with C1 only; `make test` sets
+it, every other command keeps the JVM's default (full: C1, then C2). in_env.sh resolves both into
+SPARK_JVM_OPTIONS, which its drivers get and the local cluster (spark_analytics.cluster.commands)
+gives its daemons, Thrift/Connect driver and executors; test_cluster.py checks the running
+cluster's processes.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _args(result: subprocess.CompletedProcess[str]) -> str:
     return _printed(result, "ARGS")
 
 
-def _exported_options(tmp_path: Path, jit: str, gc: str = "parallel") -> str:
+def _exported_options(tmp_path: Path, jit: str, gc: str = "auto") -> str:
     env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "state"), "SPARK_JIT": jit}
     env["SPARK_GC"] = gc
     done = subprocess.run(
@@ -101,24 +102,28 @@ def test_the_local_cluster_keeps_the_jvm_default_without_options(
 def test_drivers_keep_the_full_jit_by_default(tmp_path: Path) -> None:
     assert "TieredStopAtLevel" not in _args(_driver_args(tmp_path, None))
     assert "TieredStopAtLevel" not in _args(_driver_args(tmp_path, "full"))
-    assert _exported_options(tmp_path, "full") == "-XX:+UseParallelGC"
 
 
-def test_drivers_collect_with_the_parallel_collector_unless_told_g1(tmp_path: Path) -> None:
+def test_the_collector_is_parallel_for_quick_and_g1_for_full_unless_told(tmp_path: Path) -> None:
     """The collector the JVM runs, as its management beans name it, not only the flag."""
-    default = _driver_args(tmp_path, None)
-    assert "-XX:+UseParallelGC" in _args(default).split()
-    assert _printed(default, "GC") == "GC PS MarkSweep,PS Scavenge"
-    g1 = _driver_args(tmp_path, None, gc="g1")
-    assert "-XX:+UseParallelGC" not in _args(g1).split()
-    assert _printed(g1, "GC").startswith("GC G1 ")
-    assert _exported_options(tmp_path, "quick", gc="g1").split()[0] == "-XX:+UseG1GC"
+    parallel = "GC PS MarkSweep,PS Scavenge"
+    for jit, gc, expected in (
+        (None, None, "G1"),
+        ("quick", None, parallel),
+        (None, "parallel", parallel),
+        ("quick", "g1", "G1"),
+    ):
+        collectors = _printed(_driver_args(tmp_path, jit, gc), "GC")
+        assert collectors == expected or collectors.startswith(f"GC {expected} "), (jit, gc)
+    assert _exported_options(tmp_path, "full") == "-XX:+UseG1GC"
+    assert _exported_options(tmp_path, "quick").split()[0] == "-XX:+UseParallelGC"
+    assert _exported_options(tmp_path, "full", gc="parallel") == "-XX:+UseParallelGC"
 
 
 def test_an_unknown_collector_is_refused(tmp_path: Path) -> None:
     result = _driver_args(tmp_path, None, gc="zgc")
     assert result.returncode == 2
-    assert "SPARK_GC is 'zgc': expected parallel or g1" in result.stderr
+    assert "SPARK_GC is 'zgc': expected auto, parallel or g1" in result.stderr
 
 
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
