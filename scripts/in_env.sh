@@ -73,9 +73,7 @@ case "$gc" in
 esac
 export SPARK_JVM_OPTIONS
 driver_java_options+=" $SPARK_JVM_OPTIONS"
-if [ -n "$driver_java_options" ]; then
-  export PYSPARK_SUBMIT_ARGS="${PYSPARK_SUBMIT_ARGS:---conf $(printf %q "spark.driver.defaultJavaOptions=$driver_java_options") pyspark-shell}"
-fi
+export PYSPARK_SUBMIT_ARGS="${PYSPARK_SUBMIT_ARGS:---conf $(printf %q "spark.driver.defaultJavaOptions=$driver_java_options") pyspark-shell}"
 export PYSPARK_PYTHON="$ROOT/.venv/bin/python"
 export PYSPARK_DRIVER_PYTHON="$ROOT/.venv/bin/python"
 mkdir -p "$SPARK_STATE_DIR"

@@ -33,9 +33,14 @@ def _driver_args(
     tmp_path: Path, jit: str | None, gc: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "state")}
-    for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS", "SPARK_JIT", "SPARK_GC"):
+    for name in (
+        "SPARK_CONF_DIR",
+        "PYSPARK_SUBMIT_ARGS",
+        "SPARK_JIT",
+        "SPARK_GC",
+        "SPARK_JVM_OPTIONS",
+    ):
         env.pop(name, None)
-    env.pop("SPARK_JVM_OPTIONS", None)
     for name, value in (("SPARK_JIT", jit), ("SPARK_GC", gc)):
         if value is not None:
             env[name] = value
@@ -54,8 +59,12 @@ def _args(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def _exported_options(tmp_path: Path, jit: str, gc: str = "auto") -> str:
-    env = {**os.environ, "SPARK_STATE_DIR": str(tmp_path / "state"), "SPARK_JIT": jit}
-    env["SPARK_GC"] = gc
+    env = {
+        **os.environ,
+        "SPARK_STATE_DIR": str(tmp_path / "state"),
+        "SPARK_JIT": jit,
+        "SPARK_GC": gc,
+    }
     done = subprocess.run(
         [str(IN_ENV), "sh", "-c", 'printf %s "$SPARK_JVM_OPTIONS"'],
         env=env,
@@ -106,15 +115,14 @@ def test_drivers_keep_the_full_jit_by_default(tmp_path: Path) -> None:
 
 def test_the_collector_is_parallel_for_quick_and_g1_for_full_unless_told(tmp_path: Path) -> None:
     """The collector the JVM runs, as its management beans name it, not only the flag."""
-    parallel = "GC PS MarkSweep,PS Scavenge"
+    parallel, g1 = "GC PS MarkSweep,PS Scavenge", "GC G1 "  # G1's bean names vary by release
     for jit, gc, expected in (
-        (None, None, "G1"),
+        (None, None, g1),
         ("quick", None, parallel),
         (None, "parallel", parallel),
-        ("quick", "g1", "G1"),
+        ("quick", "g1", g1),
     ):
-        collectors = _printed(_driver_args(tmp_path, jit, gc), "GC")
-        assert collectors == expected or collectors.startswith(f"GC {expected} "), (jit, gc)
+        assert _printed(_driver_args(tmp_path, jit, gc), "GC").startswith(expected), (jit, gc)
     assert _exported_options(tmp_path, "full") == "-XX:+UseG1GC"
     assert _exported_options(tmp_path, "quick").split()[0] == "-XX:+UseParallelGC"
     assert _exported_options(tmp_path, "full", gc="parallel") == "-XX:+UseParallelGC"
