@@ -275,6 +275,8 @@ def test_a_stopped_session_is_replaced_once_for_the_next_statements(
         return readied[-1]
 
     monkeypatch.setattr(connections, "ensure_session_ready", ready)
+    # the connection's own copy of the session: test_connection_sessions.py
+    monkeypatch.setattr(connections, "connection_session", lambda session: session)
     connection = connections.SparkOssSessionConnectionWrapper(None, _credentials())
     for statement in ("select 1", "select 2", "select 3", "select 4"):
         if statement == "select 3":
@@ -638,10 +640,10 @@ CONF_MODELS = ("conf_set_by_pre_hook", "conf_after_pre_hook")
 def test_a_pre_hook_set_holds_for_its_model_and_not_the_next(two_builds: dict[str, Any]) -> None:
     """dbt-spark's session cursor applied the profile's settings again before every statement,
     undoing a pre-hook's `set` of one before the model's own SQL ran; the Thrift Server keeps it
-    (test_thrift_target_python_models_via_spark_connect checks the same two models there). One
-    thread: with two, the session's settings are shared by the nodes running side by side."""
+    (test_thrift_target_python_models_via_spark_connect checks the same two models there). Two
+    threads: each connection has a session of its own (test_connection_sessions.py)."""
     state = two_builds["state"]
-    run = _dbt(state / "project", state, "run", "-s", *CONF_MODELS, "--threads", "1")
+    run = _dbt(state / "project", state, "run", "-s", *CONF_MODELS, "--threads", "2")
     assert run.returncode == 0, run.stdout[-3000:]
     seen = {name: _table(state, name)["shuffle_partitions"].tolist() for name in CONF_MODELS}
     # 2: the profile's value (tests/python/profiles.py, one shuffle partition per core)

@@ -2,8 +2,9 @@
 
 Everything of dbt-spark's connection handling is inherited; on top of it, for ``method: session``:
 a process-wide OS lock on the embedded Derby metastore (fail fast instead of a Derby stack trace),
-registration of the project's Python UDFs into the SparkSession dbt uses, and the profile's Spark
-settings applied once per connection rather than before every statement.
+registration of the project's Python UDFs into the SparkSession dbt uses, and for each connection a
+session of its own with the profile's Spark settings, applied once rather than before every
+statement.
 """
 
 from __future__ import annotations
@@ -289,11 +290,26 @@ class SparkOssSessionCursor(Cursor):
             raise DbtRuntimeError(str(exc)) from exc
 
 
+def connection_session(spark: Any) -> Any:
+    """A session of its own for one dbt connection: a copy of ``spark`` (its settings, the Python
+    UDFs registered in it) on the same SparkContext, catalog and cache.
+
+    As on the Thrift Server, which opens a Spark session per connection: a node's ``set`` (a
+    pre-hook's) and its temporary views stay with its connection, so nodes that dbt's threads
+    run side by side cannot change each other's settings.
+    """
+    from pyspark.sql import SparkSession
+
+    # cloneSession() is private[sql] in Scala, public to the JVM; PySpark has no wrapper for it.
+    return SparkSession(spark.sparkContext, spark._jsparkSession.cloneSession())
+
+
 class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
-    """dbt-spark's session wrapper, readying the session (lock, profile settings, UDFs) at the
-    connection's first statement. dbt opens a connection per node, so each node starts from the
-    profile's settings, as on the Thrift Server, which opens a session per connection (a Python
-    model applies them again when its code starts: ``python_submissions``)."""
+    """dbt-spark's session wrapper, readying the embedded session (lock, profile settings, UDFs)
+    at the connection's first statement, and giving the connection its own copy of it
+    (``connection_session``). dbt opens a connection per node, so each node starts from the
+    profile's settings (a Python model runs on the embedded session itself, which gets them
+    again when its code starts: ``python_submissions``)."""
 
     def __init__(self, handle: Any, credentials: SparkCredentials) -> None:
         super().__init__(handle)
@@ -303,7 +319,7 @@ class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
     def cursor(self) -> SparkOssSessionConnectionWrapper:
         # A session stopped by a Python model is replaced, as dbt-spark's getOrCreate would.
         if self._session is None or _stopped(self._session):
-            self._session = ensure_session_ready(self._credentials)
+            self._session = connection_session(ensure_session_ready(self._credentials))
         self._cursor = SparkOssSessionCursor(self._session)
         return self
 

@@ -1,0 +1,64 @@
+"""Each dbt connection of the embedded target runs on a session of its own (spark_oss adapter,
+``connection_session``): what one node sets or creates for itself stays with its connection, so
+dbt's threads can run nodes side by side; the Python UDFs, the catalog and the cache are shared.
+"""
+
+from __future__ import annotations
+
+from dbt.adapters.spark.connections import SparkConnectionMethod
+from dbt.adapters.spark_oss.connections import (
+    SparkOssCredentials,
+    SparkOssSessionConnectionWrapper,
+)
+from pyspark.sql import SparkSession
+
+from python_udfs.merchant import normalize_merchant_name
+
+
+def _connection(spark: SparkSession) -> SparkOssSessionConnectionWrapper:
+    credentials = SparkOssCredentials(
+        host="localhost",
+        method=SparkConnectionMethod.SESSION,
+        schema="analytics",
+        database=None,
+        server_side_parameters={"spark.sql.shuffle.partitions": "2"},
+        session_lock=False,  # the fixture's session has no metastore to lock
+    )
+    return SparkOssSessionConnectionWrapper(None, credentials)
+
+
+def _one(connection: SparkOssSessionConnectionWrapper, sql: str) -> object:
+    connection.cursor().execute(sql)
+    [[value]] = connection.fetchall()
+    return value
+
+
+def test_a_set_stays_with_its_connection(spark: SparkSession) -> None:
+    first, second = _connection(spark), _connection(spark)
+    setting = "select '${spark.sql.shuffle.partitions}'"
+    assert (_one(first, setting), _one(second, setting)) == ("2", "2")  # the profile's value
+    first.cursor().execute("set spark.sql.shuffle.partitions=7")
+    assert (_one(first, setting), _one(second, setting)) == ("7", "2")
+    # the next connection starts from the profile's settings again
+    assert _one(_connection(spark), setting) == "2"
+
+
+def test_temporary_views_stay_with_their_connection_and_tables_are_shared(
+    spark: SparkSession,
+) -> None:
+    first, second = _connection(spark), _connection(spark)
+    first.cursor().execute("create or replace temporary view only_first as select 1 as x")
+    first.cursor().execute("create table shared_by_connections as select 2 as x")
+    assert _one(first, "select count(*) from only_first") == 1
+    second.cursor().execute("show views like 'only_first'")
+    assert second.fetchall() == []
+    assert _one(second, "select max(x) from shared_by_connections") == 2
+    second.cursor().execute("drop table shared_by_connections")
+
+
+def test_every_connection_has_the_python_udfs(spark: SparkSession) -> None:
+    name = " Acme  Trading Ltd "
+    for connection in (_connection(spark), _connection(spark)):
+        assert _one(connection, f"select normalize_merchant_name('{name}')") == (
+            normalize_merchant_name(name)
+        )
