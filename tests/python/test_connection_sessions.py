@@ -15,7 +15,8 @@ from pyspark.sql import SparkSession
 from python_udfs.merchant import normalize_merchant_name
 
 
-def _connection(spark: SparkSession) -> SparkOssSessionConnectionWrapper:
+def _connection() -> SparkOssSessionConnectionWrapper:
+    """A connection of the adapter; its session is the ``spark`` fixture's (getOrCreate)."""
     credentials = SparkOssCredentials(
         host="localhost",
         method=SparkConnectionMethod.SESSION,
@@ -34,19 +35,19 @@ def _one(connection: SparkOssSessionConnectionWrapper, sql: str) -> object:
 
 
 def test_a_set_stays_with_its_connection(spark: SparkSession) -> None:
-    first, second = _connection(spark), _connection(spark)
+    first, second = _connection(), _connection()
     setting = "select '${spark.sql.shuffle.partitions}'"
     assert (_one(first, setting), _one(second, setting)) == ("2", "2")  # the profile's value
     first.cursor().execute("set spark.sql.shuffle.partitions=7")
     assert (_one(first, setting), _one(second, setting)) == ("7", "2")
     # the next connection starts from the profile's settings again
-    assert _one(_connection(spark), setting) == "2"
+    assert _one(_connection(), setting) == "2"
 
 
 def test_temporary_views_stay_with_their_connection_and_tables_are_shared(
     spark: SparkSession,
 ) -> None:
-    first, second = _connection(spark), _connection(spark)
+    first, second = _connection(), _connection()
     first.cursor().execute("create or replace temporary view only_first as select 1 as x")
     first.cursor().execute("create table shared_by_connections as select 2 as x")
     assert _one(first, "select count(*) from only_first") == 1
@@ -58,7 +59,7 @@ def test_temporary_views_stay_with_their_connection_and_tables_are_shared(
 
 def test_every_connection_has_the_python_udfs(spark: SparkSession) -> None:
     name = " Acme  Trading Ltd "
-    for connection in (_connection(spark), _connection(spark)):
+    for connection in (_connection(), _connection()):
         assert _one(connection, f"select normalize_merchant_name('{name}')") == (
             normalize_merchant_name(name)
         )
