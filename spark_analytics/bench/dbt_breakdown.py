@@ -4,24 +4,31 @@ dbt writes its file log at debug level by default, so the breakdown costs the ru
 
 - ``python start``: from the process start to dbt's first event (interpreter and imports);
 - ``parse``: to the ``FoundStats`` event (project parse, partial parsing when possible);
-- ``spark start``: the first query after ``ConcurrencyLine`` (dbt-spark's session cursor starts
-  the JVM and the Hive-enabled SparkSession inside its first ``execute``);
+- ``spark start``: the first query to finish after ``ConcurrencyLine`` (dbt-spark's session
+  cursor starts the JVM and the Hive-enabled SparkSession inside its first ``execute``);
 - ``metadata queries``: the other queries before the first hook or node (schema listings,
-  the relation cache), summed from ``SQLQueryStatus``;
-- ``hooks``; one entry per model, seed and snapshot (its execution time); ``data tests`` and
-  ``unit tests`` (each summed);
+  the relation cache), from ``SQLQueryStatus``;
+- ``hooks``; one entry per model, seed and snapshot; ``data tests`` and ``unit tests``;
 - ``other``: what remains of the wall time (compilation between nodes, shutdown).
+
+Each timed item is an interval (its end event's time minus its duration). With ``--threads``
+above 1 intervals overlap, so each phase gets its **share of the wall time**: where n items run
+at once, each is given 1/n of that stretch. With one thread a share is the item's own duration;
+with more, the phases still add up to the wall time instead of counting overlapped time twice.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 # dbt's result event of each node kind timed on its own, and the kind's label in the breakdown.
 NODE_RESULTS = {"LogModelResult": "model", "LogSeedResult": "seed", "LogSnapshotResult": "snapshot"}
+
+Interval = tuple[str, float, float]  # (phase, start, end) in epoch seconds
 
 
 def events(log_file: Path) -> list[dict]:
@@ -49,6 +56,57 @@ def _node_name(event: dict) -> str:
     return info.get("node_name", "?")
 
 
+def _ending_at(phase: str, event: dict, seconds_key: str) -> Interval:
+    end = _ts(event)
+    return phase, end - float(event["data"].get(seconds_key, 0)), end
+
+
+def wall_shares(intervals: Iterable[Interval]) -> dict[str, float]:
+    """Each phase's share of the wall time its intervals cover: a stretch where n intervals
+    overlap gives each 1/n of it. The shares add up to the time covered by any interval."""
+    spans = [(start, end, phase) for phase, start, end in intervals if end > start]
+    shares: dict[str, float] = defaultdict(float)
+    cuts = sorted({t for start, end, _ in spans for t in (start, end)})
+    for left, right in zip(cuts, cuts[1:], strict=False):
+        running = [phase for start, end, phase in spans if start <= left and right <= end]
+        for phase in running:
+            shares[phase] += (right - left) / len(running)
+    return dict(shares)
+
+
+def _phase_intervals(named: list[tuple[str, dict]]) -> list[Interval]:
+    """Every timed item of the log as an interval of its phase (see the module docstring)."""
+    intervals: list[Interval] = []
+    concurrency = next((e for n, e in named if n == "ConcurrencyLine"), None)
+    if concurrency is not None:
+        work_starts = [_ts(e) for n, e in named if n in ("LogHookStartLine", "LogStartLine")]
+        window_end = min(work_starts) if work_starts else _ts(named[-1][1])
+        window_start = _ts(concurrency)
+        queries = [
+            _ending_at("metadata queries", e, "elapsed")
+            for n, e in named
+            if n == "SQLQueryStatus" and window_start <= _ts(e) <= window_end
+        ]
+        if queries:
+            # dbt-spark's session cursor builds the SparkSession in its first execute(); a query
+            # beside it (threads > 1) waits for that session, so only its time after counts.
+            _, spark_start, spark_ready = min(queries, key=lambda query: query[2])
+            queries.remove(("metadata queries", spark_start, spark_ready))
+            intervals.append(("spark start", spark_start, spark_ready))
+            intervals += [(p, max(start, spark_ready), end) for p, start, end in queries]
+    for name, event in named:
+        if name == "LogHookEndLine":
+            intervals.append(_ending_at("hooks", event, "execution_time"))
+        elif name in NODE_RESULTS:
+            phase = f"{NODE_RESULTS[name]} {_node_name(event)}"
+            intervals.append(_ending_at(phase, event, "execution_time"))
+        elif name == "LogTestResult":
+            kind = event.get("data", {}).get("node_info", {}).get("resource_type", "test")
+            phase = "unit tests" if kind == "unit_test" else "data tests"
+            intervals.append(_ending_at(phase, event, "execution_time"))
+    return intervals
+
+
 def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> dict[str, float]:
     """Seconds per phase (see the module docstring); the values add up to ``wall_s``."""
     log = list(log_events)
@@ -58,35 +116,11 @@ def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> d
     first = _ts(log[0])
     parts: dict[str, float] = {"python start": max(first - started_at, 0.0)}
     found = next((e for n, e in named if n == "FoundStats"), None)
-    concurrency = next((e for n, e in named if n == "ConcurrencyLine"), None)
     if found is not None:
         parts["parse"] = _ts(found) - first
-    if concurrency is not None:
-        work_starts = [_ts(e) for n, e in named if n in ("LogHookStartLine", "LogStartLine")]
-        window_end = min(work_starts) if work_starts else _ts(log[-1])
-        window_start = _ts(concurrency)
-        queries = [
-            float(e["data"].get("elapsed", 0))
-            for n, e in named
-            if n == "SQLQueryStatus" and window_start <= _ts(e) <= window_end
-        ]
-        # dbt-spark's session cursor builds the SparkSession in its first execute().
-        parts["spark start"] = queries[0] if queries else 0.0
-        parts["metadata queries"] = sum(queries[1:])
-    parts["hooks"] = sum(
-        float(e["data"].get("execution_time", 0)) for n, e in named if n == "LogHookEndLine"
-    )
-    tests = {"test": 0.0, "unit_test": 0.0}
-    for name, event in named:
-        data = event.get("data", {})
-        seconds = float(data.get("execution_time", 0))
-        if name in NODE_RESULTS:
-            parts[f"{NODE_RESULTS[name]} {_node_name(event)}"] = seconds
-        elif name == "LogTestResult":
-            kind = data.get("node_info", {}).get("resource_type", "test")
-            tests["unit_test" if kind == "unit_test" else "test"] += seconds
-    for kind, label in (("test", "data tests"), ("unit_test", "unit tests")):
-        if tests[kind]:
-            parts[label] = tests[kind]
+    if any(n == "ConcurrencyLine" for n, _ in named):
+        parts |= {"spark start": 0.0, "metadata queries": 0.0}
+    parts["hooks"] = 0.0
+    parts |= wall_shares(_phase_intervals(named))
     parts["other"] = max(wall_s - sum(parts.values()), 0.0)
     return parts

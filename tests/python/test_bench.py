@@ -65,6 +65,8 @@ def _versioned(name: str, version: int) -> dict[str, str]:
 
 
 def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() -> None:
+    # One thread: each item's end event comes after the previous one's, so each phase is the
+    # item's own duration.
     log = [
         _event("MainReportVersion", "01.000000"),
         _event("FoundStats", "03.000000"),
@@ -76,14 +78,14 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
         _event("LogStartLine", "14.000000"),
         _event("LogModelResult", "24.000000", execution_time=10.0, node_info={"node_name": "fct"}),
         # Two versions of one model share a node_name; the unique_id tells them apart.
-        _event("LogModelResult", "24.100000", execution_time=0.5, node_info=_versioned("dim", 2)),
-        _event("LogModelResult", "24.200000", execution_time=0.25, node_info=_versioned("dim", 1)),
-        _event("LogSeedResult", "25.000000", execution_time=0.5, node_info={"node_name": "cat"}),
+        _event("LogModelResult", "24.500000", execution_time=0.5, node_info=_versioned("dim", 2)),
+        _event("LogModelResult", "24.750000", execution_time=0.25, node_info=_versioned("dim", 1)),
+        _event("LogSeedResult", "25.250000", execution_time=0.5, node_info={"node_name": "cat"}),
         _event("LogSnapshotResult", "25.500000", execution_time=0.25, node_info={"node_name": "s"}),
-        _event("LogTestResult", "26.000000", execution_time=2.0),
+        _event("LogTestResult", "27.500000", execution_time=2.0),
         _event(
             "LogTestResult",
-            "27.000000",
+            "28.250000",
             execution_time=0.75,
             node_info={"resource_type": "unit_test"},
         ),
@@ -106,6 +108,46 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
             "other": 30.0 - 25.0,
         }
     )
+
+
+def test_breakdown_with_threads_shares_overlapping_time_and_adds_up_to_the_wall_time() -> None:
+    model = {"node_name": "m"}
+    log = [
+        _event("MainReportVersion", "01.000000"),
+        _event("FoundStats", "02.000000"),
+        _event("ConcurrencyLine", "03.500000"),
+        # Two threads' first queries: both wait for the session the first one starts.
+        _event("SQLQueryStatus", "10.000000", elapsed=6.0),
+        _event("SQLQueryStatus", "10.500000", elapsed=6.4),
+        _event("LogStartLine", "11.000000"),
+        _event("LogModelResult", "15.000000", execution_time=4.0, node_info={"node_name": "a"}),
+        _event("LogModelResult", "19.000000", execution_time=4.0, node_info={"node_name": "b"}),
+        _event("LogModelResult", "19.000000", execution_time=4.0, node_info={"node_name": "c"}),
+        _event("LogTestResult", "21.000000", execution_time=2.0),
+        _event("LogTestResult", "23.000000", execution_time=4.0),
+        _event("LogModelResult", "25.000000", execution_time=2.0, node_info=model),
+        _event("LogTestResult", "25.000000", execution_time=2.0),
+    ]
+    parts = breakdown(log, started_at=LOG_START - 1.0, wall_s=26.0)
+    assert parts == pytest.approx(
+        {
+            "python start": 1.0,
+            "parse": 1.0,
+            "spark start": 6.0,
+            "metadata queries": 0.5,  # the second query's time after the session was ready
+            "hooks": 0.0,
+            "model a": 4.0,  # alone
+            "model b": 2.0,  # beside c all along
+            "model c": 2.0,
+            # Two at once for 2 s, then one alone for 2 s, then one beside model m for 2 s.
+            "data tests": 2.0 + 2.0 + 1.0,
+            "model m": 1.0,
+            "other": 26.0 - 22.5,
+        }
+    )
+    assert sum(parts.values()) == pytest.approx(26.0)
+    # Summed node times would have counted 8 s of models b and c in 4 s of wall time.
+    assert parts["model b"] + parts["model c"] == pytest.approx(19.0 - 15.0)
 
 
 def test_scaling_exponent_of_linear_and_quadratic_work() -> None:
