@@ -1,6 +1,7 @@
-"""Each dbt connection of the embedded target runs on a session of its own (spark_oss adapter,
-``connection_session``): what one node sets or creates for itself stays with its connection, so
-dbt's threads can run nodes side by side; the Python UDFs, the catalog and the cache are shared.
+"""Each dbt connection of the embedded target, and each Python model, runs on a session of its
+own (spark_oss adapter, ``connection_session``): what one node sets or creates for itself stays
+with it, so dbt's threads can run nodes side by side; the Python UDFs, the catalog and the cache
+are shared.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from dbt.adapters.spark_oss.connections import (
     SparkOssCredentials,
     SparkOssSessionConnectionWrapper,
 )
+from dbt.adapters.spark_oss.python_submissions import SparkOssPythonJobHelper
 from pyspark.sql import SparkSession
 
 from python_udfs.merchant import normalize_merchant_name
 
 
-def _connection() -> SparkOssSessionConnectionWrapper:
-    """A connection of the adapter; its session is the ``spark`` fixture's (getOrCreate)."""
-    credentials = SparkOssCredentials(
+def _credentials() -> SparkOssCredentials:
+    """The embedded target's; its session is the ``spark`` fixture's (getOrCreate)."""
+    return SparkOssCredentials(
         host="localhost",
         method=SparkConnectionMethod.SESSION,
         schema="analytics",
@@ -25,7 +27,11 @@ def _connection() -> SparkOssSessionConnectionWrapper:
         server_side_parameters={"spark.sql.shuffle.partitions": "2"},
         session_lock=False,  # the fixture's session has no metastore to lock
     )
-    return SparkOssSessionConnectionWrapper(None, credentials)
+
+
+def _connection() -> SparkOssSessionConnectionWrapper:
+    """A connection of the adapter, as dbt opens one for a node."""
+    return SparkOssSessionConnectionWrapper(None, _credentials())
 
 
 def _one(connection: SparkOssSessionConnectionWrapper, sql: str) -> object:
@@ -63,3 +69,23 @@ def test_every_connection_has_the_python_udfs(spark: SparkSession) -> None:
         assert _one(connection, f"select normalize_merchant_name('{name}')") == (
             normalize_merchant_name(name)
         )
+
+
+def test_a_python_models_settings_and_temporary_views_stay_with_it(spark: SparkSession) -> None:
+    threshold = "spark.sql.autoBroadcastJoinThreshold"
+    before = spark.conf.get(threshold)
+    model = SparkOssPythonJobHelper(
+        {"unique_id": "model.p.m", "original_file_path": "models/m.py", "raw_code": ""},
+        _credentials(),
+    )
+    model.submit(
+        f"spark.conf.set('{threshold}', '1')\n"
+        "spark.sql('create or replace temporary view from_python as select 1 as x')\n"
+        # the model's session has the profile's settings and the Python UDFs
+        "assert spark.conf.get('spark.sql.shuffle.partitions') == '2'\n"
+        "assert spark.sql(\"select normalize_merchant_name(' acme ')\").first()[0] == "
+        f"{normalize_merchant_name(' acme ')!r}\n"
+    )
+    assert spark.conf.get(threshold) == before
+    assert _one(_connection(), f"select '${{{threshold}}}'") == before
+    assert not spark.catalog.tableExists("from_python")

@@ -308,8 +308,7 @@ class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
     """dbt-spark's session wrapper, readying the embedded session (lock, profile settings, UDFs)
     at the connection's first statement, and giving the connection its own copy of it
     (``connection_session``). dbt opens a connection per node, so each node starts from the
-    profile's settings (a Python model runs on the embedded session itself, which gets them
-    again when its code starts: ``python_submissions``)."""
+    profile's settings (a Python model gets a copy of its own too: ``python_submissions``)."""
 
     def __init__(self, handle: Any, credentials: SparkCredentials) -> None:
         super().__init__(handle)

@@ -24,6 +24,7 @@ from dbt.adapters.spark_oss.connections import (
     CONNECT_TOKEN_ENV,
     SparkOssCredentials,
     connect_url_with_token,
+    connection_session,
     ensure_session_ready,
     forget_udf_registrations,
     register_udf_modules,
@@ -166,7 +167,9 @@ class SparkOssPythonJobHelper(PythonJobHelper):
     def spark(self) -> Any:
         method = self.credentials.method
         if method == SparkConnectionMethod.SESSION:
-            return ensure_session_ready(self.credentials)
+            # A session of its own, as a SQL node's connection has: what the model sets
+            # (spark.conf.set, temporary views) cannot reach the nodes beside or after it.
+            return connection_session(ensure_session_ready(self.credentials))
         if method in (SparkConnectionMethod.THRIFT, SparkConnectionMethod.HTTP):
             spark = connect_session(self.credentials.resolved_connect_url())
             modules = list(getattr(self.credentials, "python_udf_modules", None) or [])
