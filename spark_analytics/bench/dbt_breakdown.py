@@ -7,7 +7,8 @@ dbt writes its file log at debug level by default, so the breakdown costs the ru
 - ``spark start``: the first query to finish after ``ConcurrencyLine`` (dbt-spark's session
   cursor starts the JVM and the Hive-enabled SparkSession inside its first ``execute``);
 - ``metadata queries``: the other queries before the first hook or node (schema listings,
-  the relation cache), from ``SQLQueryStatus``;
+  the relation cache), from ``SQLQueryStatus``; those an on-run-start hook's macro runs while
+  dbt renders it count as the hook's;
 - ``hooks``; one entry per model, seed and snapshot; ``data tests`` and ``unit tests``;
 - ``other``: what remains of the wall time (compilation between nodes, shutdown).
 
@@ -56,6 +57,10 @@ def _node_name(event: dict) -> str:
     return info.get("node_name", "?")
 
 
+def _resource_type(event: dict) -> str | None:
+    return event.get("data", {}).get("node_info", {}).get("resource_type")
+
+
 def _ending_at(phase: str, event: dict, seconds_key: str) -> Interval:
     end = _ts(event)
     return phase, end - float(event["data"].get(seconds_key, 0)), end
@@ -83,15 +88,20 @@ def _phase_intervals(named: list[tuple[str, dict]]) -> list[Interval]:
         window_end = min(work_starts) if work_starts else _ts(named[-1][1])
         window_start = _ts(concurrency)
         queries = [
-            _ending_at("metadata queries", e, "elapsed")
+            # An on-run-start hook runs its macro's statements while dbt renders it, before
+            # its start line: they are the hook's.
+            _ending_at(
+                "hooks" if _resource_type(e) == "operation" else "metadata queries", e, "elapsed"
+            )
             for n, e in named
             if n == "SQLQueryStatus" and window_start <= _ts(e) <= window_end
         ]
         if queries:
             # dbt-spark's session cursor builds the SparkSession in its first execute(); a query
             # beside it (threads > 1) waits for that session, so only its time after counts.
-            _, spark_start, spark_ready = min(queries, key=lambda query: query[2])
-            queries.remove(("metadata queries", spark_start, spark_ready))
+            first = min(queries, key=lambda query: query[2])
+            queries.remove(first)
+            _, spark_start, spark_ready = first
             intervals.append(("spark start", spark_start, spark_ready))
             intervals += [(p, max(start, spark_ready), end) for p, start, end in queries]
     for name, event in named:
@@ -101,8 +111,7 @@ def _phase_intervals(named: list[tuple[str, dict]]) -> list[Interval]:
             phase = f"{NODE_RESULTS[name]} {_node_name(event)}"
             intervals.append(_ending_at(phase, event, "execution_time"))
         elif name == "LogTestResult":
-            kind = event.get("data", {}).get("node_info", {}).get("resource_type", "test")
-            phase = "unit tests" if kind == "unit_test" else "data tests"
+            phase = "unit tests" if _resource_type(event) == "unit_test" else "data tests"
             intervals.append(_ending_at(phase, event, "execution_time"))
     return intervals
 
