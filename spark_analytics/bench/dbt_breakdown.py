@@ -7,9 +7,10 @@ dbt writes its file log at debug level by default, so the breakdown costs the ru
 - ``spark start``: the first query to finish after ``ConcurrencyLine`` (dbt-spark's session
   cursor starts the JVM and the Hive-enabled SparkSession inside its first ``execute``);
 - ``metadata queries``: the other queries before the first hook or node (schema listings,
-  the relation cache), from ``SQLQueryStatus``; those an on-run-start hook's macro runs while
-  dbt renders it count as the hook's;
-- ``hooks``; one entry per model, seed and snapshot; ``data tests`` and ``unit tests``;
+  the relation cache), from ``SQLQueryStatus``;
+- ``hooks``: their run, and the statements their macros run while dbt renders them (the
+  source registration); one entry per model, seed and snapshot; ``data tests`` and
+  ``unit tests``;
 - ``other``: what remains of the wall time (compilation between nodes, shutdown).
 
 Each timed item is an interval (its end event's time minus its duration). With ``--threads``
@@ -63,7 +64,7 @@ def _resource_type(event: dict) -> str | None:
 
 def _ending_at(phase: str, event: dict, seconds_key: str) -> Interval:
     end = _ts(event)
-    return phase, end - float(event["data"].get(seconds_key, 0)), end
+    return phase, end - float(event.get("data", {}).get(seconds_key, 0)), end
 
 
 def wall_shares(intervals: Iterable[Interval]) -> dict[str, float]:
@@ -82,30 +83,33 @@ def wall_shares(intervals: Iterable[Interval]) -> dict[str, float]:
 def _phase_intervals(named: list[tuple[str, dict]]) -> list[Interval]:
     """Every timed item of the log as an interval of its phase (see the module docstring)."""
     intervals: list[Interval] = []
+    spark_start_event = None
     concurrency = next((e for n, e in named if n == "ConcurrencyLine"), None)
     if concurrency is not None:
         work_starts = [_ts(e) for n, e in named if n in ("LogHookStartLine", "LogStartLine")]
         window_end = min(work_starts) if work_starts else _ts(named[-1][1])
         window_start = _ts(concurrency)
-        queries = [
-            # An on-run-start hook runs its macro's statements while dbt renders it, before
-            # its start line: they are the hook's.
-            _ending_at(
-                "hooks" if _resource_type(e) == "operation" else "metadata queries", e, "elapsed"
-            )
-            for n, e in named
-            if n == "SQLQueryStatus" and window_start <= _ts(e) <= window_end
+        window = [
+            e for n, e in named if n == "SQLQueryStatus" and window_start <= _ts(e) <= window_end
         ]
-        if queries:
+        if window:
             # dbt-spark's session cursor builds the SparkSession in its first execute(); a query
             # beside it (threads > 1) waits for that session, so only its time after counts.
-            first = min(queries, key=lambda query: query[2])
-            queries.remove(first)
-            _, spark_start, spark_ready = first
+            spark_start_event = min(window, key=_ts)
+            _, spark_start, spark_ready = _ending_at("spark start", spark_start_event, "elapsed")
             intervals.append(("spark start", spark_start, spark_ready))
-            intervals += [(p, max(start, spark_ready), end) for p, start, end in queries]
+            for event in window:
+                if event is not spark_start_event and _resource_type(event) != "operation":
+                    phase, start, end = _ending_at("metadata queries", event, "elapsed")
+                    intervals.append((phase, max(start, spark_ready), end))
     for name, event in named:
-        if name == "LogHookEndLine":
+        if event is spark_start_event:
+            continue
+        if name == "SQLQueryStatus" and _resource_type(event) == "operation":
+            # A hook's macro runs its statements while dbt renders the hook, before its start
+            # line; a hook whose SQL renders empty has no start or end line at all.
+            intervals.append(_ending_at("hooks", event, "elapsed"))
+        elif name == "LogHookEndLine":
             intervals.append(_ending_at("hooks", event, "execution_time"))
         elif name in NODE_RESULTS:
             phase = f"{NODE_RESULTS[name]} {_node_name(event)}"

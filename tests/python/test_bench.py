@@ -93,6 +93,10 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
             execution_time=0.75,
             node_info={"resource_type": "unit_test"},
         ),
+        # An on-run-end hook whose SQL renders empty: only its macro's statement is logged.
+        _event(
+            "SQLQueryStatus", "28.500000", elapsed=0.25, node_info={"resource_type": "operation"}
+        ),
     ]
     parts = breakdown(log, started_at=LOG_START - 0.75, wall_s=30.0)
     assert parts == pytest.approx(
@@ -101,7 +105,7 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
             "parse": 2.0,
             "spark start": 6.0,
             "metadata queries": 1.5,
-            "hooks": 0.25 + 0.5,
+            "hooks": 0.25 + 0.5 + 0.25,
             "model fct": 10.0,
             "model dim.v2": 0.5,
             "model dim.v1": 0.25,
@@ -109,7 +113,7 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
             "snapshot s": 0.25,
             "data tests": 2.0,
             "unit tests": 0.75,
-            "other": 30.0 - 25.25,
+            "other": 30.0 - 25.5,
         }
     )
 

@@ -1,7 +1,8 @@
 """Run dbt Python models on open-source Spark.
 
-``method: session``: the compiled model runs inside the dbt process with the SparkSession dbt
-already uses (same JVM, same catalog, same registered UDFs).
+``method: session``: the compiled model runs inside the dbt process on a copy of the embedded
+SparkSession (``connection_session``: same JVM, catalog and registered UDFs; its settings and
+temporary views its own).
 ``method: thrift``/``http``: the compiled model runs in the dbt process against the cluster
 through Spark Connect (``connect_url``); with Thrift and Connect served by one Spark
 application, Python and SQL models share the catalog.
