@@ -96,8 +96,8 @@ def _phase_intervals(named: list[tuple[str, dict]]) -> list[Interval]:
             # dbt-spark's session cursor builds the SparkSession in its first execute(); a query
             # beside it (threads > 1) waits for that session, so only its time after counts.
             spark_start_event = min(window, key=_ts)
-            _, spark_start, spark_ready = _ending_at("spark start", spark_start_event, "elapsed")
-            intervals.append(("spark start", spark_start, spark_ready))
+            intervals.append(_ending_at("spark start", spark_start_event, "elapsed"))
+            spark_ready = _ts(spark_start_event)
             for event in window:
                 if event is not spark_start_event and _resource_type(event) != "operation":
                     phase, start, end = _ending_at("metadata queries", event, "elapsed")
