@@ -1,4 +1,4 @@
-"""The data tests' Spark cost without dbt: their compiled queries, cold and then warm.
+"""The data tests' Spark cost without dbt: their compiled queries, cold, warm, and under variants.
 
 Runs every data test that dbt compiled into ``--target-path`` (``compiled/.../*.yml/*.sql``),
 wrapped as dbt's test materialization wraps it, one after another in one local session on
@@ -6,17 +6,31 @@ SPARK_STATE_DIR's tables: first in the fresh JVM (what ``dbt test`` pays), then 
 generated code warm). Comparing the cold pass with dbt's summed test time shows what dbt adds;
 cold against warm shows what the JVM's first sight of each query costs.
 
+Variants, side by side in the same warm session, alternating round by round (median quoted):
+``--arm 'NAME:KEY=VALUE,...'`` runs the queries with those session settings; ``--version-tables``
+runs them on the version tables that the published views point at (what a reader pays for the
+view a build publishes through, docs/reliability.md).
+
     SPARK_STATE_DIR=bench/1000000/spark python -m spark_analytics.bench.test_queries \\
-        --target-path bench/1000000/target
+        --target-path bench/1000000/target \\
+        --arm 'aqe off:spark.sql.adaptive.enabled=false' --version-tables --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import statistics
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+
+AS_CONFIGURED = "as configured"
+VERSION_TABLES = "version tables"
+# The publishing view's text (spark_oss macros/publish.sql): `select * from <version>`.
+_PUBLISHED = re.compile(r"\s*select \* from (?P<version>\w+_versions\.\w+__v\d+)\s*", re.IGNORECASE)
 
 
 def compiled_test_queries(target_path: Path) -> dict[str, str]:
@@ -41,27 +55,113 @@ def timed_pass(spark: SparkSession, queries: dict[str, str]) -> tuple[float, lis
     return time.perf_counter() - started, failed
 
 
+def parse_arm(text: str) -> tuple[str, dict[str, str]]:
+    """``'NAME:KEY=VALUE,KEY=VALUE'`` -> (name, settings)."""
+    name, colon, pairs = text.partition(":")
+    settings = dict(pair.split("=", 1) for pair in pairs.split(",") if "=" in pair)
+    if not colon or not name.strip() or not settings or len(settings) != len(pairs.split(",")):
+        raise ValueError(f"arm {text!r}: expected 'NAME:KEY=VALUE[,KEY=VALUE...]'")
+    return name.strip(), {key.strip(): value.strip() for key, value in settings.items()}
+
+
+def published_versions(spark: SparkSession) -> dict[str, str]:
+    """``schema.view`` -> the version table it publishes, for every view a build published."""
+    found = {}
+    for (schema,) in spark.sql("show schemas").collect():
+        if schema.endswith("_versions"):
+            continue
+        for row in spark.sql(f"show views in `{schema}`").collect():
+            if row["isTemporary"]:
+                continue
+            described = spark.sql(f"describe table extended `{schema}`.`{row['viewName']}`")
+            for name, text, _ in described.collect():
+                if name == "View Text" and (match := _PUBLISHED.fullmatch(text)):
+                    found[f"{schema}.{row['viewName']}"] = match["version"]
+    return found
+
+
+def read_versions(sql: str, versions: Mapping[str, str]) -> str:
+    """The query with each published view's name replaced by its version table's."""
+    for view, version in versions.items():
+        sql = re.sub(rf"(?<![\w.`]){re.escape(view)}(?![\w`])", version, sql, flags=re.IGNORECASE)
+    return sql
+
+
+def compare_arms(
+    spark: SparkSession,
+    arms: Mapping[str, tuple[Mapping[str, str], Mapping[str, str]]],
+    rounds: int,
+) -> dict[str, tuple[list[float], list[str]]]:
+    """Each arm (name -> (session settings, queries)) timed once a round, the order reversed
+    every other round; the session's own settings are restored after each. Returns name ->
+    (seconds per round, the queries that failed under it)."""
+    results: dict[str, tuple[list[float], list[str]]] = {name: ([], []) for name in arms}
+    order = list(arms)
+    for number in range(rounds):
+        for name in order if number % 2 == 0 else reversed(order):
+            settings, queries = arms[name]
+            before = {key: spark.conf.get(key, None) for key in settings}
+            for key, value in settings.items():
+                spark.conf.set(key, value)
+            try:
+                seconds, failed = timed_pass(spark, dict(queries))
+            finally:
+                for key, value in before.items():
+                    if value is None:
+                        spark.conf.unset(key)
+                    else:
+                        spark.conf.set(key, value)
+            results[name][0].append(seconds)
+            results[name][1][:] = sorted(set(results[name][1]) | set(failed))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target-path", type=Path, default=Path("target"))
     parser.add_argument("--warm-passes", type=int, default=1)
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME:KEY=VALUE,...")
+    parser.add_argument("--version-tables", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the variants")
     args = parser.parse_args(argv)
     queries = compiled_test_queries(args.target_path)
     if not queries:
         parser.error(f"no compiled data tests under {args.target_path}/compiled: run dbt first")
+    try:
+        variants = dict(parse_arm(text) for text in args.arm)
+    except ValueError as error:
+        parser.error(str(error))
 
     from spark_analytics.session import build_session
 
     spark = build_session("bench-test-queries")
     spark.sql("select 1").collect()  # session start is not part of any pass
     cold, failed = timed_pass(spark, queries)
-    ran = len(queries) - len(failed)
-    print(f"{ran} queries, cold JVM: {cold:.1f} s ({cold / max(ran, 1) * 1000:.0f} ms each)")
+    ran = {name: sql for name, sql in queries.items() if name not in failed}
+    each = 1000 / max(len(ran), 1)
+    print(f"{len(ran)} queries, cold JVM: {cold:.1f} s ({cold * each:.0f} ms each)")
     for number in range(1, args.warm_passes + 1):
-        warm, _ = timed_pass(spark, {k: v for k, v in queries.items() if k not in failed})
-        print(f"warm pass {number}: {warm:.1f} s ({warm / max(ran, 1) * 1000:.0f} ms each)")
+        warm, _ = timed_pass(spark, ran)
+        print(f"warm pass {number}: {warm:.1f} s ({warm * each:.0f} ms each)")
     if failed:
         print(f"not run ({len(failed)}): {', '.join(failed)}")
+    if not variants and not args.version_tables:
+        return 0
+    arms: dict[str, tuple[Mapping[str, str], Mapping[str, str]]] = {AS_CONFIGURED: ({}, ran)}
+    arms.update({name: (settings, ran) for name, settings in variants.items()})
+    if args.version_tables:
+        versions = published_versions(spark)
+        rewritten = {name: read_versions(sql, versions) for name, sql in ran.items()}
+        changed = sum(rewritten[name] != sql for name, sql in ran.items())
+        print(f"{len(versions)} published views; {changed} of {len(ran)} queries read one")
+        arms[VERSION_TABLES] = ({}, rewritten)
+    results = compare_arms(spark, arms, args.rounds)
+    baseline = statistics.median(results[AS_CONFIGURED][0])
+    for name, (seconds, arm_failed) in results.items():
+        median = statistics.median(seconds)
+        rounds = " / ".join(f"{value:.2f}" for value in seconds)
+        note = f"; failed: {', '.join(arm_failed)}" if arm_failed else ""
+        print(f"{name}: median {median:.2f} s ({median / baseline:.2f}x), rounds {rounds}{note}")
     return 0
 
 

@@ -21,7 +21,14 @@ from pyspark.sql import SparkSession
 from spark_analytics.bench import agree
 from spark_analytics.bench.dbt_breakdown import breakdown
 from spark_analytics.bench.marts import scaling_exponent
-from spark_analytics.bench.test_queries import compiled_test_queries, timed_pass
+from spark_analytics.bench.test_queries import (
+    compare_arms,
+    compiled_test_queries,
+    parse_arm,
+    published_versions,
+    read_versions,
+    timed_pass,
+)
 from tests.python.dbt_project import IN_ENV, REPO_ROOT, TEST_SPARK_ENV
 
 
@@ -181,6 +188,47 @@ def test_test_queries_finds_compiled_data_tests_and_reports_what_spark_cannot_ru
     assert spark.sql(queries["not_null_t_id"]).collect()[0]["failures"] == 1
     seconds, failed = timed_pass(spark, queries)
     assert failed == ["unique_missing_id"] and seconds > 0
+
+
+def test_test_queries_arms_apply_their_settings_and_restore_the_sessions() -> None:
+    assert parse_arm("aqe off: spark.sql.adaptive.enabled=false,a.b=x=y") == (
+        "aqe off",
+        {"spark.sql.adaptive.enabled": "false", "a.b": "x=y"},
+    )
+    for bad in ("no-colon", "name:", ":a=b", "name:a=b,c"):
+        with pytest.raises(ValueError, match="expected 'NAME:KEY=VALUE"):
+            parse_arm(bad)
+
+
+def test_test_queries_compare_arms_and_read_the_version_tables(spark: SparkSession) -> None:
+    spark.sql("create database if not exists bench_tq_versions")
+    spark.sql("create database if not exists bench_tq")
+    version = "bench_tq_versions.t__v00000000000000000001"
+    spark.sql(f"create table if not exists {version} using parquet as select 1 as id")
+    spark.sql(f"create or replace view bench_tq.t as select * from {version}")
+    spark.sql("create or replace view bench_tq.t2 as select id + 1 as id from bench_tq.t")
+    versions = published_versions(spark)
+    assert versions["bench_tq.t"] == version
+    assert "bench_tq.t2" not in versions  # a view with logic of its own is not a published one
+    sql = "select * from bench_tq.t join bench_tq.t2 using (id) join `bench_tq.t` using (id)"
+    assert read_versions(sql, versions) == sql.replace("from bench_tq.t ", f"from {version} ")
+
+    # Under ANSI, a bad cast fails the query: each arm runs with its own settings only.
+    queries = {"cast": "select cast('x' as int) as n", "count": f"select count(*) from {version}"}
+    ansi_before = spark.conf.get("spark.sql.ansi.enabled")
+    results = compare_arms(
+        spark,
+        {
+            "lenient": ({"spark.sql.ansi.enabled": "false"}, queries),
+            "ansi": ({"spark.sql.ansi.enabled": "true"}, queries),
+            "versions": ({"spark.sql.ansi.enabled": "false"}, {"count": queries["count"]}),
+        },
+        rounds=2,
+    )
+    assert results["lenient"][1] == [] and results["versions"][1] == []
+    assert results["ansi"][1] == ["cast"]
+    assert all(len(seconds) == 2 and min(seconds) > 0 for seconds, _ in results.values())
+    assert spark.conf.get("spark.sql.ansi.enabled") == ansi_before
 
 
 def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
