@@ -13,7 +13,7 @@ view a build publishes through, docs/reliability.md).
 
     SPARK_STATE_DIR=bench/1000000/spark python -m spark_analytics.bench.test_queries \\
         --target-path bench/1000000/target \\
-        --arm 'aqe off:spark.sql.adaptive.enabled=false' --version-tables --rounds 3
+        --arm 'aqe off:spark.sql.adaptive.enabled=false' --version-tables --rounds 5
 """
 
 from __future__ import annotations
@@ -56,12 +56,15 @@ def timed_pass(spark: SparkSession, queries: dict[str, str]) -> tuple[float, lis
 
 
 def parse_arm(text: str) -> tuple[str, dict[str, str]]:
-    """``'NAME:KEY=VALUE,KEY=VALUE'`` -> (name, settings)."""
+    """``'NAME:KEY=VALUE,KEY=VALUE'`` -> (name, settings). A value cannot hold a comma."""
     name, colon, pairs = text.partition(":")
-    settings = dict(pair.split("=", 1) for pair in pairs.split(",") if "=" in pair)
-    if not colon or not name.strip() or not settings or len(settings) != len(pairs.split(",")):
+    parts = [part.partition("=") for part in pairs.split(",")]
+    if not colon or not name.strip() or any(not key.strip() or not eq for key, eq, _ in parts):
         raise ValueError(f"arm {text!r}: expected 'NAME:KEY=VALUE[,KEY=VALUE...]'")
-    return name.strip(), {key.strip(): value.strip() for key, value in settings.items()}
+    settings = {key.strip(): value.strip() for key, _, value in parts}
+    if len(settings) != len(parts):
+        raise ValueError(f"arm {text!r}: a setting is given twice")
+    return name.strip(), settings
 
 
 def published_versions(spark: SparkSession) -> dict[str, str]:
@@ -81,7 +84,8 @@ def published_versions(spark: SparkSession) -> dict[str, str]:
 
 
 def read_versions(sql: str, versions: Mapping[str, str]) -> str:
-    """The query with each published view's name replaced by its version table's."""
+    """The query with each published view's name, as dbt writes it (``schema.name``, unquoted),
+    replaced by its version table's. Views with logic of their own still read the views."""
     for view, version in versions.items():
         sql = re.sub(rf"(?<![\w.`]){re.escape(view)}(?![\w`])", version, sql, flags=re.IGNORECASE)
     return sql
@@ -101,9 +105,9 @@ def compare_arms(
         for name in order if number % 2 == 0 else reversed(order):
             settings, queries = arms[name]
             before = {key: spark.conf.get(key, None) for key in settings}
-            for key, value in settings.items():
-                spark.conf.set(key, value)
             try:
+                for key, value in settings.items():
+                    spark.conf.set(key, value)
                 seconds, failed = timed_pass(spark, dict(queries))
             finally:
                 for key, value in before.items():
@@ -122,20 +126,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-passes", type=int, default=1)
     parser.add_argument("--arm", action="append", default=[], metavar="NAME:KEY=VALUE,...")
     parser.add_argument("--version-tables", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the variants")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the variants (>= 1)")
     args = parser.parse_args(argv)
     queries = compiled_test_queries(args.target_path)
     if not queries:
         parser.error(f"no compiled data tests under {args.target_path}/compiled: run dbt first")
-    try:
-        variants = dict(parse_arm(text) for text in args.arm)
-    except ValueError as error:
-        parser.error(str(error))
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
+    variants: dict[str, dict[str, str]] = {}
+    for text in args.arm:
+        try:
+            name, settings = parse_arm(text)
+        except ValueError as error:
+            parser.error(str(error))
+        if name in variants or name in (AS_CONFIGURED, VERSION_TABLES):
+            parser.error(f"arm {text!r}: the name {name!r} is taken")
+        variants[name] = settings
 
     from spark_analytics.session import build_session
 
     spark = build_session("bench-test-queries")
     spark.sql("select 1").collect()  # session start is not part of any pass
+    # A misspelt or static setting would time an arm that changes nothing, or fail it late.
+    for name, settings in variants.items():
+        for key in settings:
+            if not spark.conf.isModifiable(key):
+                parser.error(f"arm {name!r}: {key} is not a setting a session can change")
     cold, failed = timed_pass(spark, queries)
     ran = {name: sql for name, sql in queries.items() if name not in failed}
     each = 1000 / max(len(ran), 1)
@@ -159,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     baseline = statistics.median(results[AS_CONFIGURED][0])
     for name, (seconds, arm_failed) in results.items():
         median = statistics.median(seconds)
-        rounds = " / ".join(f"{value:.2f}" for value in seconds)
+        per_round = " / ".join(f"{value:.2f}" for value in seconds)
         note = f"; failed: {', '.join(arm_failed)}" if arm_failed else ""
-        print(f"{name}: median {median:.2f} s ({median / baseline:.2f}x), rounds {rounds}{note}")
+        print(f"{name}: median {median:.2f} s ({median / baseline:.2f}x), rounds {per_round}{note}")
     return 0
 
 
