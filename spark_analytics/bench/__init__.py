@@ -9,7 +9,8 @@
 * ``streaming``: the event pipeline's ingest throughput and landing-to-table latency
   (``make stream-bench``).
 * ``ml``: MLlib training on a synthetic feature table.
-* ``test_queries``: the data tests' compiled queries without dbt, cold and warm JVM.
+* ``test_queries``: the data tests' compiled queries without dbt, cold and warm JVM, and side by
+  side under variants (session settings; the version tables behind the published views).
 
 Each runs as ``python -m spark_analytics.bench.<name> --help``.
 """
