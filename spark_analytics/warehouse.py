@@ -13,12 +13,25 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+VERSIONS_SUFFIX = "_versions"  # a schema's versions live in ``<schema>_versions``
 _VERSION = re.compile(r"^(?P<name>.+)__v(?P<id>\d{20})$")
+# The text of the view a table is published through (spark_oss macros/publish.sql).
+_PUBLISHING_VIEW = re.compile(
+    rf"\s*select \* from (?P<schema>\w+){VERSIONS_SUFFIX}\.(?P<table>\w+)\s*", re.IGNORECASE
+)
+
+
+def published_version(view_text: str) -> str | None:
+    """``<schema>_versions.<name>__v<id>`` if ``view_text`` is a publishing view's, else None."""
+    match = _PUBLISHING_VIEW.fullmatch(view_text)
+    if match is None or not _VERSION.match(match["table"]):
+        return None
+    return f"{match['schema']}{VERSIONS_SUFFIX}.{match['table']}"
 
 
 def versions(warehouse: Path, schema: str, name: str) -> list[Path]:
     """The complete versions of ``schema.name``, newest first."""
-    root = warehouse / f"{schema}_versions.db"
+    root = warehouse / f"{schema}{VERSIONS_SUFFIX}.db"
     if not root.is_dir():
         return []
     found = [

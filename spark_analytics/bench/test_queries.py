@@ -27,10 +27,10 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from spark_analytics.warehouse import VERSIONS_SUFFIX, published_version
+
 AS_CONFIGURED = "as configured"
 VERSION_TABLES = "version tables"
-# The publishing view's text (spark_oss macros/publish.sql): `select * from <version>`.
-_PUBLISHED = re.compile(r"\s*select \* from (?P<version>\w+_versions\.\w+__v\d+)\s*", re.IGNORECASE)
 
 
 def compiled_test_queries(target_path: Path) -> dict[str, str]:
@@ -42,7 +42,7 @@ def compiled_test_queries(target_path: Path) -> dict[str, str]:
     }
 
 
-def timed_pass(spark: SparkSession, queries: dict[str, str]) -> tuple[float, list[str]]:
+def timed_pass(spark: SparkSession, queries: Mapping[str, str]) -> tuple[float, list[str]]:
     """Seconds to run every query once, and the names of those Spark could not run (unit tests
     compiled against their fixtures, a missing table) — left out, not counted."""
     failed: list[str] = []
@@ -71,15 +71,15 @@ def published_versions(spark: SparkSession) -> dict[str, str]:
     """``schema.view`` -> the version table it publishes, for every view a build published."""
     found = {}
     for (schema,) in spark.sql("show schemas").collect():
-        if schema.endswith("_versions"):
+        if schema.endswith(VERSIONS_SUFFIX):
             continue
         for row in spark.sql(f"show views in `{schema}`").collect():
             if row["isTemporary"]:
                 continue
             described = spark.sql(f"describe table extended `{schema}`.`{row['viewName']}`")
             for name, text, _ in described.collect():
-                if name == "View Text" and (match := _PUBLISHED.fullmatch(text)):
-                    found[f"{schema}.{row['viewName']}"] = match["version"]
+                if name == "View Text" and (version := published_version(text)):
+                    found[f"{schema}.{row['viewName']}"] = version
     return found
 
 
@@ -108,7 +108,7 @@ def compare_arms(
             try:
                 for key, value in settings.items():
                     spark.conf.set(key, value)
-                seconds, failed = timed_pass(spark, dict(queries))
+                seconds, failed = timed_pass(spark, queries)
             finally:
                 for key, value in before.items():
                     if value is None:

@@ -29,6 +29,7 @@ from spark_analytics.bench.test_queries import (
     read_versions,
     timed_pass,
 )
+from spark_analytics.warehouse import published_version
 from tests.python.dbt_project import IN_ENV, REPO_ROOT, TEST_SPARK_ENV
 
 
@@ -213,6 +214,8 @@ def test_test_queries_compare_arms_and_read_the_version_tables(spark: SparkSessi
         versions = published_versions(spark)
         assert versions["bench_tq.t"] == version
         assert "bench_tq.t2" not in versions  # a view with logic of its own is not published
+        # The version naming is the warehouse module's: a 20-digit id, nothing else.
+        assert published_version("select * from bench_tq_versions.t__v1") is None
         sql = "select * from bench_tq.t join bench_tq.t2 using (id) join `bench_tq.t` using (id)"
         assert read_versions(sql, versions) == sql.replace("from bench_tq.t ", f"from {version} ")
 
