@@ -57,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m spark_analytics.cluster", description=package.__doc__
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start master, workers and the Thrift + Connect application")
+    sub.add_parser(
+        "up",
+        help="start master, workers and the Thrift + Connect application "
+        "(CLUSTER_WORKERS=0: the application alone, in local mode)",
+    )
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="health of each component (exit 1 if unhealthy)")
     bee = sub.add_parser("beeline", help="Hive beeline JDBC client on the Thrift Server")

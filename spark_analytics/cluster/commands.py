@@ -118,19 +118,28 @@ def worker_command(settings: Settings, index: int) -> list[str]:
 
 
 def app_conf(settings: Settings) -> dict[str, str]:
-    """Spark conf of the Thrift + Connect application (one driver, executors on the workers).
+    """Spark conf of the Thrift + Connect application (one driver, executors on the workers;
+    in local mode, no executors: the driver runs the tasks).
 
     SQL semantics, loopback driver and metastore layout come from ``spark_analytics.settings``,
     like the embedded ``local`` target's.
     """
     state = settings.state_dir
+    executors = (
+        {}
+        if settings.local_mode
+        else {
+            "spark.cores.max": str(settings.workers * settings.worker_cores),
+            "spark.executor.cores": str(settings.executor_cores),
+            "spark.executor.memory": settings.executor_memory,
+            "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
+        }
+    )
     conf = {
         "spark.app.name": "spark-analytics-thrift-connect",
         "spark.master": settings.master_url,
         "spark.submit.deployMode": "client",
-        "spark.cores.max": str(settings.workers * settings.worker_cores),
-        "spark.executor.cores": str(settings.executor_cores),
-        "spark.executor.memory": settings.executor_memory,
+        **executors,
         **LOOPBACK_DRIVER_CONF,
         "spark.ui.port": str(settings.app_ui_port),
         "spark.port.maxRetries": "0",  # fail instead of silently moving to the next port
@@ -145,10 +154,9 @@ def app_conf(settings: Settings) -> dict[str, str]:
         **sql_conf(),
         **ENGINE_CONF,
         "spark.pyspark.python": sys.executable,
-        "spark.executorEnv.SPARK_LOCAL_IP": LOOPBACK,
         "spark.local.dir": str(state / "local"),
     }
-    if jvm_options():  # a CLUSTER_EXTRA_CONF value of the same key replaces it
+    if jvm_options() and executors:  # a CLUSTER_EXTRA_CONF value of the same key replaces it
         conf["spark.executor.defaultJavaOptions"] = jvm_options()
     conf.update(dict(settings.extra_conf))
     # First on the driver's class path, before any user entries (see hive_shim).

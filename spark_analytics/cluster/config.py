@@ -1,5 +1,9 @@
 """Cluster settings: ports, sizes and the state folder, from environment variables.
 
+``CLUSTER_WORKERS=0`` is local mode: no master and no workers, the application runs its tasks in
+its own JVM with the embedded session's master, memory and shuffle ceiling. It is the embedded
+engine kept running between dbt commands (a warm JVM), behind the same Thrift and Connect ports.
+
 Also the constants every other module of the package shares (loopback address, Spark home,
 class names) and `ClusterError`, the error the CLI prints without a traceback.
 """
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import pyspark
 
-from spark_analytics.settings import LOOPBACK
+from spark_analytics.settings import LOOPBACK, env_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
@@ -31,7 +35,7 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int | str) -> int:
     raw = _env(name, str(default))
     try:
         return int(raw)
@@ -72,6 +76,13 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         state = Path(_env("CLUSTER_STATE_DIR", str(ROOT / ".state" / "cluster")))
+        workers = _env_int("CLUSTER_WORKERS", 2)
+        if workers < 0:
+            raise ClusterError(f"CLUSTER_WORKERS={workers}: expected 0 (local mode) or more")
+        # Local mode is the embedded engine kept running: the embedded session's memory and
+        # shuffle ceiling (spark_analytics.settings) unless the CLUSTER_ variables say otherwise.
+        driver_memory = env_setting("SPARK_DRIVER_MEMORY") if workers == 0 else "1g"
+        partitions = env_setting("SPARK_SHUFFLE_PARTITIONS") if workers == 0 else "4"
         extra = tuple(
             tuple(item.split("=", 1))  # type: ignore[misc]
             for item in _env("CLUSTER_EXTRA_CONF", "").split(",")
@@ -85,20 +96,27 @@ class Settings:
             thrift_port=_env_int("SPARK_THRIFT_PORT", 10000),
             connect_port=_env_int("SPARK_CONNECT_PORT", 15002),
             app_ui_port=_env_int("CLUSTER_APP_UI_PORT", 4050),
-            workers=_env_int("CLUSTER_WORKERS", 2),
+            workers=workers,
             worker_cores=_env_int("CLUSTER_WORKER_CORES", 1),
             worker_memory=_env("CLUSTER_WORKER_MEMORY", "2g"),
             executor_cores=_env_int("CLUSTER_EXECUTOR_CORES", 1),
             executor_memory=_env("CLUSTER_EXECUTOR_MEMORY", "1g"),
-            driver_memory=_env("CLUSTER_DRIVER_MEMORY", "1g"),
-            shuffle_partitions=_env_int("CLUSTER_SHUFFLE_PARTITIONS", 4),
+            driver_memory=_env("CLUSTER_DRIVER_MEMORY", driver_memory),
+            shuffle_partitions=_env_int("CLUSTER_SHUFFLE_PARTITIONS", partitions),
             start_timeout=float(_env_int("CLUSTER_START_TIMEOUT", 300)),
             stop_timeout=float(_env_int("CLUSTER_STOP_TIMEOUT", 30)),
             extra_conf=extra,  # type: ignore[arg-type]
         )
 
     @property
+    def local_mode(self) -> bool:
+        """No master and no workers: the application runs its tasks in its own JVM."""
+        return self.workers == 0
+
+    @property
     def master_url(self) -> str:
+        if self.local_mode:
+            return env_setting("SPARK_MASTER")  # the embedded session's, local[*] by default
         return f"spark://{LOOPBACK}:{self.master_port}"
 
     @property
@@ -126,10 +144,14 @@ class Settings:
         return self.state_dir / "logs"
 
     def fixed_ports(self) -> list[Port]:
-        ports = [
-            Port("master", self.master_port, "CLUSTER_MASTER_PORT"),
-            Port("master web UI", self.master_ui_port, "CLUSTER_MASTER_UI_PORT"),
-        ]
+        ports = (
+            []
+            if self.local_mode
+            else [
+                Port("master", self.master_port, "CLUSTER_MASTER_PORT"),
+                Port("master web UI", self.master_ui_port, "CLUSTER_MASTER_UI_PORT"),
+            ]
+        )
         ports += [
             Port(
                 f"worker-{i + 1} web UI",

@@ -124,6 +124,36 @@ def wait_for(
     )
 
 
+def _start_master_and_workers(
+    settings: Settings, components: list[Component], deadline: float
+) -> None:
+    """The standalone master and its workers, registered; appended to ``components``."""
+    _log(f"starting master {settings.master_url} (UI http://{LOOPBACK}:{settings.master_ui_port})")
+    components.append(
+        spawn(
+            settings,
+            "master",
+            master_command(settings),
+            [settings.master_port, settings.master_ui_port],
+        )
+    )
+    write_state(settings, components)
+    wait_for("the master", lambda: port_answers(settings.master_port), deadline, components)
+    for i in range(settings.workers):
+        name = f"worker-{i + 1}"
+        _log(f"starting {name} ({settings.worker_cores} core, {settings.worker_memory})")
+        components.append(
+            spawn(settings, name, worker_command(settings, i), [settings.worker_ui_port + i])
+        )
+        write_state(settings, components)
+    wait_for(
+        f"{settings.workers} workers to register",
+        lambda: alive_workers(settings) >= settings.workers,
+        deadline,
+        components,
+    )
+
+
 def up(settings: Settings) -> list[Component]:
     started = time.monotonic()
     existing = read_state(settings)
@@ -140,32 +170,8 @@ def up(settings: Settings) -> list[Component]:
     deadline = started + settings.start_timeout
     components: list[Component] = []
     try:
-        _log(
-            f"starting master {settings.master_url} (UI http://{LOOPBACK}:{settings.master_ui_port})"
-        )
-        components.append(
-            spawn(
-                settings,
-                "master",
-                master_command(settings),
-                [settings.master_port, settings.master_ui_port],
-            )
-        )
-        write_state(settings, components)
-        wait_for("the master", lambda: port_answers(settings.master_port), deadline, components)
-        for i in range(settings.workers):
-            name = f"worker-{i + 1}"
-            _log(f"starting {name} ({settings.worker_cores} core, {settings.worker_memory})")
-            components.append(
-                spawn(settings, name, worker_command(settings, i), [settings.worker_ui_port + i])
-            )
-            write_state(settings, components)
-        wait_for(
-            f"{settings.workers} workers to register",
-            lambda: alive_workers(settings) >= settings.workers,
-            deadline,
-            components,
-        )
+        if not settings.local_mode:  # local mode: the application alone
+            _start_master_and_workers(settings, components, deadline)
         _log(
             f"submitting the Thrift Server + Spark Connect application "
             f"(thrift {LOOPBACK}:{settings.thrift_port}, connect {settings.connect_url})"
@@ -206,7 +212,8 @@ def up(settings: Settings) -> list[Component]:
         raise
     elapsed = time.monotonic() - started
     _log(
-        f"up in {elapsed:.1f}s: master {settings.master_url}, thrift {settings.jdbc_url}, "
+        f"up in {elapsed:.1f}s: {'local mode' if settings.local_mode else 'master'} "
+        f"{settings.master_url}, thrift {settings.jdbc_url}, "
         f"connect {settings.connect_url} (token in {token_file(settings)}), "
         f"state {settings.state_dir}"
     )
@@ -281,10 +288,11 @@ def status(settings: Settings) -> bool:
         healthy &= alive and all(port_answers(p) for p in comp.ports)
         print(f"  {comp.name:<13} pid {comp.pid:<8} {'alive' if alive else 'DEAD':<6} {ports}")
     checks: list[tuple[str, Callable[[], object]]] = [
-        ("workers registered", lambda: alive_workers(settings)),
         ("thrift select 1", lambda: thrift_query(settings)),
         ("connect select 1", lambda: connect_query(settings)),
     ]
+    if not settings.local_mode:
+        checks.insert(0, ("workers registered", lambda: alive_workers(settings)))
     for label, check in checks:
         try:
             result = check()

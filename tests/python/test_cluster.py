@@ -24,6 +24,7 @@ import pytest
 
 from spark_analytics import cluster as cl
 from spark_analytics.cluster.security import connect_url, read_token
+from spark_analytics.settings import ENV_DEFAULTS, session_conf
 from spark_analytics.warehouse import table_path as published_path
 from tests.python.dbt_project import CONNECT_MODE_VARIABLES, DbtProject, failure_report
 from tests.python.ports import free_port
@@ -108,6 +109,51 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert len([p for p in settings.fixed_ports() if "worker" in p.component]) == 3
     monkeypatch.setenv("SPARK_THRIFT_PORT", "ten")
     with pytest.raises(cl.ClusterError, match="SPARK_THRIFT_PORT"):
+        cl.Settings.from_env()
+
+
+def test_local_mode_is_the_application_alone_with_the_embedded_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for variable in (*ENV_DEFAULTS, "CLUSTER_DRIVER_MEMORY", "CLUSTER_SHUFFLE_PARTITIONS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("CLUSTER_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("CLUSTER_WORKERS", "0")
+    settings = cl.Settings.from_env()
+    embedded = session_conf()  # profiles.yml's `local` output reads the same settings
+    assert settings.local_mode
+    assert settings.master_url == embedded["spark.master"] == "local[*]"
+    assert settings.driver_memory == embedded["spark.driver.memory"]
+    assert str(settings.shuffle_partitions) == embedded["spark.sql.shuffle.partitions"]
+    assert [p.component for p in settings.fixed_ports()] == [
+        "thrift server",
+        "spark connect",
+        "application web UI",
+    ]
+    conf = cl.app_conf(settings)
+    assert conf["spark.master"] == "local[*]"
+    assert not [key for key in conf if key.startswith(("spark.executor", "spark.cores"))]
+    command = cl.app_command(settings)
+    assert command[command.index("--master") + 1] == "local[*]"
+    assert command[command.index("--driver-memory") + 1] == embedded["spark.driver.memory"]
+    # The embedded session's variables move the server with it; the CLUSTER_ ones win.
+    monkeypatch.setenv("SPARK_MASTER", "local[2]")
+    monkeypatch.setenv("SPARK_SHUFFLE_PARTITIONS", "16")
+    monkeypatch.setenv("CLUSTER_DRIVER_MEMORY", "3g")
+    settings = cl.Settings.from_env()
+    assert (settings.master_url, settings.shuffle_partitions, settings.driver_memory) == (
+        "local[2]",
+        16,
+        "3g",
+    )
+    # With workers, neither: the standalone master and the cluster's own sizes.
+    monkeypatch.setenv("CLUSTER_WORKERS", "1")
+    settings = cl.Settings.from_env()
+    assert not settings.local_mode and settings.master_url.startswith("spark://127.0.0.1:")
+    assert settings.shuffle_partitions == 4 and settings.driver_memory == "3g"
+    assert cl.app_conf(settings)["spark.cores.max"] == "1"
+    monkeypatch.setenv("CLUSTER_WORKERS", "-1")
+    with pytest.raises(cl.ClusterError, match="CLUSTER_WORKERS=-1"):
         cl.Settings.from_env()
 
 
@@ -326,6 +372,40 @@ def test_every_cluster_jvm_gets_the_jvm_options(cluster: Cluster) -> None:
         time.sleep(1)
     assert found == expected
     assert executors >= 1
+
+
+@pytest.mark.cluster
+def test_local_mode_serves_thrift_and_connect_from_one_jvm(tmp_path: Path) -> None:
+    """CLUSTER_WORKERS=0: the application alone (no master, workers or executors), healthy,
+    loopback only, one catalog for Thrift and Connect; `down` leaves nothing behind."""
+    settings = replace(_free_settings(tmp_path / "state"), workers=0)
+    env = {**_env_for(settings, tmp_path), "CLUSTER_WORKERS": "0", "SPARK_DRIVER_MEMORY": "1g"}
+    server = Cluster(settings, env, tmp_path, 0.0)
+    pgids: list[int] = []
+    try:
+        server.up()
+        pgids = server.pgids()
+        status = _cli(env, "status", timeout=120)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert [c.name for c in cl.read_state(settings)] == ["thriftserver"]
+        assert "workers registered" not in status.stdout
+        assert "cluster: healthy" in status.stdout and "all on loopback" in status.stdout
+        jvms = [jvm for pid in cl.group_members(pgids) if (jvm := _jvm_main_class(pid))]
+        assert [main for main, _ in jvms] == [DRIVER]
+        args = jvms[0][1]
+        assert args[args.index("--master") + 1] == "local[*]"
+        server.thrift("create table default.from_thrift using parquet as select 42 as answer")
+        spark = server.connect()
+        try:
+            assert [tuple(r) for r in spark.table("default.from_thrift").collect()] == [(42,)]
+        finally:
+            spark.stop()
+    finally:
+        down = _cli(env, "down")
+        for variable in CONNECT_MODE_VARIABLES:
+            os.environ.pop(variable, None)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert pgids and cl.group_members(pgids) == []
 
 
 @pytest.mark.cluster
