@@ -72,11 +72,13 @@ docs: setup
 
 # dbt vs a hand-written PySpark job vs DuckDB on the marts path, then the hint comparison
 # (spark_analytics/bench/marts.py; results in reports/bench/, summary in BENCHMARKS.md).
-# `make bench BENCH_SIZES="1000000 10000000 100000000"` adds 100M.
+# `make bench BENCH_SIZES="1000000 10000000 100000000"` adds 100M. BENCH_SERVER adds `dbt build`
+# on a local-mode server kept warm between builds (`make bench BENCH_SERVER=` leaves it out).
 BENCH_SIZES ?= 1000000 10000000
 BENCH_REPEAT ?= 3
+BENCH_SERVER ?= --warm-server
 bench: setup
-	$(IN_ENV) python -m spark_analytics.bench.marts --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) $(BENCH_ARGS)
+	$(IN_ENV) python -m spark_analytics.bench.marts --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) $(BENCH_SERVER) $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs .spark data

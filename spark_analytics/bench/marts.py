@@ -11,7 +11,10 @@ always runs on a warm page cache):
    ``dbt build`` of the whole project (models, ML, tests), on the embedded target;
 2. the same path as one plain PySpark job (``marts_job``: same rules, same outputs, the same
    Spark settings from ``spark_analytics.settings``);
-3. the same SQL on DuckDB (``duckdb_marts``: dbt's compiled SQL transpiled by sqlglot).
+3. the same SQL on DuckDB (``duckdb_marts``: dbt's compiled SQL transpiled by sqlglot);
+4. with ``--warm-server``, ``dbt build`` of the whole project on a local-mode server kept warm
+   between builds (``server``: the cluster package's ``CLUSTER_WORKERS=0``, the `cluster`
+   target), after ``--server-warmup`` untimed builds.
 
 It quotes medians of wall time, CPU time (whole process tree, JVM included), peak memory and
 rows/s, the ratios of every arm to the PySpark job and to DuckDB, where dbt's time goes
@@ -24,6 +27,7 @@ comparison (``hints``) on the smallest size. Everything is printed and written t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -37,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spark_analytics import progress, warehouse
-from spark_analytics.bench import agree
+from spark_analytics.bench import agree, server
 from spark_analytics.bench.dbt_breakdown import breakdown, events
 from spark_analytics.bench.measure import Measurement, measure
 from spark_analytics.bench.path import DBT_SELECTION, OUTPUT_TABLES
@@ -58,6 +62,7 @@ class ArmResult:
     cpu_s: list[float] = field(default_factory=list)
     peak_rss_bytes: list[int] = field(default_factory=list)
     dbt_breakdowns: list[dict[str, float]] = field(default_factory=list)
+    warmup_s: list[float] = field(default_factory=list)  # untimed builds before the rounds
 
     def median(self, name: str) -> float:
         return statistics.median(getattr(self, name))
@@ -89,9 +94,13 @@ class Workspace:
             "SPARK_ANALYTICS_PROGRESS": "0",
         }
 
-    def outputs(self) -> dict[str, dict[str, Path]]:
+    @property
+    def server_dir(self) -> Path:
+        return self.root / "server"
+
+    def outputs(self, with_server: bool = False) -> dict[str, dict[str, Path]]:
         dbt_warehouse = self.root / "spark" / "warehouse"
-        return {
+        found = {
             "dbt": {
                 table: warehouse.table_path(dbt_warehouse, schema, table)
                 for table, schema in DBT_SCHEMAS.items()
@@ -99,6 +108,12 @@ class Workspace:
             "PySpark job": {t: self.root / "pyspark" / t for t in OUTPUT_TABLES},
             "DuckDB": {t: self.root / "duckdb" / f"{t}.parquet" for t in OUTPUT_TABLES},
         }
+        if with_server:
+            found["dbt on the local server"] = {
+                table: warehouse.table_path(self.server_dir / "warehouse", schema, table)
+                for table, schema in DBT_SCHEMAS.items()
+            }
+        return found
 
 
 def _dbt(*args: str) -> list[str]:
@@ -114,6 +129,8 @@ def arm_command(arm: str, space: Workspace) -> list[str]:
         return _dbt("run", "-s", *MARTS_PATH)
     if arm == "dbt build (whole project)":
         return _dbt("build")
+    if arm == server.ARM:
+        return _dbt(*server.DBT_ARGS)
     if arm == "PySpark job":
         out = space.root / "pyspark"
         return _python(
@@ -177,30 +194,49 @@ def prepare(space: Workspace, seed: int) -> None:
     shutil.copyfile(space.target / "manifest.json", compiled / "manifest.json")
 
 
-def run_arm(arm: str, space: Workspace, result: ArmResult) -> None:
-    log_file = space.root / "logs" / "dbt.log"
+def run_arm(
+    arm: str, space: Workspace, result: ArmResult, on: server.LocalServer | None = None
+) -> None:
+    """One timed run of ``arm``; the server arm (``on``) adds the server's CPU and memory."""
+    env = on.env if arm == server.ARM and on else space.env()
+    log_file = Path(env["DBT_LOG_PATH"]) / "dbt.log"
     log_file.unlink(missing_ok=True)
+    server_cpu = on.cpu_seconds() if on else 0.0
     started_at = time.time()
-    measured = measure(arm_command(arm, space), env=space.env(), cwd=REPO)
+    measured = measure(arm_command(arm, space), env=env, cwd=REPO)
     _checked(measured, arm)
     result.wall_s.append(measured.wall_s)
-    result.cpu_s.append(measured.cpu_s)
-    result.peak_rss_bytes.append(measured.peak_rss_bytes)
+    if on:
+        result.cpu_s.append(measured.cpu_s + on.cpu_seconds() - server_cpu)
+        result.peak_rss_bytes.append(measured.peak_rss_bytes + on.rss_bytes())
+    else:
+        result.cpu_s.append(measured.cpu_s)
+        result.peak_rss_bytes.append(measured.peak_rss_bytes)
     if arm.startswith("dbt") and log_file.exists():
         result.dbt_breakdowns.append(breakdown(events(log_file), started_at, measured.wall_s))
 
 
-def bench_size(space: Workspace, arms: list[str], repeat: int, seed: int) -> dict[str, ArmResult]:
+def bench_size(
+    space: Workspace, arms: list[str], repeat: int, seed: int, warmup: int = 0
+) -> dict[str, ArmResult]:
     prepare(space, seed)
     results = {arm: ArmResult() for arm in arms}
     rounds = [arms[i % len(arms) :] + arms[: i % len(arms)] for i in range(repeat)]
-    with progress.bar(
-        total=repeat * len(arms), desc=f"bench {space.rows:,} rows", unit="runs"
-    ) as bar:
-        for order in rounds:
-            for arm in order:
-                run_arm(arm, space, results[arm])
-                bar.update()
+    with contextlib.ExitStack() as stack:
+        on = None
+        if server.ARM in arms:
+            on = stack.enter_context(server.local_server(space.server_dir, space.env(), REPO))
+            for _ in range(warmup):
+                warming = measure(arm_command(server.ARM, space), env=on.env, cwd=REPO)
+                _checked(warming, f"{server.ARM}, warm-up build")
+                results[server.ARM].warmup_s.append(warming.wall_s)
+        with progress.bar(
+            total=repeat * len(arms), desc=f"bench {space.rows:,} rows", unit="runs"
+        ) as bar:
+            for order in rounds:
+                for arm in order:
+                    run_arm(arm, space, results[arm], on if arm == server.ARM else None)
+                    bar.update()
     return results
 
 
@@ -352,26 +388,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
     parser.add_argument("--skip-build", action="store_true", help="leave out `dbt build`")
     parser.add_argument("--skip-hints", action="store_true", help="leave out the hint comparison")
+    parser.add_argument(
+        "--warm-server",
+        action="store_true",
+        help="add `dbt build` on a local-mode server kept warm between builds",
+    )
+    parser.add_argument(
+        "--server-warmup",
+        type=int,
+        default=2,
+        help="untimed builds on the server before the rounds (default 2)",
+    )
     args = parser.parse_args(argv)
+    if args.server_warmup < 0:
+        parser.error("--server-warmup must be 0 or more")
     arms = [a for a in ARMS if not (args.skip_build and a.startswith("dbt build"))]
+    if args.warm_server:
+        arms.append(server.ARM)
     args.out.mkdir(parents=True, exist_ok=True)
 
     rows: list[dict[str, object]] = []
     breakdowns: dict[int, dict[str, dict[str, float]]] = {}
+    warmups: dict[int, list[float]] = {}
     problems: list[str] = []
     for size in sorted(args.sizes):
         space = Workspace(args.workdir / str(size), size)
-        results = bench_size(space, arms, args.repeat, args.seed)
+        results = bench_size(space, arms, args.repeat, args.seed, args.server_warmup)
+        if args.warm_server:
+            warmups[size] = results[server.ARM].warmup_s
         rows += summary_rows(size, results)
         breakdowns[size] = {
             a: median_breakdown(r) for a, r in results.items() if a.startswith("dbt")
         }
-        found = agree.compare_arms(space.outputs())
+        outputs = space.outputs(with_server=args.warm_server)
+        found = agree.compare_arms(outputs)
         problems += [f"{size:,} rows: {p}" for p in found]
         print(format_table([r for r in rows if r["rows"] == size]), flush=True)
         print(
             f"outputs agree: {'yes' if not found else 'NO'} "
-            f"({len(OUTPUT_TABLES)} tables, dbt = PySpark job = DuckDB)",
+            f"({len(OUTPUT_TABLES)} tables, {' = '.join(outputs)})",
             flush=True,
         )
 
@@ -395,8 +450,10 @@ def main(argv: list[str] | None = None) -> int:
         "dbt_breakdown": {str(k): v for k, v in breakdowns.items()},
         "scaling_exponent": exponents,
         "outputs_agree": not problems,
+        "compared": list(outputs),
         "problems": problems,
         "hints": hints,
+        "server_warmup_s": {str(size): walls for size, walls in warmups.items()},
     }
     (args.out / "bench.json").write_text(json.dumps(report, indent=2))
     draw_chart(rows, breakdowns[largest].get("dbt run (marts path)", {}), args.out / "bench.png")
@@ -418,9 +475,16 @@ def render_markdown(report: dict, largest: int) -> str:
         "",
         format_table(report["results"]),
         "",
-        "Outputs agree (dbt = PySpark job = DuckDB on every table): "
+        f"Outputs agree ({' = '.join(report['compared'])} on every table): "
         + ("yes" if report["outputs_agree"] else "NO: " + "; ".join(report["problems"])),
         "",
+        *[
+            f"The local server's untimed warm-up builds at {int(size):,} rows: "
+            + " / ".join(f"{wall:.1f}" for wall in walls)
+            + " s (the first on a cold JVM).\n"
+            for size, walls in report["server_warmup_s"].items()
+            if walls
+        ],
         "Scaling exponent b (wall ~ rows^b): "
         + ", ".join(
             f"{arm} {b:.2f}" for arm, b in report["scaling_exponent"].items() if b is not None

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 from pyspark.sql import SparkSession
 
-from spark_analytics.bench import agree
+from spark_analytics.bench import agree, server
 from spark_analytics.bench.dbt_breakdown import breakdown
 from spark_analytics.bench.marts import scaling_exponent
 from spark_analytics.bench.test_queries import (
@@ -259,6 +259,9 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
             "1",
             "--skip-build",
             "--skip-hints",
+            "--warm-server",
+            "--server-warmup",
+            "1",
             "--workdir",
             str(tmp_path / "bench"),
             "--out",
@@ -278,7 +281,13 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
         "dbt run (marts path)",
         "PySpark job",
         "DuckDB",
+        server.ARM,
     }
+    # The server's build wrote the same marts as the other arms, after one untimed build.
+    assert report["compared"] == ["dbt", "PySpark job", "DuckDB", "dbt on the local server"]
+    assert [wall > 0 for wall in report["server_warmup_s"]["3000"]] == [True]
+    assert "model fct_purchases" in report["dbt_breakdown"]["3000"][server.ARM]
+    assert not (tmp_path / "bench" / "3000" / "server" / "cluster.json").exists()  # stopped
     for row in report["results"]:
         assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_gib"] > 0
         assert len(row["wall_s_rounds"]) == 1  # --repeat 1; the median is over these
