@@ -18,7 +18,7 @@ always runs on a warm page cache):
 
 It quotes medians of wall time, CPU time (whole process tree, JVM included), peak memory and
 rows/s, the ratios of every arm to the PySpark job and to DuckDB, where dbt's time goes
-(``dbt_breakdown``), and the scaling exponent over the sizes; checks that the three arms wrote
+(``dbt_breakdown``), and the scaling exponent over the sizes; checks that the arms wrote
 the same tables (``agree``; a disagreement fails the run); then runs the declarative hint
 comparison (``hints``) on the smallest size. Everything is printed and written to ``--out``
 (``bench.json``, ``bench.md``, ``bench.png``).
@@ -197,21 +197,19 @@ def prepare(space: Workspace, seed: int) -> None:
 def run_arm(
     arm: str, space: Workspace, result: ArmResult, on: server.LocalServer | None = None
 ) -> None:
-    """One timed run of ``arm``; the server arm (``on``) adds the server's CPU and memory."""
-    env = on.env if arm == server.ARM and on else space.env()
+    """One timed run of ``arm``; the server arm runs ``on`` its server, whose CPU and memory
+    count with dbt's."""
+    if (arm == server.ARM) != (on is not None):
+        raise ValueError(f"{arm}: the server is for the {server.ARM!r} arm, and it needs one")
+    env = on.env if on else space.env()
     log_file = Path(env["DBT_LOG_PATH"]) / "dbt.log"
     log_file.unlink(missing_ok=True)
-    server_cpu = on.cpu_seconds() if on else 0.0
     started_at = time.time()
-    measured = measure(arm_command(arm, space), env=env, cwd=REPO)
+    measured = measure(arm_command(arm, space), env=env, cwd=REPO, also=on.members if on else None)
     _checked(measured, arm)
     result.wall_s.append(measured.wall_s)
-    if on:
-        result.cpu_s.append(measured.cpu_s + on.cpu_seconds() - server_cpu)
-        result.peak_rss_bytes.append(measured.peak_rss_bytes + on.rss_bytes())
-    else:
-        result.cpu_s.append(measured.cpu_s)
-        result.peak_rss_bytes.append(measured.peak_rss_bytes)
+    result.cpu_s.append(measured.cpu_s)
+    result.peak_rss_bytes.append(measured.peak_rss_bytes)
     if arm.startswith("dbt") and log_file.exists():
         result.dbt_breakdowns.append(breakdown(events(log_file), started_at, measured.wall_s))
 
@@ -227,9 +225,9 @@ def bench_size(
         if server.ARM in arms:
             on = stack.enter_context(server.local_server(space.server_dir, space.env(), REPO))
             for _ in range(warmup):
-                warming = measure(arm_command(server.ARM, space), env=on.env, cwd=REPO)
-                _checked(warming, f"{server.ARM}, warm-up build")
-                results[server.ARM].warmup_s.append(warming.wall_s)
+                warming = ArmResult()
+                run_arm(server.ARM, space, warming, on)
+                results[server.ARM].warmup_s += warming.wall_s
         with progress.bar(
             total=repeat * len(arms), desc=f"bench {space.rows:,} rows", unit="runs"
         ) as bar:
@@ -386,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=REPO / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
-    parser.add_argument("--skip-build", action="store_true", help="leave out `dbt build`")
+    parser.add_argument(
+        "--skip-build", action="store_true", help="leave out `dbt build` on the embedded target"
+    )
     parser.add_argument("--skip-hints", action="store_true", help="leave out the hint comparison")
     parser.add_argument(
         "--warm-server",
@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         "dbt_breakdown": {str(k): v for k, v in breakdowns.items()},
         "scaling_exponent": exponents,
         "outputs_agree": not problems,
-        "compared": list(outputs),
+        "compared": list(Workspace(args.workdir, 0).outputs(with_server=args.warm_server)),
         "problems": problems,
         "hints": hints,
         "server_warmup_s": {str(size): walls for size, walls in warmups.items()},

@@ -19,12 +19,13 @@ CPU goes (BENCHMARKS.md, stop 43).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,9 +119,17 @@ def measure(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     interval: float = 0.2,
+    also: Callable[[], Iterable[int]] | None = None,
 ) -> Measurement:
-    """Runs ``command`` to completion and measures it (its output is captured)."""
+    """Runs ``command`` to completion and measures it (its output is captured).
+
+    ``also`` names more processes (pids, asked at every sample) that work for the command from
+    outside its tree, e.g. a server it sends its queries to: their memory joins every sample,
+    their CPU counts from when the command started (what they had used before is subtracted).
+    """
     cpu_by_pid: dict[tuple[int, float], float] = {}
+    # CPU that the `also` processes and their threads had used before the command started.
+    before: dict[tuple[int, ...], float] = {}
     # (pid, start time, thread id) -> (thread name, its last CPU time)
     cpu_by_tid: dict[tuple[int, float, int], tuple[str, float]] = {}
     # Every process once seen, followed until it exits (even outside the tree), with its
@@ -129,6 +138,29 @@ def measure(
     commands: dict[tuple[int, float], list[str]] = {}
     parents: dict[tuple[int, float], int] = {}
     peak = 0
+
+    def outside() -> list[psutil.Process]:
+        found = []
+        for pid in also() if also else ():
+            with contextlib.suppress(psutil.Error):
+                found.append(psutil.Process(pid))
+        return found
+
+    def baseline(proc: psutil.Process, key: tuple[int, float]) -> None:
+        with proc.oneshot():
+            times = proc.cpu_times()
+            before[key] = times.user + times.system
+            for thread in proc.threads():
+                before[(*key, thread.id)] = thread.user_time + thread.system_time
+
+    for proc in outside():  # before the command starts: their CPU so far is not its
+        with contextlib.suppress(psutil.Error):
+            key = (proc.pid, proc.create_time())
+            baseline(proc, key)
+            followed[key], parents[key] = proc, proc.ppid()
+    if also and not followed:
+        raise ValueError("measure: `also` named no running process")
+
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -140,7 +172,7 @@ def measure(
         nonlocal peak
         while not done.is_set():
             rss = 0
-            for proc in _tree(root):
+            for proc in [*_tree(root), *outside()]:
                 try:
                     # (pid, start time): a reused pid is another process.
                     key = (proc.pid, proc.create_time())
@@ -155,14 +187,15 @@ def measure(
                         raise psutil.NoSuchProcess(proc.pid)
                     with proc.oneshot():
                         times = proc.cpu_times()
-                        cpu_by_pid[key] = times.user + times.system
+                        cpu_by_pid[key] = times.user + times.system - before.get(key, 0.0)
                         commands[key] = proc.cmdline() or commands.get(key, [])
                         rss += proc.memory_info().rss
                         for thread in proc.threads():
                             tid = (*key, thread.id)
                             name = cpu_by_tid.get(tid, (None, 0.0))[0]
                             name = name or _thread_name(proc.pid, thread.id)
-                            cpu_by_tid[tid] = (name, thread.user_time + thread.system_time)
+                            used = thread.user_time + thread.system_time - before.get(tid, 0.0)
+                            cpu_by_tid[tid] = (name, used)
                 except psutil.Error:
                     del followed[key]
                     continue

@@ -6,38 +6,27 @@ keeps its JVM (compiled code, loaded classes, the metastore connection) from one
 the next, as a Thrift Server on a real cluster does. The server starts once per size, in
 ``<size folder>/server`` (its own metastore and warehouse, on free loopback ports), and is warmed
 by ``warmup`` untimed builds; the timed builds then take their turns with the other arms. The
-arm's CPU time and peak memory include the server's: its CPU during the build (the JVM's counters
-before and after) and its resident memory at the end of the build, beside dbt's process tree.
+arm's CPU time and peak memory include the server's (``measure(also=...)``): its CPU while the
+build runs and its memory in every sample, beside dbt's process tree. Between its builds the
+server idles, holding its memory, while the other arms run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from spark_analytics.cluster.config import LOOPBACK, Settings
-from spark_analytics.cluster.processes import group_members
+from spark_analytics.cluster.processes import free_port, group_members
 from spark_analytics.cluster.security import CLIENT_TOKEN_ENV, read_token
 from spark_analytics.cluster.state import read_state
 
 ARM = "dbt build (warm local server)"
 DBT_ARGS = ("build", "--target", "cluster")
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports free right now (the OS's choice)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind((LOOPBACK, 0))
-        return [sock.getsockname()[1] for sock in sockets]
 
 
 @dataclass(frozen=True)
@@ -47,29 +36,39 @@ class LocalServer:
     state_dir: Path
     env: dict[str, str]
 
-    def _processes(self) -> list[psutil.Process]:
-        groups = [c.pid for c in read_state(Settings(state_dir=self.state_dir))]
-        found = []
-        for pid in group_members(groups):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                found.append(psutil.Process(pid))
-        return found
+    def members(self) -> list[int]:
+        """The pids of the server's processes (for ``measure(also=...)``)."""
+        return group_members(c.pid for c in read_state(Settings(state_dir=self.state_dir)))
 
-    def cpu_seconds(self) -> float:
-        """CPU the server's processes have used since they started."""
-        total = 0.0
-        for process in self._processes():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = process.cpu_times()
-                total += times.user + times.system
-        return total
 
-    def rss_bytes(self) -> int:
-        total = 0
-        for process in self._processes():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
-        return total
+def server_env(env: dict[str, str], state_dir: Path) -> dict[str, str]:
+    """``env`` (the size's) for a local-mode server in ``state_dir`` on free loopback ports and
+    for dbt's `cluster` target pointed at it. The user's own CLUSTER_ and SPARK_THRIFT_ settings
+    (another host, sizes, auth) are left out: the server runs with the embedded session's
+    settings and dbt with the embedded target's threads."""
+    thrift = free_port()
+    connect = free_port({thrift})
+    ui = free_port({thrift, connect})
+    kept = {
+        name: value
+        for name, value in env.items()
+        if not name.startswith(("CLUSTER_", "SPARK_THRIFT_", "SPARK_CONNECT_"))
+    }
+    threads = {"SPARK_THRIFT_THREADS": env["DBT_THREADS"]} if "DBT_THREADS" in env else {}
+    return {
+        **kept,
+        **threads,
+        "CLUSTER_STATE_DIR": str(state_dir),
+        "CLUSTER_WORKERS": "0",
+        "SPARK_THRIFT_HOST": LOOPBACK,
+        "SPARK_THRIFT_PORT": str(thrift),
+        "SPARK_THRIFT_AUTH": "NONE",
+        "SPARK_CONNECT_PORT": str(connect),
+        "SPARK_CONNECT_URL": f"sc://{LOOPBACK}:{connect}",
+        "CLUSTER_APP_UI_PORT": str(ui),
+        "DBT_TARGET_PATH": str(state_dir / "target"),
+        "DBT_LOG_PATH": str(state_dir / "logs" / "dbt"),
+    }
 
 
 def _cluster(command: str, env: dict[str, str], cwd: Path) -> None:
@@ -87,26 +86,18 @@ def _cluster(command: str, env: dict[str, str], cwd: Path) -> None:
 
 @contextlib.contextmanager
 def local_server(state_dir: Path, env: dict[str, str], cwd: Path) -> Iterator[LocalServer]:
-    """Starts a local-mode server in ``state_dir`` for the duration (``env``: the size's)."""
-    thrift, connect, ui = free_ports(3)
-    server_env = {
-        **env,
-        "CLUSTER_STATE_DIR": str(state_dir),
-        "CLUSTER_WORKERS": "0",
-        "SPARK_THRIFT_PORT": str(thrift),
-        "SPARK_CONNECT_PORT": str(connect),
-        "CLUSTER_APP_UI_PORT": str(ui),
-        "SPARK_CONNECT_URL": f"sc://{LOOPBACK}:{connect}",
-    }
-    _cluster("up", server_env, cwd)
+    """A local-mode server in ``state_dir`` for the duration (``env``: the size's). A server
+    left there by an interrupted run is stopped first: it listens on other ports."""
+    started_env = server_env(env, state_dir)
+    _cluster("down", started_env, cwd)
     try:
+        _cluster("up", started_env, cwd)
         token = read_token(Settings(state_dir=state_dir))
-        dbt_env = {
-            **server_env,
-            CLIENT_TOKEN_ENV: token,
-            "DBT_TARGET_PATH": str(state_dir / "target"),
-            "DBT_LOG_PATH": str(state_dir / "logs" / "dbt"),
-        }
-        yield LocalServer(state_dir, dbt_env)
-    finally:
-        _cluster("down", server_env, cwd)
+        yield LocalServer(state_dir, {**started_env, CLIENT_TOKEN_ENV: token})
+    except BaseException:
+        try:
+            _cluster("down", started_env, cwd)
+        except SystemExit as stop:  # the error already on its way matters more
+            print(stop, file=sys.stderr)
+        raise
+    _cluster("down", started_env, cwd)

@@ -35,12 +35,30 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
-def _env_int(name: str, default: int | str) -> int:
-    raw = _env(name, str(default))
+def _as_int(name: str, raw: str) -> int:
     try:
         return int(raw)
     except ValueError as exc:
         raise ClusterError(f"{name}={raw!r} is not an integer") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    return _as_int(name, _env(name, str(default)))
+
+
+def _local_mode_defaults() -> tuple[str, str, int]:
+    """Master, driver memory and shuffle ceiling of local mode: the embedded session's."""
+    master = env_setting("SPARK_MASTER").strip()
+    if not master.startswith("local"):
+        raise ClusterError(
+            f"SPARK_MASTER={master!r}: local mode (CLUSTER_WORKERS=0) runs the application "
+            "alone, so its master is local[...]"
+        )
+    memory = env_setting("SPARK_DRIVER_MEMORY").strip()
+    if not memory:
+        raise ClusterError("SPARK_DRIVER_MEMORY is empty: unset it or give a size such as 4g")
+    partitions = _as_int("SPARK_SHUFFLE_PARTITIONS", env_setting("SPARK_SHUFFLE_PARTITIONS"))
+    return master, memory, partitions
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,7 @@ class Settings:
     connect_port: int = 15002
     app_ui_port: int = 4050
     workers: int = 2
+    local_master: str = "local[*]"  # local mode's (workers 0), else unused
     worker_cores: int = 1
     worker_memory: str = "2g"
     executor_cores: int = 1
@@ -79,10 +98,12 @@ class Settings:
         workers = _env_int("CLUSTER_WORKERS", 2)
         if workers < 0:
             raise ClusterError(f"CLUSTER_WORKERS={workers}: expected 0 (local mode) or more")
-        # Local mode is the embedded engine kept running: the embedded session's memory and
-        # shuffle ceiling (spark_analytics.settings) unless the CLUSTER_ variables say otherwise.
-        driver_memory = env_setting("SPARK_DRIVER_MEMORY") if workers == 0 else "1g"
-        partitions = env_setting("SPARK_SHUFFLE_PARTITIONS") if workers == 0 else "4"
+        # Local mode is the embedded engine kept running: the embedded session's master, memory
+        # and shuffle ceiling (spark_analytics.settings) unless the CLUSTER_ variables say
+        # otherwise.
+        master, driver_memory, partitions = (
+            _local_mode_defaults() if workers == 0 else (cls.local_master, "1g", 4)
+        )
         extra = tuple(
             tuple(item.split("=", 1))  # type: ignore[misc]
             for item in _env("CLUSTER_EXTRA_CONF", "").split(",")
@@ -97,6 +118,7 @@ class Settings:
             connect_port=_env_int("SPARK_CONNECT_PORT", 15002),
             app_ui_port=_env_int("CLUSTER_APP_UI_PORT", 4050),
             workers=workers,
+            local_master=master,
             worker_cores=_env_int("CLUSTER_WORKER_CORES", 1),
             worker_memory=_env("CLUSTER_WORKER_MEMORY", "2g"),
             executor_cores=_env_int("CLUSTER_EXECUTOR_CORES", 1),
@@ -116,7 +138,7 @@ class Settings:
     @property
     def master_url(self) -> str:
         if self.local_mode:
-            return env_setting("SPARK_MASTER")  # the embedded session's, local[*] by default
+            return self.local_master
         return f"spark://{LOOPBACK}:{self.master_port}"
 
     @property

@@ -291,12 +291,14 @@ def status(settings: Settings) -> bool:
         ("thrift select 1", lambda: thrift_query(settings)),
         ("connect select 1", lambda: connect_query(settings)),
     ]
-    if not settings.local_mode:
+    # What `up` started decides, not this shell's CLUSTER_WORKERS: local mode has no master.
+    workers = sum(comp.name.startswith("worker-") for comp in components)
+    if any(comp.name == "master" for comp in components):
         checks.insert(0, ("workers registered", lambda: alive_workers(settings)))
     for label, check in checks:
         try:
             result = check()
-            ok = result == [(1,)] or (isinstance(result, int) and result >= settings.workers)
+            ok = result == [(1,)] or (isinstance(result, int) and result >= workers)
             print(f"  {label:<19} {'ok' if ok else 'FAILED'} ({result})")
         except Exception as exc:  # noqa: BLE001
             ok = False

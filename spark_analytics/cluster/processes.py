@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,28 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
         except OSError:
             return False
     return True
+
+
+# Ports for the servers started on free ports (the benchmark's local server, the suites'
+# servers), picked below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+# 32768-60999 by default): a port the kernel handed out there (bind to port 0) can be taken by
+# any process's outgoing connection before our server binds it, seconds later (seen in CI: the
+# cluster's Thrift port, while the other worker ran). Picked at random (the system's randomness:
+# a test that seeds `random` cannot make two workers pick alike), so that two pickers rarely
+# try the same.
+LISTEN_PORTS = range(20000, 32000)
+_PICK = random.SystemRandom()
+
+
+def free_port(avoid: Collection[int] = (), span: int = 1) -> int:
+    """A port that is free now, with the ``span - 1`` ports after it (a worker's UIs use
+    base and base + 1), none of them in ``avoid`` (the ports picked before it)."""
+    for _ in range(1000):
+        port = _PICK.randrange(LISTEN_PORTS.start, LISTEN_PORTS.stop - span + 1)
+        block = range(port, port + span)
+        if not any(p in avoid for p in block) and all(port_is_free(p) for p in block):
+            return port
+    raise ClusterError(f"no {span} free port(s) in a row in {LISTEN_PORTS}")
 
 
 def port_answers(port: int, host: str = LOOPBACK, timeout: float = 1.0) -> bool:

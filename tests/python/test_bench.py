@@ -393,6 +393,51 @@ def test_measure_splits_the_cpu_by_process_kind_and_follows_a_daemon(tmp_path: P
     assert abs(total - result.cpu_s) < 1e-6
 
 
+def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) -> None:
+    """A process outside the tree (`also`, e.g. the warm server) that had used CPU before the
+    command: only what it uses while the command runs counts, and its memory joins the peak."""
+    import sys
+
+    from spark_analytics.bench.measure import measure
+
+    # Busy for 1 s of CPU, then busy again once the command has written its start file.
+    started = tmp_path / "started"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import pathlib, sys, time\n"
+            "def spin(seconds):\n"
+            "    end = time.process_time() + seconds\n"
+            "    while time.process_time() < end: pass\n"
+            "spin(1.0)\n"
+            "print('ready', flush=True)\n"
+            "while not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.02)\n"
+            "spin(0.5)\n"
+            "time.sleep(60)\n",
+            str(started),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "ready\n"
+        command = (
+            f"import pathlib, time; pathlib.Path({str(started)!r}).write_text('go'); time.sleep(1)"
+        )
+        alone = measure([sys.executable, "-c", "import time; time.sleep(0.2)"], interval=0.1)
+        result = measure([sys.executable, "-c", command], interval=0.1, also=lambda: [server.pid])
+    finally:
+        server.kill()
+        server.wait()
+    assert result.returncode == 0, result.stderr
+    server_cpu = result.cpu_s - alone.cpu_s
+    assert 0.3 <= server_cpu <= 0.9, (result.cpu_s, alone.cpu_s)  # 0.5 s, not 1.5 s
+    assert result.peak_rss_bytes > alone.peak_rss_bytes
+    with pytest.raises(ValueError, match="no running process"):
+        measure([sys.executable, "-c", "pass"], also=lambda: [])
+
+
 def test_process_kind_names_cluster_jvms_by_role_and_drivers_by_their_program() -> None:
     from spark_analytics.bench.measure import process_kind
 

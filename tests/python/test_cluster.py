@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from spark_analytics import cluster as cl
+from spark_analytics.cluster.processes import free_port
 from spark_analytics.cluster.security import connect_url, read_token
 from spark_analytics.settings import ENV_DEFAULTS, session_conf
 from spark_analytics.warehouse import table_path as published_path
 from tests.python.dbt_project import CONNECT_MODE_VARIABLES, DbtProject, failure_report
-from tests.python.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 IN_ENV = str(REPO / "scripts" / "in_env.sh")
@@ -146,15 +147,26 @@ def test_local_mode_is_the_application_alone_with_the_embedded_settings(
         16,
         "3g",
     )
-    # With workers, neither: the standalone master and the cluster's own sizes.
+    # With workers, none of them: the standalone master and the cluster's own sizes.
+    monkeypatch.delenv("CLUSTER_DRIVER_MEMORY")
+    monkeypatch.setenv("SPARK_DRIVER_MEMORY", "5g")
     monkeypatch.setenv("CLUSTER_WORKERS", "1")
     settings = cl.Settings.from_env()
     assert not settings.local_mode and settings.master_url.startswith("spark://127.0.0.1:")
-    assert settings.shuffle_partitions == 4 and settings.driver_memory == "3g"
+    assert (settings.shuffle_partitions, settings.driver_memory) == (4, "1g")
     assert cl.app_conf(settings)["spark.cores.max"] == "1"
-    monkeypatch.setenv("CLUSTER_WORKERS", "-1")
-    with pytest.raises(cl.ClusterError, match="CLUSTER_WORKERS=-1"):
-        cl.Settings.from_env()
+    # Refused, naming the variable to fix.
+    for variable, value, message in (
+        ("CLUSTER_WORKERS", "-1", "CLUSTER_WORKERS=-1"),
+        ("SPARK_MASTER", "spark://elsewhere:7077", "SPARK_MASTER='spark://elsewhere:7077'"),
+        ("SPARK_SHUFFLE_PARTITIONS", "many", "SPARK_SHUFFLE_PARTITIONS='many'"),
+        ("SPARK_DRIVER_MEMORY", " ", "SPARK_DRIVER_MEMORY is empty"),
+    ):
+        with monkeypatch.context() as case:
+            case.setenv("CLUSTER_WORKERS", "0")
+            case.setenv(variable, value)
+            with pytest.raises(cl.ClusterError, match=re.escape(message)):
+                cl.Settings.from_env()
 
 
 def test_down_stops_only_its_own_process_groups_with_their_children(tmp_path: Path) -> None:
@@ -379,13 +391,19 @@ def test_local_mode_serves_thrift_and_connect_from_one_jvm(tmp_path: Path) -> No
     """CLUSTER_WORKERS=0: the application alone (no master, workers or executors), healthy,
     loopback only, one catalog for Thrift and Connect; `down` leaves nothing behind."""
     settings = replace(_free_settings(tmp_path / "state"), workers=0)
-    env = {**_env_for(settings, tmp_path), "CLUSTER_WORKERS": "0", "SPARK_DRIVER_MEMORY": "1g"}
+    env = {
+        **_env_for(settings, tmp_path),
+        "CLUSTER_WORKERS": "0",
+        "SPARK_MASTER": "local[*]",
+        "SPARK_DRIVER_MEMORY": "1g",
+    }
     server = Cluster(settings, env, tmp_path, 0.0)
     pgids: list[int] = []
     try:
         server.up()
         pgids = server.pgids()
-        status = _cli(env, "status", timeout=120)
+        # `status` goes by what `up` started, whatever this shell's CLUSTER_WORKERS says.
+        status = _cli({**env, "CLUSTER_WORKERS": "2"}, "status", timeout=120)
         assert status.returncode == 0, status.stdout + status.stderr
         assert [c.name for c in cl.read_state(settings)] == ["thriftserver"]
         assert "workers registered" not in status.stdout
@@ -393,7 +411,7 @@ def test_local_mode_serves_thrift_and_connect_from_one_jvm(tmp_path: Path) -> No
         jvms = [jvm for pid in cl.group_members(pgids) if (jvm := _jvm_main_class(pid))]
         assert [main for main, _ in jvms] == [DRIVER]
         args = jvms[0][1]
-        assert args[args.index("--master") + 1] == "local[*]"
+        assert args[args.index("--master") + 1] == "local[*]" and "-Xmx1g" in args
         server.thrift("create table default.from_thrift using parquet as select 42 as answer")
         spark = server.connect()
         try:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from spark_analytics.cluster.processes import free_port
 from tests.python.browser import chromium, screenshot
 from tests.python.dbt_project import IN_ENV, REPO_ROOT, DbtProject
-from tests.python.ports import free_port
 
 PACKAGE = "spark_analytics"
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 from spark_analytics import warehouse
+from spark_analytics.cluster.processes import free_port
 from tests.python import warm_dbt
 from tests.python.dbt_project import DbtProject
 from tests.python.fault_project import MODELS, ORDERS, SCHEMA, FaultProject
 from tests.python.fault_table import RecordFault
-from tests.python.ports import free_port
 from tests.python.thrift_app import start_thrift_connect_app, wait_until_serving
 
 # before_build is not killed here: nothing is written before it (the versions schema only).

@@ -20,6 +20,7 @@ import yaml
 from dbt.adapters.spark_oss.connections import connect_url_with_token
 
 from spark_analytics.cluster.config import ClusterError, Settings
+from spark_analytics.cluster.processes import free_port
 from spark_analytics.cluster.security import (
     CLIENT_TOKEN_ENV,
     SERVER_TOKEN_ENV,
@@ -33,7 +34,6 @@ from spark_analytics.cluster.security import (
     token_file,
 )
 from tests.python.dbt_project import CONNECT_MODE_VARIABLES
-from tests.python.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLANTED_TOKEN = "planted-token-Zq7xK2"

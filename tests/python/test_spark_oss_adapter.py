@@ -26,9 +26,9 @@ from dbt.adapters.spark_oss.connections import SESSION_START_THREAD
 from python_udfs.merchant import normalize_merchant_name
 from python_udfs.risk import transaction_risk_score
 from spark_analytics import warehouse
+from spark_analytics.cluster.processes import free_port
 from tests.python import warm_dbt
 from tests.python.dbt_project import DbtProject
-from tests.python.ports import free_port
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
 from tests.python.stale_jvm import fake_jvm, orphaned_lock
 from tests.python.thrift_app import port_open, start_thrift_connect_app
