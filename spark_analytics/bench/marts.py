@@ -33,6 +33,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -217,6 +218,8 @@ def run_arm(
 def bench_size(
     space: Workspace, arms: list[str], repeat: int, seed: int, warmup: int = 0
 ) -> dict[str, ArmResult]:
+    if server.ARM in arms:  # before `prepare`, which may delete its state folder
+        server.stop_leftover(space.server_dir, space.env(), REPO)
     prepare(space, seed)
     results = {arm: ArmResult() for arm in arms}
     rounds = [arms[i % len(arms) :] + arms[: i % len(arms)] for i in range(repeat)]
@@ -400,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
         help="untimed builds on the server before the rounds (default 2)",
     )
     args = parser.parse_args(argv)
+    # A stop (CI's cancel, `timeout`, a closed terminal) unwinds like Ctrl-C, so the local
+    # server, in a session of its own, is stopped too.
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, lambda number, _frame: sys.exit(128 + number))
     if args.server_warmup < 0:
         parser.error("--server-warmup must be 0 or more")
     arms = [a for a in ARMS if not (args.skip_build and a.startswith("dbt build"))]

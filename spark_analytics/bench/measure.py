@@ -168,7 +168,16 @@ def measure(
     root = psutil.Process(process.pid)
     done = threading.Event()
 
+    failures: list[BaseException] = []
+
     def sample() -> None:
+        try:
+            sample_until_done()
+        except Exception as error:  # noqa: BLE001 (re-raised by measure: no silent truncation)
+            failures.append(error)
+            process.kill()
+
+    def sample_until_done() -> None:
         nonlocal peak
         while not done.is_set():
             rss = 0
@@ -208,6 +217,8 @@ def measure(
     wall = time.perf_counter() - started
     done.set()
     sampler.join()
+    if failures:
+        raise RuntimeError(f"measure: sampling {command[:3]} failed") from failures[0]
     by_thread: Counter[str] = Counter()
     for name, cpu in cpu_by_tid.values():
         by_thread[thread_group(name)] += cpu

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from spark_analytics.cluster.config import LOOPBACK, Settings
 from spark_analytics.cluster.processes import free_port, group_members
 from spark_analytics.cluster.security import CLIENT_TOKEN_ENV, read_token
@@ -37,8 +39,14 @@ class LocalServer:
     env: dict[str, str]
 
     def members(self) -> list[int]:
-        """The pids of the server's processes (for ``measure(also=...)``)."""
-        return group_members(c.pid for c in read_state(Settings(state_dir=self.state_dir)))
+        """The pids of the server's processes and their descendants (for
+        ``measure(also=...)``): PySpark's Python daemon leaves the server's process group."""
+        pids = set()
+        for pid in group_members(c.pid for c in read_state(Settings(state_dir=self.state_dir))):
+            with contextlib.suppress(psutil.Error):
+                process = psutil.Process(pid)
+                pids |= {pid, *(child.pid for child in process.children(recursive=True))}
+        return sorted(pids)
 
 
 def server_env(env: dict[str, str], state_dir: Path) -> dict[str, str]:
@@ -84,12 +92,17 @@ def _cluster(command: str, env: dict[str, str], cwd: Path) -> None:
         raise SystemExit(f"cluster {command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
+def stop_leftover(state_dir: Path, env: dict[str, str], cwd: Path) -> None:
+    """Stops a server an interrupted run left in ``state_dir`` (nothing if there is none)."""
+    _cluster("down", {**env, "CLUSTER_STATE_DIR": str(state_dir)}, cwd)
+
+
 @contextlib.contextmanager
 def local_server(state_dir: Path, env: dict[str, str], cwd: Path) -> Iterator[LocalServer]:
     """A local-mode server in ``state_dir`` for the duration (``env``: the size's). A server
     left there by an interrupted run is stopped first: it listens on other ports."""
+    stop_leftover(state_dir, env, cwd)
     started_env = server_env(env, state_dir)
-    _cluster("down", started_env, cwd)
     try:
         _cluster("up", started_env, cwd)
         token = read_token(Settings(state_dir=state_dir))

@@ -54,10 +54,16 @@ def _local_mode_defaults() -> tuple[str, str, int]:
             f"SPARK_MASTER={master!r}: local mode (CLUSTER_WORKERS=0) runs the application "
             "alone, so its master is local[...]"
         )
-    memory = env_setting("SPARK_DRIVER_MEMORY").strip()
+    # Each read only where its CLUSTER_ variable does not replace it.
+    memory = _env("CLUSTER_DRIVER_MEMORY", "") or env_setting("SPARK_DRIVER_MEMORY").strip()
     if not memory:
         raise ClusterError("SPARK_DRIVER_MEMORY is empty: unset it or give a size such as 4g")
-    partitions = _as_int("SPARK_SHUFFLE_PARTITIONS", env_setting("SPARK_SHUFFLE_PARTITIONS"))
+    partitions = 1
+    if not _env("CLUSTER_SHUFFLE_PARTITIONS", ""):
+        raw = env_setting("SPARK_SHUFFLE_PARTITIONS")
+        partitions = _as_int("SPARK_SHUFFLE_PARTITIONS", raw)
+        if partitions < 1:
+            raise ClusterError(f"SPARK_SHUFFLE_PARTITIONS={raw!r}: expected 1 or more")
     return master, memory, partitions
 
 

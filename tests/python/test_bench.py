@@ -398,10 +398,12 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
     command: only what it uses while the command runs counts, and its memory joins the peak."""
     import sys
 
+    import psutil
+
     from spark_analytics.bench.measure import measure
 
-    # Busy for 1 s of CPU, then busy again once the command has written its start file.
-    started = tmp_path / "started"
+    # Busy for 1 s of CPU, then for 0.5 s more once the command has started (then says so).
+    started, spun = tmp_path / "started", tmp_path / "spun"
     server = subprocess.Popen(
         [
             sys.executable,
@@ -414,28 +416,74 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
             "print('ready', flush=True)\n"
             "while not pathlib.Path(sys.argv[1]).exists(): time.sleep(0.02)\n"
             "spin(0.5)\n"
-            "time.sleep(60)\n",
+            "pathlib.Path(sys.argv[2]).write_text('spun')\n"
+            "time.sleep(120)\n",
             str(started),
+            str(spun),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
+    # The command waits for the server's work, however loaded the machine, then lets the
+    # sampler see the server once more.
+    command = (
+        "import pathlib, time\n"
+        f"pathlib.Path({str(started)!r}).write_text('go')\n"
+        "end = time.monotonic() + 60\n"
+        f"while not pathlib.Path({str(spun)!r}).exists() and time.monotonic() < end:\n"
+        "    time.sleep(0.02)\n"
+        "time.sleep(0.4)\n"
+    )
     try:
         assert server.stdout is not None and server.stdout.readline() == "ready\n"
-        command = (
-            f"import pathlib, time; pathlib.Path({str(started)!r}).write_text('go'); time.sleep(1)"
-        )
-        alone = measure([sys.executable, "-c", "import time; time.sleep(0.2)"], interval=0.1)
+        server_rss = psutil.Process(server.pid).memory_info().rss
+        alone = measure([sys.executable, "-c", "import time; time.sleep(0.4)"], interval=0.1)
         result = measure([sys.executable, "-c", command], interval=0.1, also=lambda: [server.pid])
     finally:
         server.kill()
         server.wait()
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0 and spun.exists(), result.stderr
     server_cpu = result.cpu_s - alone.cpu_s
-    assert 0.3 <= server_cpu <= 0.9, (result.cpu_s, alone.cpu_s)  # 0.5 s, not 1.5 s
-    assert result.peak_rss_bytes > alone.peak_rss_bytes
+    assert 0.4 <= server_cpu <= 1.0, (result.cpu_s, alone.cpu_s)  # 0.5 s, not 1.5 s
+    assert result.peak_rss_bytes >= alone.peak_rss_bytes + 0.5 * server_rss
     with pytest.raises(ValueError, match="no running process"):
         measure([sys.executable, "-c", "pass"], also=lambda: [])
+
+
+def test_the_benchmark_server_runs_apart_from_the_users_settings_and_always_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = {
+        "PATH": "/usr/bin",
+        "DBT_THREADS": "3",
+        "CLUSTER_EXTRA_CONF": "spark.executor.memory=64g",
+        "CLUSTER_SHUFFLE_PARTITIONS": "7",
+        "SPARK_THRIFT_HOST": "warehouse.example.com",
+        "SPARK_THRIFT_AUTH": "LDAP",
+        "SPARK_CONNECT_AUTHENTICATE_TOKEN": "not ours",
+    }
+    env = server.server_env(user, tmp_path)
+    assert env["PATH"] == "/usr/bin" and env["SPARK_THRIFT_THREADS"] == "3"
+    assert (env["SPARK_THRIFT_HOST"], env["SPARK_THRIFT_AUTH"]) == ("127.0.0.1", "NONE")
+    assert "CLUSTER_EXTRA_CONF" not in env and "CLUSTER_SHUFFLE_PARTITIONS" not in env
+    assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" not in env and env["CLUSTER_WORKERS"] == "0"
+    ports = {
+        env[name] for name in ("SPARK_THRIFT_PORT", "SPARK_CONNECT_PORT", "CLUSTER_APP_UI_PORT")
+    }
+    assert len(ports) == 3 and all(20000 <= int(port) < 32000 for port in ports)
+    assert env["SPARK_CONNECT_URL"] == f"sc://127.0.0.1:{env['SPARK_CONNECT_PORT']}"
+
+    calls: list[str] = []
+    monkeypatch.setattr(server, "_cluster", lambda command, *_: calls.append(command))
+    monkeypatch.setattr(server, "read_token", lambda _settings: "token")
+    with server.local_server(tmp_path, user, tmp_path) as on:
+        assert on.env["SPARK_CONNECT_TOKEN"] == "token" and calls == ["down", "up"]
+    assert calls == ["down", "up", "down"]
+    calls.clear()
+    with pytest.raises(KeyError, match="the build's own error"):
+        with server.local_server(tmp_path, user, tmp_path):
+            raise KeyError("the build's own error")
+    assert calls == ["down", "up", "down"]
 
 
 def test_process_kind_names_cluster_jvms_by_role_and_drivers_by_their_program() -> None:

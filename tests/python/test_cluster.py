@@ -147,6 +147,14 @@ def test_local_mode_is_the_application_alone_with_the_embedded_settings(
         16,
         "3g",
     )
+    monkeypatch.setenv("SPARK_MASTER", "local[3]")  # read once, by from_env
+    assert settings.master_url == "local[2]"
+    # A CLUSTER_ variable replaces the embedded one without reading it.
+    monkeypatch.setenv("SPARK_SHUFFLE_PARTITIONS", "many")
+    monkeypatch.setenv("CLUSTER_SHUFFLE_PARTITIONS", "8")
+    assert cl.Settings.from_env().shuffle_partitions == 8
+    monkeypatch.delenv("CLUSTER_SHUFFLE_PARTITIONS")
+    monkeypatch.setenv("SPARK_SHUFFLE_PARTITIONS", "16")
     # With workers, none of them: the standalone master and the cluster's own sizes.
     monkeypatch.delenv("CLUSTER_DRIVER_MEMORY")
     monkeypatch.setenv("SPARK_DRIVER_MEMORY", "5g")
@@ -160,6 +168,7 @@ def test_local_mode_is_the_application_alone_with_the_embedded_settings(
         ("CLUSTER_WORKERS", "-1", "CLUSTER_WORKERS=-1"),
         ("SPARK_MASTER", "spark://elsewhere:7077", "SPARK_MASTER='spark://elsewhere:7077'"),
         ("SPARK_SHUFFLE_PARTITIONS", "many", "SPARK_SHUFFLE_PARTITIONS='many'"),
+        ("SPARK_SHUFFLE_PARTITIONS", "0", "SPARK_SHUFFLE_PARTITIONS='0': expected 1 or more"),
         ("SPARK_DRIVER_MEMORY", " ", "SPARK_DRIVER_MEMORY is empty"),
     ):
         with monkeypatch.context() as case:
