@@ -5,7 +5,9 @@
 `up` starts a master, N workers and ONE application on that master: the Spark Thrift Server
 (HiveServer2 protocol, what dbt's `cluster` target talks to) with Spark Connect loaded into the
 same driver as a plugin, so SQL over Thrift and Python over Connect share one catalog (a Derby
-metastore under the state folder) and one warehouse. Every listener binds 127.0.0.1.
+metastore under the state folder) and one warehouse. Every listener binds 127.0.0.1. With
+CLUSTER_WORKERS=0 (local mode) it starts that application alone, its tasks in its own JVM: the
+embedded engine kept warm between dbt commands.
 
 Everything is configured with environment variables (see `Settings.from_env`); the state
 (pids, logs, metastore, warehouse) lives in CLUSTER_STATE_DIR, default `.state/cluster/`.
