@@ -261,7 +261,7 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
             "--skip-hints",
             "--warm-server",
             "--server-warmup",
-            "1",
+            "0",  # the warm-up itself: test_warm_up_builds_run_first_and_are_not_timed
             "--workdir",
             str(tmp_path / "bench"),
             "--out",
@@ -283,9 +283,9 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
         "DuckDB",
         server.ARM,
     }
-    # The server's build wrote the same marts as the other arms, after one untimed build.
+    # The server's build wrote the same marts as the other arms.
     assert report["compared"] == ["dbt", "PySpark job", "DuckDB", "dbt on the local server"]
-    assert [wall > 0 for wall in report["server_warmup_s"]["3000"]] == [True]
+    assert report["server_warmup_s"] == {"3000": []}
     assert "model fct_purchases" in report["dbt_breakdown"]["3000"][server.ARM]
     assert not (tmp_path / "bench" / "3000" / "server" / "cluster.json").exists()  # stopped
     for row in report["results"]:
@@ -448,6 +448,40 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
     assert result.peak_rss_bytes >= alone.peak_rss_bytes + 0.5 * server_rss
     with pytest.raises(ValueError, match="no running process"):
         measure([sys.executable, "-c", "pass"], also=lambda: [])
+
+
+def test_warm_up_builds_run_first_and_are_not_timed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    from spark_analytics.bench import marts
+
+    on = server.LocalServer(tmp_path / "server", {})
+    runs: list[tuple[str, bool]] = []
+
+    def run_arm(arm: str, _space, result: marts.ArmResult, given=None) -> None:
+        runs.append((arm, given is on))
+        result.wall_s.append(float(len(runs)))
+
+    calls: list[str] = []
+    monkeypatch.setattr(marts, "prepare", lambda *_: calls.append("prepare"))
+    monkeypatch.setattr(server, "stop_leftover", lambda *_: calls.append("stop leftover"))
+    monkeypatch.setattr(server, "local_server", lambda *_: contextlib.nullcontext(on))
+    monkeypatch.setattr(marts, "run_arm", run_arm)
+    space = marts.Workspace(tmp_path, 1000)
+    results = marts.bench_size(space, [server.ARM, "DuckDB"], repeat=2, seed=1, warmup=2)
+    assert calls == ["stop leftover", "prepare"]
+    assert runs == [
+        (server.ARM, True),
+        (server.ARM, True),
+        (server.ARM, True),
+        ("DuckDB", False),
+        ("DuckDB", False),
+        (server.ARM, True),
+    ]
+    assert results[server.ARM].warmup_s == [1.0, 2.0]
+    assert results[server.ARM].wall_s == [3.0, 6.0] and results["DuckDB"].wall_s == [4.0, 5.0]
 
 
 def test_the_benchmark_server_runs_apart_from_the_users_settings_and_always_stops(
