@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "dbt_breakdown": {str(k): v for k, v in breakdowns.items()},
         "scaling_exponent": exponents,
         "outputs_agree": not problems,
-        "compared": list(Workspace(args.workdir, 0).outputs(with_server=args.warm_server)),
+        "compared": list(outputs),  # the same arms at every size
         "problems": problems,
         "hints": hints,
         "server_warmup_s": {str(size): walls for size, walls in warmups.items()},

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from spark_analytics.cluster.config import LOOPBACK, Settings
-from spark_analytics.cluster.processes import free_port, group_members
+from spark_analytics.cluster.processes import free_port
 from spark_analytics.cluster.security import CLIENT_TOKEN_ENV, read_token
 from spark_analytics.cluster.state import read_state
 
@@ -35,14 +35,15 @@ DBT_ARGS = ("build", "--target", "cluster")
 class LocalServer:
     """A running local-mode server and the environment a dbt command needs to use it."""
 
-    state_dir: Path
     env: dict[str, str]
+    leaders: tuple[int, ...]  # the processes `up` started (state file), read once
 
     def members(self) -> list[int]:
-        """The pids of the server's processes and their descendants (for
-        ``measure(also=...)``): PySpark's Python daemon leaves the server's process group."""
+        """The pids of the server's processes and their descendants, asked at every sample of
+        ``measure(also=...)``: PySpark's Python daemon, a child of the JVM, starts when first
+        needed and leaves the server's process group."""
         pids = set()
-        for pid in group_members(c.pid for c in read_state(Settings(state_dir=self.state_dir))):
+        for pid in self.leaders:
             with contextlib.suppress(psutil.Error):
                 process = psutil.Process(pid)
                 pids |= {pid, *(child.pid for child in process.children(recursive=True))}
@@ -105,8 +106,9 @@ def local_server(state_dir: Path, env: dict[str, str], cwd: Path) -> Iterator[Lo
     started_env = server_env(env, state_dir)
     try:
         _cluster("up", started_env, cwd)
-        token = read_token(Settings(state_dir=state_dir))
-        yield LocalServer(state_dir, {**started_env, CLIENT_TOKEN_ENV: token})
+        settings = Settings(state_dir=state_dir)
+        leaders = tuple(component.pid for component in read_state(settings))
+        yield LocalServer({**started_env, CLIENT_TOKEN_ENV: read_token(settings)}, leaders)
     except BaseException:
         try:
             _cluster("down", started_env, cwd)

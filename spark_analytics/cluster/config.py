@@ -108,7 +108,9 @@ class Settings:
         # and shuffle ceiling (spark_analytics.settings) unless the CLUSTER_ variables say
         # otherwise.
         master, driver_memory, partitions = (
-            _local_mode_defaults() if workers == 0 else (cls.local_master, "1g", 4)
+            _local_mode_defaults()
+            if workers == 0
+            else (cls.local_master, cls.driver_memory, cls.shuffle_partitions)
         )
         extra = tuple(
             tuple(item.split("=", 1))  # type: ignore[misc]

@@ -404,7 +404,7 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
 
     # Busy for 1 s of CPU, then for 0.5 s more once the command has started (then says so).
     started, spun = tmp_path / "started", tmp_path / "spun"
-    server = subprocess.Popen(
+    busy = subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -425,7 +425,7 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
         text=True,
     )
     # The command waits for the server's work, however loaded the machine, then lets the
-    # sampler see the server once more.
+    # sampler see it once more.
     command = (
         "import pathlib, time\n"
         f"pathlib.Path({str(started)!r}).write_text('go')\n"
@@ -435,13 +435,13 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
         "time.sleep(0.4)\n"
     )
     try:
-        assert server.stdout is not None and server.stdout.readline() == "ready\n"
-        server_rss = psutil.Process(server.pid).memory_info().rss
+        assert busy.stdout is not None and busy.stdout.readline() == "ready\n"
+        server_rss = psutil.Process(busy.pid).memory_info().rss
         alone = measure([sys.executable, "-c", "import time; time.sleep(0.4)"], interval=0.1)
-        result = measure([sys.executable, "-c", command], interval=0.1, also=lambda: [server.pid])
+        result = measure([sys.executable, "-c", command], interval=0.1, also=lambda: [busy.pid])
     finally:
-        server.kill()
-        server.wait()
+        busy.kill()
+        busy.wait()
     assert result.returncode == 0 and spun.exists(), result.stderr
     server_cpu = result.cpu_s - alone.cpu_s
     assert 0.4 <= server_cpu <= 1.0, (result.cpu_s, alone.cpu_s)  # 0.5 s, not 1.5 s
@@ -457,7 +457,7 @@ def test_warm_up_builds_run_first_and_are_not_timed(
 
     from spark_analytics.bench import marts
 
-    on = server.LocalServer(tmp_path / "server", {})
+    on = server.LocalServer({}, ())
     runs: list[tuple[str, bool]] = []
 
     def run_arm(arm: str, _space, result: marts.ArmResult, given=None) -> None:
