@@ -16,6 +16,10 @@ always runs on a warm page cache):
    between builds (``server``: the cluster package's ``CLUSTER_WORKERS=0``, the `cluster`
    target), after ``--server-warmup`` untimed builds.
 
+Each ``dbt build`` arm is followed by ``dbt test`` on the same target (``TEST_AFTER``; it reads
+the tables the build wrote), timed as an arm of its own: what a user waits for when only the
+checks run. ``--skip-tests`` leaves them out.
+
 It quotes medians of wall time, CPU time (whole process tree, JVM included), peak memory and
 rows/s, the ratios of every arm to the PySpark job and to DuckDB, where dbt's time goes
 (``dbt_breakdown``), and the scaling exponent over the sizes; checks that the arms wrote
@@ -54,6 +58,8 @@ DBT_SCHEMAS = {
     for table in OUTPUT_TABLES
 }
 ARMS = ("dbt run (marts path)", "dbt build (whole project)", "PySpark job", "DuckDB")
+# A build arm's `dbt test`, run right after it in every round (not in the rotation).
+TEST_AFTER = {"dbt build (whole project)": "dbt test (whole project)", server.ARM: server.TEST_ARM}
 REFERENCE_ARMS = ("PySpark job", "DuckDB")
 
 
@@ -130,8 +136,12 @@ def arm_command(arm: str, space: Workspace) -> list[str]:
         return _dbt("run", "-s", *MARTS_PATH)
     if arm == "dbt build (whole project)":
         return _dbt("build")
+    if arm == "dbt test (whole project)":
+        return _dbt("test")
     if arm == server.ARM:
         return _dbt(*server.DBT_ARGS)
+    if arm == server.TEST_ARM:
+        return _dbt(*server.DBT_TEST_ARGS)
     if arm == "PySpark job":
         out = space.root / "pyspark"
         return _python(
@@ -198,10 +208,10 @@ def prepare(space: Workspace, seed: int) -> None:
 def run_arm(
     arm: str, space: Workspace, result: ArmResult, on: server.LocalServer | None = None
 ) -> None:
-    """One timed run of ``arm``; the server arm runs ``on`` its server, whose CPU and memory
+    """One timed run of ``arm``; the server's arms run ``on`` its server, whose CPU and memory
     count with dbt's."""
-    if (arm == server.ARM) != (on is not None):
-        raise ValueError(f"{arm}: the server is for the {server.ARM!r} arm, and it needs one")
+    if (arm in server.ARMS) != (on is not None):
+        raise ValueError(f"{arm}: the server is for the arms {server.ARMS}, and they need one")
     env = on.env if on else space.env()
     log_file = Path(env["DBT_LOG_PATH"]) / "dbt.log"
     log_file.unlink(missing_ok=True)
@@ -222,7 +232,8 @@ def bench_size(
         server.stop_leftover(space.server_dir, space.env(), REPO)
     prepare(space, seed)
     results = {arm: ArmResult() for arm in arms}
-    rounds = [arms[i % len(arms) :] + arms[: i % len(arms)] for i in range(repeat)]
+    rotating = [arm for arm in arms if arm not in TEST_AFTER.values()]
+    rounds = [rotating[i % len(rotating) :] + rotating[: i % len(rotating)] for i in range(repeat)]
     with contextlib.ExitStack() as stack:
         on = None
         if server.ARM in arms:
@@ -236,8 +247,11 @@ def bench_size(
         ) as bar:
             for order in rounds:
                 for arm in order:
-                    run_arm(arm, space, results[arm], on if arm == server.ARM else None)
-                    bar.update()
+                    for timed in (arm, TEST_AFTER.get(arm)):
+                        if timed in arms:
+                            given = on if timed in server.ARMS else None
+                            run_arm(timed, space, results[timed], given)
+                            bar.update()
     return results
 
 
@@ -390,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-build", action="store_true", help="leave out `dbt build` on the embedded target"
     )
+    parser.add_argument(
+        "--skip-tests", action="store_true", help="leave out `dbt test` after each `dbt build`"
+    )
     parser.add_argument("--skip-hints", action="store_true", help="leave out the hint comparison")
     parser.add_argument(
         "--warm-server",
@@ -412,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     arms = [a for a in ARMS if not (args.skip_build and a.startswith("dbt build"))]
     if args.warm_server:
         arms.append(server.ARM)
+    if not args.skip_tests:
+        arms += [TEST_AFTER[arm] for arm in arms if arm in TEST_AFTER]
     args.out.mkdir(parents=True, exist_ok=True)
 
     rows: list[dict[str, object]] = []

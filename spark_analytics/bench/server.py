@@ -1,5 +1,6 @@
-"""`make bench`'s warm-server arm: `dbt build` on the `cluster` target against the cluster
-package's local mode (``CLUSTER_WORKERS=0``: the Thrift + Connect application alone, one JVM).
+"""`make bench`'s warm-server arms: `dbt build`, then `dbt test`, on the `cluster` target against
+the cluster package's local mode (``CLUSTER_WORKERS=0``: the Thrift + Connect application alone,
+one JVM).
 
 A `dbt` process on the embedded target starts a JVM that meets every query shape cold; a server
 keeps its JVM (compiled code, loaded classes, the metastore connection) from one dbt command to
@@ -29,6 +30,9 @@ from spark_analytics.cluster.state import read_state
 
 ARM = "dbt build (warm local server)"
 DBT_ARGS = ("build", "--target", "cluster")
+TEST_ARM = "dbt test (warm local server)"  # right after each of its builds
+DBT_TEST_ARGS = ("test", "--target", "cluster")
+ARMS = (ARM, TEST_ARM)  # the arms that run on the server
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
             "--skip-hints",
             "--warm-server",
             "--server-warmup",
-            "0",  # the warm-up itself: test_warm_up_builds_run_first_and_are_not_timed
+            "0",  # the warm-up itself: test_warm_up_builds_run_first_and_..._its_test
             "--workdir",
             str(tmp_path / "bench"),
             "--out",
@@ -282,11 +282,14 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
         "PySpark job",
         "DuckDB",
         server.ARM,
+        server.TEST_ARM,  # after each server build; --skip-build leaves out the embedded pair
     }
     # The server's build wrote the same marts as the other arms.
     assert report["compared"] == ["dbt", "PySpark job", "DuckDB", "dbt on the local server"]
     assert report["server_warmup_s"] == {"3000": []}
     assert "model fct_purchases" in report["dbt_breakdown"]["3000"][server.ARM]
+    tested = report["dbt_breakdown"]["3000"][server.TEST_ARM]
+    assert tested["data tests"] > 0 and not any(part.startswith("model ") for part in tested)
     assert not (tmp_path / "bench" / "3000" / "server" / "cluster.json").exists()  # stopped
     for row in report["results"]:
         assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_gib"] > 0
@@ -450,9 +453,11 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
         measure([sys.executable, "-c", "pass"], also=lambda: [])
 
 
-def test_warm_up_builds_run_first_and_are_not_timed(
+def test_warm_up_builds_run_first_and_are_not_timed_and_each_build_is_followed_by_its_test(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The rotation moves the builds; each `dbt test` runs right after its own build, on the
+    same target, since it reads the tables that build wrote."""
     import contextlib
 
     from spark_analytics.bench import marts
@@ -470,18 +475,28 @@ def test_warm_up_builds_run_first_and_are_not_timed(
     monkeypatch.setattr(server, "local_server", lambda *_: contextlib.nullcontext(on))
     monkeypatch.setattr(marts, "run_arm", run_arm)
     space = marts.Workspace(tmp_path, 1000)
-    results = marts.bench_size(space, [server.ARM, "DuckDB"], repeat=2, seed=1, warmup=2)
+    build, test = "dbt build (whole project)", "dbt test (whole project)"
+    arms = [build, "DuckDB", server.ARM, test, server.TEST_ARM]
+    results = marts.bench_size(space, arms, repeat=2, seed=1, warmup=2)
     assert calls == ["stop leftover", "prepare"]
     assert runs == [
+        (server.ARM, True),  # the warm-up
         (server.ARM, True),
-        (server.ARM, True),
-        (server.ARM, True),
+        (build, False),  # round 1
+        (test, False),
         ("DuckDB", False),
-        ("DuckDB", False),
         (server.ARM, True),
+        (server.TEST_ARM, True),
+        ("DuckDB", False),  # round 2, rotated
+        (server.ARM, True),
+        (server.TEST_ARM, True),
+        (build, False),
+        (test, False),
     ]
     assert results[server.ARM].warmup_s == [1.0, 2.0]
-    assert results[server.ARM].wall_s == [3.0, 6.0] and results["DuckDB"].wall_s == [4.0, 5.0]
+    assert results[server.ARM].wall_s == [6.0, 9.0] and results["DuckDB"].wall_s == [5.0, 8.0]
+    assert results[server.TEST_ARM].wall_s == [7.0, 10.0] and results[test].wall_s == [4.0, 12.0]
+    assert results[build].wall_s == [3.0, 11.0]
 
 
 def test_the_benchmark_server_runs_apart_from_the_users_settings_and_always_stops(
