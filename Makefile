@@ -73,8 +73,9 @@ docs: setup
 # dbt vs a hand-written PySpark job vs DuckDB on the marts path, then the hint comparison
 # (spark_analytics/bench/marts.py; results in reports/bench/, summary in BENCHMARKS.md).
 # `make bench BENCH_SIZES="1000000 10000000 100000000"` adds 100M. BENCH_SERVER adds `dbt build`
-# on a local-mode server kept warm between builds (`make bench BENCH_SERVER=` leaves it out).
-# Each `dbt build` arm is followed by a timed `dbt test` on its target (BENCH_ARGS=--skip-tests).
+# and `dbt test` on a local-mode server kept warm between builds (`make bench BENCH_SERVER=` leaves
+# them out). Each `dbt build` is followed by a timed `dbt test` on its target (`--skip-tests` in
+# BENCH_ARGS leaves them out).
 BENCH_SIZES ?= 1000000 10000000
 BENCH_REPEAT ?= 3
 BENCH_SERVER ?= --warm-server

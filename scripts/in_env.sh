@@ -45,9 +45,9 @@ fi
 # (spark_analytics/cluster/commands.py). Two choices go into it:
 # SPARK_JIT=quick: compile Java with C1 only. On small data most of a short JVM's CPU goes to C2
 # compiling code that runs for seconds (half of a 20k-row build's CPU); `make test` sets it. The
-# default, full (C1 then C2), builds as fast at 1M rows and faster above. A `dbt test` alone, many
-# short queries, took 26 % less time with quick at 1M but 21 % more at 10M, so it stays a choice
-# for your data size. Measured in BENCHMARKS.md (stops 26, 28, 48, 52).
+# default, full (C1 then C2), builds as fast at 1M rows and faster above. For `dbt test` alone
+# (many short queries) quick was faster at 1M and slower at 10M, so it stays a choice for your
+# data size. Measured in BENCHMARKS.md (stops 26, 28, 48, 52).
 # SPARK_GC, the garbage collector: auto (the default) is parallel with SPARK_JIT=quick and G1
 # otherwise. On the suites' small data the parallel collector took about 10 % less CPU per build
 # (4 % of a suite); at 10M rows the marts path ran 8 % slower with it (its JVM offers Spark 11 %

@@ -5,7 +5,7 @@
 For each size it generates data once (``bench/<rows>/``, git-ignored), builds the path once
 untimed (the seed, the sources' registration, the models: their compiled SQL is what DuckDB
 runs), then runs ``--repeat`` rounds, each arm once per round in a rotating order (so no arm
-always runs on a warm page cache):
+always runs on a warm page cache; ``round_orders``):
 
 1. ``dbt run`` of the marts path (staging -> intermediate -> quarantine -> marts), and
    ``dbt build`` of the whole project (models, ML, tests), on the embedded target;
@@ -16,12 +16,13 @@ always runs on a warm page cache):
    between builds (``server``: the cluster package's ``CLUSTER_WORKERS=0``, the `cluster`
    target), after ``--server-warmup`` untimed builds.
 
-Each ``dbt build`` arm is followed by ``dbt test`` on the same target (``TEST_AFTER``; it reads
-the tables the build wrote), timed as an arm of its own: what a user waits for when only the
-checks run. ``--skip-tests`` leaves them out.
+Each ``dbt build`` arm is followed, outside the rotation, by ``dbt test`` on the same target
+(``TEST_AFTER``: it reads the tables that build just wrote, on a warm page cache), timed as an
+arm of its own: what a user waits for when only the checks run. ``--skip-tests`` leaves them out.
 
 It quotes medians of wall time, CPU time (whole process tree, JVM included), peak memory and
-rows/s, the ratios of every arm to the PySpark job and to DuckDB, where dbt's time goes
+rows/s, the ratios of every arm that writes the marts to the PySpark job and to DuckDB (not of
+the `dbt test` arms, which write none), where dbt's time goes
 (``dbt_breakdown``), and the scaling exponent over the sizes; checks that the arms wrote
 the same tables (``agree``; a disagreement fails the run); then runs the declarative hint
 comparison (``hints``) on the smallest size. Everything is printed and written to ``--out``
@@ -57,9 +58,12 @@ DBT_SCHEMAS = {
     table: "analytics_quarantine" if table.startswith("quarantine_") else "analytics_marts"
     for table in OUTPUT_TABLES
 }
-ARMS = ("dbt run (marts path)", "dbt build (whole project)", "PySpark job", "DuckDB")
+RUN_ARM = "dbt run (marts path)"
+BUILD_ARM = "dbt build (whole project)"
+TEST_ARM = "dbt test (whole project)"
+ARMS = (RUN_ARM, BUILD_ARM, "PySpark job", "DuckDB")
 # A build arm's `dbt test`, run right after it in every round (not in the rotation).
-TEST_AFTER = {"dbt build (whole project)": "dbt test (whole project)", server.ARM: server.TEST_ARM}
+TEST_AFTER = {BUILD_ARM: TEST_ARM, server.ARM: server.TEST_ARM}
 REFERENCE_ARMS = ("PySpark job", "DuckDB")
 
 
@@ -132,11 +136,11 @@ def _python(module: str, *args: str) -> list[str]:
 
 
 def arm_command(arm: str, space: Workspace) -> list[str]:
-    if arm == "dbt run (marts path)":
+    if arm == RUN_ARM:
         return _dbt("run", "-s", *MARTS_PATH)
-    if arm == "dbt build (whole project)":
+    if arm == BUILD_ARM:
         return _dbt("build")
-    if arm == "dbt test (whole project)":
+    if arm == TEST_ARM:
         return _dbt("test")
     if arm == server.ARM:
         return _dbt(*server.DBT_ARGS)
@@ -208,10 +212,12 @@ def prepare(space: Workspace, seed: int) -> None:
 def run_arm(
     arm: str, space: Workspace, result: ArmResult, on: server.LocalServer | None = None
 ) -> None:
-    """One timed run of ``arm``; the server's arms run ``on`` its server, whose CPU and memory
-    count with dbt's."""
-    if (arm in server.ARMS) != (on is not None):
-        raise ValueError(f"{arm}: the server is for the arms {server.ARMS}, and they need one")
+    """One timed run of ``arm``; the server's arms run ``on`` its server (given to every arm,
+    used by those), whose CPU and memory count with dbt's."""
+    if arm not in server.ON_SERVER:
+        on = None
+    elif on is None:
+        raise ValueError(f"{arm}: runs on the local server, and none was started")
     env = on.env if on else space.env()
     log_file = Path(env["DBT_LOG_PATH"]) / "dbt.log"
     log_file.unlink(missing_ok=True)
@@ -232,8 +238,7 @@ def bench_size(
         server.stop_leftover(space.server_dir, space.env(), REPO)
     prepare(space, seed)
     results = {arm: ArmResult() for arm in arms}
-    rotating = [arm for arm in arms if arm not in TEST_AFTER.values()]
-    rounds = [rotating[i % len(rotating) :] + rotating[: i % len(rotating)] for i in range(repeat)]
+    rounds = round_orders(arms, repeat)
     with contextlib.ExitStack() as stack:
         on = None
         if server.ARM in arms:
@@ -243,16 +248,45 @@ def bench_size(
                 run_arm(server.ARM, space, warming, on)
                 results[server.ARM].warmup_s += warming.wall_s
         with progress.bar(
-            total=repeat * len(arms), desc=f"bench {space.rows:,} rows", unit="runs"
+            total=sum(map(len, rounds)), desc=f"bench {space.rows:,} rows", unit="runs"
         ) as bar:
             for order in rounds:
                 for arm in order:
-                    for timed in (arm, TEST_AFTER.get(arm)):
-                        if timed in arms:
-                            given = on if timed in server.ARMS else None
-                            run_arm(timed, space, results[timed], given)
-                            bar.update()
+                    run_arm(arm, space, results[arm], on)
+                    bar.update()
     return results
+
+
+def selected_arms(skip_build: bool, warm_server: bool, skip_tests: bool) -> list[str]:
+    """The arms a run times, each `dbt test` right after its build."""
+    arms = [arm for arm in ARMS if not (skip_build and arm == BUILD_ARM)]
+    arms += [server.ARM] if warm_server else []
+    return [
+        timed
+        for arm in arms
+        for timed in (arm, None if skip_tests else TEST_AFTER.get(arm))
+        if timed is not None
+    ]
+
+
+def round_orders(arms: list[str], repeat: int) -> list[list[str]]:
+    """Each round's runs: the arms in an order rotated by one per round, each build's `dbt test`
+    right after it (it reads that build's tables). A `dbt test` arm without its build is
+    refused."""
+    build_of = {test: build for build, test in TEST_AFTER.items()}
+    orphans = [arm for arm in arms if arm in build_of and build_of[arm] not in arms]
+    if orphans:
+        raise ValueError(f"{orphans}: a `dbt test` arm runs only after its build")
+    rotating = [arm for arm in arms if arm not in TEST_AFTER.values()]
+    return [
+        [
+            timed
+            for arm in rotating[i % len(rotating) :] + rotating[: i % len(rotating)]
+            for timed in (arm, TEST_AFTER.get(arm))
+            if timed in arms
+        ]
+        for i in range(repeat)
+    ]
 
 
 def median_breakdown(result: ArmResult) -> dict[str, float]:
@@ -279,6 +313,7 @@ def summary_rows(rows: int, results: dict[str, ArmResult]) -> list[dict[str, obj
     table = []
     for arm, result in results.items():
         wall = medians[arm]
+        writes_the_marts = arm not in TEST_AFTER.values()
         table.append(
             {
                 "rows": rows,
@@ -288,7 +323,11 @@ def summary_rows(rows: int, results: dict[str, ArmResult]) -> list[dict[str, obj
                 "cpu_s": result.median("cpu_s"),
                 "peak_rss_gib": max(result.peak_rss_bytes) / 2**30,
                 "rows_per_s": rows / wall,
-                **{f"x {ref}": wall / medians[ref] for ref in REFERENCE_ARMS if ref in medians},
+                **{
+                    f"x {ref}": wall / medians[ref]
+                    for ref in REFERENCE_ARMS
+                    if ref in medians and writes_the_marts
+                },
             }
         )
     return table
@@ -368,7 +407,7 @@ def draw_chart(
     left.set_yscale("log")
     left.set_ylabel("median wall time (s, log scale)")
     left.set_xlabel("transactions")
-    left.set_title("marts path: dbt vs hand-written PySpark vs DuckDB")
+    left.set_title("dbt vs the hand-written PySpark job vs DuckDB, each arm")
     left.legend(fontsize=8)
     ranked = sorted(breakdown_parts.items(), key=lambda item: -item[1])[:12]
     right.barh([name for name, _ in ranked][::-1], [s for _, s in ranked][::-1], color="tab:blue")
@@ -402,7 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=REPO / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
     parser.add_argument(
-        "--skip-build", action="store_true", help="leave out `dbt build` on the embedded target"
+        "--skip-build",
+        action="store_true",
+        help="leave out `dbt build` (and its `dbt test`) on the embedded target",
     )
     parser.add_argument(
         "--skip-tests", action="store_true", help="leave out `dbt test` after each `dbt build`"
@@ -411,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warm-server",
         action="store_true",
-        help="add `dbt build` on a local-mode server kept warm between builds",
+        help="add `dbt build` (and its `dbt test`) on a local-mode server kept warm between builds",
     )
     parser.add_argument(
         "--server-warmup",
@@ -426,11 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(stop, lambda number, _frame: sys.exit(128 + number))
     if args.server_warmup < 0:
         parser.error("--server-warmup must be 0 or more")
-    arms = [a for a in ARMS if not (args.skip_build and a.startswith("dbt build"))]
-    if args.warm_server:
-        arms.append(server.ARM)
-    if not args.skip_tests:
-        arms += [TEST_AFTER[arm] for arm in arms if arm in TEST_AFTER]
+    arms = selected_arms(args.skip_build, args.warm_server, args.skip_tests)
     args.out.mkdir(parents=True, exist_ok=True)
 
     rows: list[dict[str, object]] = []
@@ -482,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         "server_warmup_s": {str(size): walls for size, walls in warmups.items()},
     }
     (args.out / "bench.json").write_text(json.dumps(report, indent=2))
-    draw_chart(rows, breakdowns[largest].get("dbt run (marts path)", {}), args.out / "bench.png")
+    draw_chart(rows, breakdowns[largest].get(RUN_ARM, {}), args.out / "bench.png")
     markdown = render_markdown(report, largest)
     (args.out / "bench.md").write_text(markdown)
     print(markdown)
@@ -497,7 +534,8 @@ def render_markdown(report: dict, largest: int) -> str:
     m = report["machine"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}.",
-        f"Median of {report['repeat']} rounds, arms alternating.",
+        f"Median of {report['repeat']} rounds, arms alternating; each `dbt test` right after "
+        "its build.",
         "",
         format_table(report["results"]),
         "",

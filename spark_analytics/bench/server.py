@@ -6,10 +6,11 @@ A `dbt` process on the embedded target starts a JVM that meets every query shape
 keeps its JVM (compiled code, loaded classes, the metastore connection) from one dbt command to
 the next, as a Thrift Server on a real cluster does. The server starts once per size, in
 ``<size folder>/server`` (its own metastore and warehouse, on free loopback ports), and is warmed
-by ``warmup`` untimed builds; the timed builds then take their turns with the other arms. The
-arm's CPU time and peak memory include the server's (``measure(also=...)``): its CPU while the
-build runs and its memory in every sample, beside dbt's process tree. Between its builds the
-server idles, holding its memory, while the other arms run.
+by ``warmup`` untimed builds; the timed builds then take their turns with the other arms, each
+followed by its `dbt test` (whose queries the build just ran: a warm JVM, as a long-lived server
+keeps it). Both arms' CPU time and peak memory include the server's (``measure(also=...)``): its
+CPU while the command runs and its memory in every sample, beside dbt's process tree. Between
+its commands the server idles, holding its memory, while the other arms run.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ARM = "dbt build (warm local server)"
 DBT_ARGS = ("build", "--target", "cluster")
 TEST_ARM = "dbt test (warm local server)"  # right after each of its builds
 DBT_TEST_ARGS = ("test", "--target", "cluster")
-ARMS = (ARM, TEST_ARM)  # the arms that run on the server
+ON_SERVER = (ARM, TEST_ARM)
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
             "--skip-hints",
             "--warm-server",
             "--server-warmup",
-            "0",  # the warm-up itself: test_warm_up_builds_run_first_and_..._its_test
+            "0",  # the warm-up itself: test_warm_up_builds_run_first_and_are_not_timed
             "--workdir",
             str(tmp_path / "bench"),
             "--out",
@@ -295,7 +295,10 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
         assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_gib"] > 0
         assert len(row["wall_s_rounds"]) == 1  # --repeat 1; the median is over these
         assert abs(row["wall_s_rounds"][0] - row["wall_s"]) <= 0.05
-        assert row["x PySpark job"] > 0 and row["x DuckDB"] > 0
+        if row["arm"] == server.TEST_ARM:  # it writes no marts to compare
+            assert "x PySpark job" not in row and "x DuckDB" not in row
+        else:
+            assert row["x PySpark job"] > 0 and row["x DuckDB"] > 0
     parts = report["dbt_breakdown"]["3000"]["dbt run (marts path)"]
     assert {"parse", "spark start", "hooks", "model fct_purchases"} <= set(parts)
     assert report["hints"] == ""  # skipped here: make bench runs it
@@ -453,20 +456,19 @@ def test_measure_counts_a_server_from_when_the_command_starts(tmp_path: Path) ->
         measure([sys.executable, "-c", "pass"], also=lambda: [])
 
 
-def test_warm_up_builds_run_first_and_are_not_timed_and_each_build_is_followed_by_its_test(
+def test_warm_up_builds_run_first_and_are_not_timed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The rotation moves the builds; each `dbt test` runs right after its own build, on the
-    same target, since it reads the tables that build wrote."""
     import contextlib
 
     from spark_analytics.bench import marts
 
     on = server.LocalServer({}, ())
-    runs: list[tuple[str, bool]] = []
+    runs: list[str] = []
 
     def run_arm(arm: str, _space, result: marts.ArmResult, given=None) -> None:
-        runs.append((arm, given is on))
+        assert given is on  # every arm is handed the server; run_arm decides who uses it
+        runs.append(arm)
         result.wall_s.append(float(len(runs)))
 
     calls: list[str] = []
@@ -475,28 +477,81 @@ def test_warm_up_builds_run_first_and_are_not_timed_and_each_build_is_followed_b
     monkeypatch.setattr(server, "local_server", lambda *_: contextlib.nullcontext(on))
     monkeypatch.setattr(marts, "run_arm", run_arm)
     space = marts.Workspace(tmp_path, 1000)
-    build, test = "dbt build (whole project)", "dbt test (whole project)"
-    arms = [build, "DuckDB", server.ARM, test, server.TEST_ARM]
+    arms = [server.ARM, server.TEST_ARM, "DuckDB"]
     results = marts.bench_size(space, arms, repeat=2, seed=1, warmup=2)
     assert calls == ["stop leftover", "prepare"]
-    assert runs == [
-        (server.ARM, True),  # the warm-up
-        (server.ARM, True),
-        (build, False),  # round 1
-        (test, False),
-        ("DuckDB", False),
-        (server.ARM, True),
-        (server.TEST_ARM, True),
-        ("DuckDB", False),  # round 2, rotated
-        (server.ARM, True),
-        (server.TEST_ARM, True),
-        (build, False),
-        (test, False),
+    warm_up, round_1, round_2 = runs[:2], runs[2:5], runs[5:]
+    assert warm_up == [server.ARM, server.ARM]
+    assert round_1 == [server.ARM, server.TEST_ARM, "DuckDB"]
+    assert round_2 == ["DuckDB", server.ARM, server.TEST_ARM]
+    assert results[server.ARM].warmup_s == [1.0, 2.0]  # the two warm-up builds, apart
+    assert results[server.ARM].wall_s == [3.0, 7.0] and results[server.TEST_ARM].wall_s == [
+        4.0,
+        8.0,
     ]
-    assert results[server.ARM].warmup_s == [1.0, 2.0]
-    assert results[server.ARM].wall_s == [6.0, 9.0] and results["DuckDB"].wall_s == [5.0, 8.0]
-    assert results[server.TEST_ARM].wall_s == [7.0, 10.0] and results[test].wall_s == [4.0, 12.0]
-    assert results[build].wall_s == [3.0, 11.0]
+    assert results["DuckDB"].wall_s == [5.0, 6.0]
+
+
+def test_each_dbt_test_runs_right_after_its_build_outside_the_rotation() -> None:
+    from spark_analytics.bench import marts
+
+    build, test = marts.BUILD_ARM, marts.TEST_ARM
+    arms = [build, test, "DuckDB", server.ARM, server.TEST_ARM]
+    assert marts.round_orders(arms, 3) == [
+        [build, test, "DuckDB", server.ARM, server.TEST_ARM],
+        ["DuckDB", server.ARM, server.TEST_ARM, build, test],
+        [server.ARM, server.TEST_ARM, build, test, "DuckDB"],
+    ]
+    assert marts.round_orders([build, "DuckDB"], 2) == [[build, "DuckDB"], ["DuckDB", build]]
+    with pytest.raises(ValueError, match="runs only after its build"):
+        marts.round_orders([server.TEST_ARM, "DuckDB"], 1)
+
+
+@pytest.mark.parametrize("skip_build", [False, True])
+@pytest.mark.parametrize("warm_server", [False, True])
+@pytest.mark.parametrize("skip_tests", [False, True])
+def test_the_flags_select_each_build_with_its_test(
+    skip_build: bool, warm_server: bool, skip_tests: bool
+) -> None:
+    from spark_analytics.bench import marts
+
+    arms = marts.selected_arms(skip_build, warm_server, skip_tests)
+    expected = [marts.RUN_ARM]
+    expected += [] if skip_build else [marts.BUILD_ARM] + ([] if skip_tests else [marts.TEST_ARM])
+    expected += ["PySpark job", "DuckDB"]
+    if warm_server:
+        expected += [server.ARM] + ([] if skip_tests else [server.TEST_ARM])
+    assert arms == expected
+    marts.round_orders(arms, 1)  # every selection is runnable
+
+
+def test_only_the_server_arms_need_the_server(tmp_path: Path) -> None:
+    from spark_analytics.bench import marts
+
+    space = marts.Workspace(tmp_path, 1000)
+    for arm in server.ON_SERVER:
+        with pytest.raises(ValueError, match="none was started"):
+            marts.run_arm(arm, space, marts.ArmResult(), None)
+
+
+def test_dbt_test_arms_get_no_ratio_to_the_arms_that_write_the_marts() -> None:
+    from spark_analytics.bench import marts
+
+    results = {
+        arm: marts.ArmResult(wall_s=[wall], cpu_s=[1.0], peak_rss_bytes=[1])
+        for arm, wall in [
+            (marts.BUILD_ARM, 40.0),
+            (marts.TEST_ARM, 10.0),
+            ("PySpark job", 20.0),
+            ("DuckDB", 2.0),
+        ]
+    }
+    rows = {row["arm"]: row for row in marts.summary_rows(1000, results)}
+    assert (
+        rows[marts.BUILD_ARM]["x PySpark job"] == 2.0 and rows[marts.BUILD_ARM]["x DuckDB"] == 20.0
+    )
+    assert not any(key.startswith("x ") for key in rows[marts.TEST_ARM])
+    assert f"| {marts.TEST_ARM} | 10.0 | 10.0 |" in marts.format_table(list(rows.values()))
 
 
 def test_the_benchmark_server_runs_apart_from_the_users_settings_and_always_stops(
