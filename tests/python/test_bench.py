@@ -485,10 +485,8 @@ def test_warm_up_builds_run_first_and_are_not_timed(
     assert round_1 == [server.ARM, server.TEST_ARM, "DuckDB"]
     assert round_2 == ["DuckDB", server.ARM, server.TEST_ARM]
     assert results[server.ARM].warmup_s == [1.0, 2.0]  # the two warm-up builds, apart
-    assert results[server.ARM].wall_s == [3.0, 7.0] and results[server.TEST_ARM].wall_s == [
-        4.0,
-        8.0,
-    ]
+    assert results[server.ARM].wall_s == [3.0, 7.0]
+    assert results[server.TEST_ARM].wall_s == [4.0, 8.0]
     assert results["DuckDB"].wall_s == [5.0, 6.0]
 
 
