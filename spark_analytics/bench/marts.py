@@ -64,6 +64,7 @@ TEST_ARM = "dbt test (whole project)"
 ARMS = (RUN_ARM, BUILD_ARM, "PySpark job", "DuckDB")
 # A build arm's `dbt test`, run right after it in every round (not in the rotation).
 TEST_AFTER = {BUILD_ARM: TEST_ARM, server.ARM: server.TEST_ARM}
+BUILD_OF = {test: build for build, test in TEST_AFTER.items()}  # the test arms: they write no marts
 REFERENCE_ARMS = ("PySpark job", "DuckDB")
 
 
@@ -273,11 +274,10 @@ def round_orders(arms: list[str], repeat: int) -> list[list[str]]:
     """Each round's runs: the arms in an order rotated by one per round, each build's `dbt test`
     right after it (it reads that build's tables). A `dbt test` arm without its build is
     refused."""
-    build_of = {test: build for build, test in TEST_AFTER.items()}
-    orphans = [arm for arm in arms if arm in build_of and build_of[arm] not in arms]
+    orphans = [arm for arm in arms if arm in BUILD_OF and BUILD_OF[arm] not in arms]
     if orphans:
         raise ValueError(f"{orphans}: a `dbt test` arm runs only after its build")
-    rotating = [arm for arm in arms if arm not in TEST_AFTER.values()]
+    rotating = [arm for arm in arms if arm not in BUILD_OF]
     return [
         [
             timed
@@ -313,7 +313,7 @@ def summary_rows(rows: int, results: dict[str, ArmResult]) -> list[dict[str, obj
     table = []
     for arm, result in results.items():
         wall = medians[arm]
-        writes_the_marts = arm not in TEST_AFTER.values()
+        writes_the_marts = arm not in BUILD_OF
         table.append(
             {
                 "rows": rows,

@@ -18,9 +18,8 @@ import duckdb
 import pytest
 from pyspark.sql import SparkSession
 
-from spark_analytics.bench import agree, server
+from spark_analytics.bench import agree, marts, server
 from spark_analytics.bench.dbt_breakdown import breakdown
-from spark_analytics.bench.marts import scaling_exponent
 from spark_analytics.bench.test_queries import (
     compare_arms,
     compiled_test_queries,
@@ -167,9 +166,9 @@ def test_breakdown_with_threads_shares_overlapping_time_and_adds_up_to_the_wall_
 
 
 def test_scaling_exponent_of_linear_and_quadratic_work() -> None:
-    assert scaling_exponent([10, 100, 1000], [2.0, 20.0, 200.0]) == pytest.approx(1.0)
-    assert scaling_exponent([10, 100], [1.0, 100.0]) == pytest.approx(2.0)
-    assert scaling_exponent([10], [1.0]) is None
+    assert marts.scaling_exponent([10, 100, 1000], [2.0, 20.0, 200.0]) == pytest.approx(1.0)
+    assert marts.scaling_exponent([10, 100], [1.0, 100.0]) == pytest.approx(2.0)
+    assert marts.scaling_exponent([10], [1.0]) is None
 
 
 def test_test_queries_finds_compiled_data_tests_and_reports_what_spark_cannot_run(
@@ -278,7 +277,7 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
     report = json.loads((out / "bench.json").read_text())
     assert report["outputs_agree"] is True
     assert {r["arm"] for r in report["results"]} == {
-        "dbt run (marts path)",
+        marts.RUN_ARM,
         "PySpark job",
         "DuckDB",
         server.ARM,
@@ -299,7 +298,7 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
             assert "x PySpark job" not in row and "x DuckDB" not in row
         else:
             assert row["x PySpark job"] > 0 and row["x DuckDB"] > 0
-    parts = report["dbt_breakdown"]["3000"]["dbt run (marts path)"]
+    parts = report["dbt_breakdown"]["3000"][marts.RUN_ARM]
     assert {"parse", "spark start", "hooks", "model fct_purchases"} <= set(parts)
     assert report["hints"] == ""  # skipped here: make bench runs it
     assert (out / "bench.png").stat().st_size > 10_000
@@ -461,8 +460,6 @@ def test_warm_up_builds_run_first_and_are_not_timed(
 ) -> None:
     import contextlib
 
-    from spark_analytics.bench import marts
-
     on = server.LocalServer({}, ())
     runs: list[str] = []
 
@@ -491,8 +488,6 @@ def test_warm_up_builds_run_first_and_are_not_timed(
 
 
 def test_each_dbt_test_runs_right_after_its_build_outside_the_rotation() -> None:
-    from spark_analytics.bench import marts
-
     build, test = marts.BUILD_ARM, marts.TEST_ARM
     arms = [build, test, "DuckDB", server.ARM, server.TEST_ARM]
     assert marts.round_orders(arms, 3) == [
@@ -511,8 +506,6 @@ def test_each_dbt_test_runs_right_after_its_build_outside_the_rotation() -> None
 def test_the_flags_select_each_build_with_its_test(
     skip_build: bool, warm_server: bool, skip_tests: bool
 ) -> None:
-    from spark_analytics.bench import marts
-
     arms = marts.selected_arms(skip_build, warm_server, skip_tests)
     expected = [marts.RUN_ARM]
     expected += [] if skip_build else [marts.BUILD_ARM] + ([] if skip_tests else [marts.TEST_ARM])
@@ -524,8 +517,6 @@ def test_the_flags_select_each_build_with_its_test(
 
 
 def test_only_the_server_arms_need_the_server(tmp_path: Path) -> None:
-    from spark_analytics.bench import marts
-
     space = marts.Workspace(tmp_path, 1000)
     for arm in server.ON_SERVER:
         with pytest.raises(ValueError, match="none was started"):
@@ -533,8 +524,6 @@ def test_only_the_server_arms_need_the_server(tmp_path: Path) -> None:
 
 
 def test_dbt_test_arms_get_no_ratio_to_the_arms_that_write_the_marts() -> None:
-    from spark_analytics.bench import marts
-
     results = {
         arm: marts.ArmResult(wall_s=[wall], cpu_s=[1.0], peak_rss_bytes=[1])
         for arm, wall in [
