@@ -652,6 +652,27 @@ def test_dbt_build_on_cluster_matches_embedded(cluster: Cluster, clean_project: 
     assert not resources.exists(), f"{resources} (a literal, shared folder)"
 
 
+# A statement that runs past the server's long polling (5 s, Hive's default), and by how much.
+LONG_STATEMENT_MS = 6500
+
+
+@pytest.mark.cluster
+def test_dbt_sees_a_long_statement_end_when_it_ends(cluster: Cluster) -> None:
+    """The cluster target asks again at once (profiles.yml, poll_interval 0) and the server holds
+    each status request until the statement ends or 5 s pass: a 6.5 s statement is reported
+    done after about 6.5 s, not after dbt-spark's default 5 s sleep (10 s), in two requests."""
+    log_dir = cluster.tmp / "logs-poll"
+    env = dict(cluster.env, DBT_LOG_PATH=str(log_dir))
+    slept = f"java_method('java.lang.Thread', 'sleep', {LONG_STATEMENT_MS}L)"
+    _dbt_stdout(env, "show", "--target", "cluster", "--inline", f"select {slept} as slept")
+    log = (log_dir / "dbt.log").read_text()
+    after = log[log.rindex(slept) :]  # the statement as run (the arguments are logged first)
+    took = float(re.search(r"SQL status: OK in ([0-9.]+) seconds", after).group(1))
+    polls = re.findall(r"Poll status: (\d)", after[: after.index("SQL status: OK")])
+    assert LONG_STATEMENT_MS / 1000 <= took < 9, took  # 10 s and more with a 5 s sleep
+    assert polls == ["1", "2"], polls  # running (held 5 s by the server), then finished
+
+
 @pytest.mark.cluster
 def test_down_leaves_no_process_and_frees_every_port(cluster: Cluster) -> None:
     pgids = cluster.pgids()
