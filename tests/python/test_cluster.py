@@ -658,9 +658,9 @@ LONG_STATEMENT_MS = 6500
 
 @pytest.mark.cluster
 def test_dbt_sees_a_long_statement_end_when_it_ends(cluster: Cluster) -> None:
-    """The cluster target asks again at once (profiles.yml, poll_interval 0) and the server holds
-    each status request until the statement ends or 5 s pass: a 6.5 s statement is reported
-    done after about 6.5 s, not after dbt-spark's default 5 s sleep (10 s), in two requests."""
+    """The cluster target asks again at once (the spark_oss adapter's poll_interval, 0) and the
+    server holds each status request until the statement ends or 5 s pass: a 6.5 s statement is
+    reported done after about 6.5 s in two requests, not after 10 s (dbt-spark's 5 s sleep)."""
     log_dir = cluster.tmp / "logs-poll"
     env = dict(cluster.env, DBT_LOG_PATH=str(log_dir))
     slept = f"java_method('java.lang.Thread', 'sleep', {LONG_STATEMENT_MS}L)"
