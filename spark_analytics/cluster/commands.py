@@ -191,6 +191,9 @@ def hive_conf(settings: Settings) -> dict[str, str]:
         "hive.server2.thrift.bind.host": LOOPBACK,
         "hive.server2.transport.mode": "binary",
         "hive.server2.authentication": "NONE",
+        # Hive's default, stated: a status request waits up to 5 s for its statement to end, so
+        # dbt (the spark_oss adapter's poll_interval 0) asks again at once without spinning.
+        "hive.server2.long.polling.timeout": "5000ms",
         **{key: str(path) for key, path in hive_dirs(settings).items()},
     }
 

@@ -133,6 +133,17 @@ def test_credentials_defaults_and_connect_url(monkeypatch: pytest.MonkeyPatch) -
     assert explicit.resolved_connect_url() == "sc://127.0.0.1:1"
 
 
+def test_a_running_statement_is_polled_again_at_once_unless_the_profile_says() -> None:
+    from dbt.adapters.spark.connections import SparkCredentials
+    from dbt.adapters.spark_oss.connections import SparkOssCredentials
+
+    data = {"method": "thrift", "host": "h", "port": 1, "schema": "analytics"}
+    SparkOssCredentials.validate(data)  # a profile without the key is valid
+    assert SparkCredentials.from_dict(data).poll_interval == 5  # dbt-spark's: 5 to 10 s take 10
+    assert SparkOssCredentials.from_dict(data).poll_interval == 0
+    assert _credentials(method="thrift", host="h", port=1, poll_interval=2).poll_interval == 2
+
+
 class _ClosingHandle:
     """A connection handle whose close() fails the way pyhive's does (or with ``error``)."""
 
