@@ -48,12 +48,8 @@ class SparkOssCredentials(SparkCredentials):
     python_udf_modules: list[str] = field(default_factory=lambda: ["python_udfs"])
     # Take $STATE/.dbt-session.lock before starting the embedded Spark (method: session only).
     session_lock: bool = True
-    # Seconds between two status requests of a running statement (method: thrift/http; also the
-    # wait before dbt-spark re-runs a statement after a lost connection). Spark's Thrift Server
-    # holds each request until the statement ends or 5 s pass (hive.server2.long.polling.timeout),
-    # so asking again at once costs one request per 5 s and sees the end when it comes; with
-    # dbt-spark's default, 5, a statement of 5 to 10 s took 10. A server that answers at once
-    # needs 1 or more (the adapter's README).
+    # Seconds between two status requests of a running statement (method: thrift/http). 0, not
+    # dbt-spark's 5: the Thrift Server holds each request up to 5 s itself (README, Configure).
     poll_interval: int = 0
 
     @property
