@@ -77,6 +77,16 @@ sources:
 """,
     "models/schema.yml": """
 version: 2
+seeds:
+  # The project's `unique` (tests/generic/unique.sql: dbt's query, partial aggregation bypassed)
+  # on a key the seed repeats (order 3 in both batches).
+  - name: raw_orders
+    columns:
+      - name: order_id
+        data_tests:
+          - unique:
+              config:
+                enabled: "{{ var('with_duplicate_check', false) }}"
 models:
   - name: orders_merge
     columns:
@@ -119,6 +129,45 @@ models:
       - name: country
         description: Country of the customer.
         data_tests: [not_null]
+  # A data test's own Spark settings (meta.spark_settings: the adapter's test materialization)
+  # hold for its query only; the nodes after it start from the target's settings again.
+  - name: conf_set_by_pre_hook
+    data_tests:
+      - shuffle_partitions:
+          arguments: {equal_to: 5}
+          config:
+            meta:
+              spark_settings: {spark.sql.shuffle.partitions: 5}
+  - name: conf_after_pre_hook
+    data_tests:
+      - shuffle_partitions:
+          arguments: {other_than: 5}
+      # Settings that are not a name and a word are refused before anything runs.
+      - shuffle_partitions:
+          name: spark_settings_bad_name
+          arguments: {other_than: 5}
+          config:
+            enabled: "{{ var('with_bad_test_settings', false) }}"
+            meta:
+              spark_settings: {"spark.sql.shuffle.partitions=1; select 1": 2}
+      - shuffle_partitions:
+          name: spark_settings_bad_value
+          arguments: {other_than: 5}
+          config:
+            enabled: "{{ var('with_bad_test_settings', false) }}"
+            meta:
+              spark_settings: {spark.sql.shuffle.partitions: "2 ${env:HOME}"}
+""",
+    # Fails when the test's query sees another number of shuffle partitions than `equal_to`, or
+    # sees `other_than` (Spark substitutes the setting's value into the query text).
+    "tests/generic/shuffle_partitions.sql": """
+{% test shuffle_partitions(model, equal_to=none, other_than=none) %}
+select '${spark.sql.shuffle.partitions}' as seen
+where
+{%- if equal_to is not none %} '${spark.sql.shuffle.partitions}' != '{{ equal_to }}'
+{%- else %} '${spark.sql.shuffle.partitions}' = '{{ other_than }}'
+{%- endif %}
+{% endtest %}
 """,
     # latest version of each order among the batches loaded so far
     "models/stg_orders.sql": """
@@ -269,7 +318,8 @@ def profile(name: str, schema: str = SCHEMA) -> str:
 
 
 def write_project(dest: Path) -> Path:
-    """Write the fixture project into ``dest`` (with the repository's UDF and cache macros)."""
+    """Write the fixture project into ``dest`` (with the repository's UDF and cache macros and
+    its `unique` test)."""
     for name, text in FILES.items():
         path = dest / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -277,4 +327,5 @@ def write_project(dest: Path) -> Path:
     (dest / "macros").mkdir(exist_ok=True)
     for macros in ("python_udfs.sql", "spark_performance.sql"):
         shutil.copy(REPO_ROOT / "macros" / macros, dest / "macros" / macros)
+    shutil.copy(REPO_ROOT / "tests" / "generic" / "unique.sql", dest / "tests" / "generic")
     return dest

@@ -228,6 +228,25 @@ def test_every_primary_key_is_unique_and_not_null(manifest: dict) -> None:
     assert not missing, "\n".join(missing)
 
 
+def test_every_unique_test_runs_the_projects_unique(manifest: dict) -> None:
+    """tests/generic/unique.sql: dbt's query, run with Spark's partial aggregation bypassed (the
+    adapter's test materialization applies the setting); dbt resolves the name `unique` to it."""
+    unique_tests = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and generic_name(node) == "unique"
+    ]
+    assert unique_tests
+    wrong = [
+        node["name"]
+        for node in unique_tests
+        if "macro.spark_analytics.test_unique" not in node["depends_on"]["macros"]
+        or node["config"]["meta"].get("spark_settings")
+        != {"spark.sql.execution.bypassPartialAggregation": True}
+    ]
+    assert not wrong, f"unique tests without the project's unique: {wrong}"
+
+
 # quarantine model -> the model whose rejected rows it publishes, each reason unchanged
 QUARANTINE_OF = {
     "quarantine_transactions": "int_transactions_validated",

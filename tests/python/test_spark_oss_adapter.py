@@ -661,6 +661,66 @@ def test_a_pre_hook_set_holds_for_its_model_and_not_the_next(two_builds: dict[st
     assert seen == {"conf_set_by_pre_hook": ["7"], "conf_after_pre_hook": ["2"]}
 
 
+def test_a_data_tests_spark_settings_hold_for_its_query_only(two_builds: dict[str, Any]) -> None:
+    """A data test has no hooks: its ``meta.spark_settings`` are `set` by the adapter's test
+    materialization. The test on conf_set_by_pre_hook passes only if its query saw 5 shuffle
+    partitions; on one thread, the next model and its test run after it on the same thread and
+    see the profile's value (test_thrift_target_python_models_via_spark_connect: the same on the
+    Thrift Server)."""
+    state = two_builds["state"]
+    build = _dbt(state / "project", state, "build", "-s", "conf_set_by_pre_hook+", "--threads", "1")
+    assert build.returncode == 0, build.stdout[-3000:]
+    tests = {
+        name: result["status"]
+        for name, result in _results(state).items()
+        if result["unique_id"].startswith("test.")
+    }
+    assert tests == {
+        "shuffle_partitions_conf_set_by_pre_hook_5": "pass",
+        "shuffle_partitions_conf_after_pre_hook_5": "pass",
+    }
+    assert _table(state, "conf_after_pre_hook")["shuffle_partitions"].tolist() == ["2"]
+
+    refused = _dbt(
+        state / "project",
+        state,
+        "test",
+        "-s",
+        "spark_settings_bad_name",
+        "spark_settings_bad_value",
+        "--vars",
+        "{with_bad_test_settings: true}",
+    )
+    assert refused.returncode == 1
+    assert (
+        '"spark.sql.shuffle.partitions=1; select 1" is not a Spark setting\'s name'
+        in refused.stdout
+    ), refused.stdout[-3000:]
+    assert (
+        "the value of spark.sql.shuffle.partitions must be a word or a number" in refused.stdout
+    ), refused.stdout[-3000:]
+
+    # The project's `unique` runs with its setting and still finds each repeated key.
+    duplicates = _dbt(
+        state / "project",
+        state,
+        "test",
+        "-s",
+        "unique_raw_orders_order_id",
+        "--vars",
+        "{with_duplicate_check: true}",
+    )
+    assert duplicates.returncode == 1
+    seed_keys = _seed()["order_id"].value_counts()
+    assert _results(state)["unique_raw_orders_order_id"]["failures"] == (seed_keys > 1).sum() == 1
+    log = (state / "logs" / "dbt.log").read_text()
+    assert re.search(
+        r"On test\.spark_oss_fixture\.unique_raw_orders_order_id\.\w+: /\*.*\*/\n"
+        r"set spark\.sql\.execution\.bypassPartialAggregation=true",
+        log,
+    )
+
+
 def test_missing_or_misused_udf_fails_with_clear_message(two_builds: dict[str, Any]) -> None:
     results = two_builds["second_results"]
     missing = results["missing_udf_model"]["message"]
@@ -772,6 +832,17 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
         )
         build = _dbt(project, tmp_path, "build", "--exclude", "merchants_udf")
         assert build.returncode == 0, build.stdout[-4000:]
+        # A data test's meta.spark_settings hold for its query on the server too: the test on
+        # conf_set_by_pre_hook passes only with 5 shuffle partitions, the next one only without.
+        settings_tests = {
+            name: result["status"]
+            for name, result in _results(tmp_path).items()
+            if name.startswith("shuffle_partitions_")
+        }
+        assert settings_tests == {
+            "shuffle_partitions_conf_set_by_pre_hook_5": "pass",
+            "shuffle_partitions_conf_after_pre_hook_5": "pass",
+        }
         # written by Python models over Connect, visible to the Thrift session's tests
         enriched = pd.read_parquet(
             warehouse.table_path(server_state / "warehouse", "fixture", "orders_enriched")
