@@ -327,5 +327,6 @@ def write_project(dest: Path) -> Path:
     (dest / "macros").mkdir(exist_ok=True)
     for macros in ("python_udfs.sql", "spark_performance.sql"):
         shutil.copy(REPO_ROOT / "macros" / macros, dest / "macros" / macros)
+    (dest / "tests" / "generic").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO_ROOT / "tests" / "generic" / "unique.sql", dest / "tests" / "generic")
     return dest
