@@ -22,9 +22,9 @@ arm of its own: what a user waits for when only the checks run. ``--skip-tests``
 
 It quotes medians of wall time, CPU time (whole process tree, JVM included), peak memory and
 rows/s, the ratios of every arm that writes the marts to the PySpark job and to DuckDB (not of
-the `dbt test` arms, which write none), where dbt's time goes
-(``dbt_breakdown``), and the scaling exponent over the sizes; checks that the arms wrote
-the same tables (``agree``; a disagreement fails the run); then runs the declarative hint
+the `dbt test` arms, which write none), where dbt's time goes (``dbt_breakdown``), its critical
+path and threads (``critical_path``), and the scaling exponent over the sizes; checks that the
+arms wrote the same tables (``agree``; a disagreement fails the run); then runs the declarative hint
 comparison (``hints``) on the smallest size. Everything is printed and written to ``--out``
 (``bench.json``, ``bench.md``, ``bench.png``).
 """
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spark_analytics import progress, warehouse
-from spark_analytics.bench import agree, server
+from spark_analytics.bench import agree, critical_path, server
 from spark_analytics.bench.dbt_breakdown import breakdown, events
 from spark_analytics.bench.measure import Measurement, measure
 from spark_analytics.bench.path import DBT_SELECTION, OUTPUT_TABLES
@@ -74,6 +74,8 @@ class ArmResult:
     cpu_s: list[float] = field(default_factory=list)
     peak_rss_bytes: list[int] = field(default_factory=list)
     dbt_breakdowns: list[dict[str, float]] = field(default_factory=list)
+    # Each dbt run's critical path and threads (critical_path.summary; None: none recorded).
+    dbt_schedules: list[dict | None] = field(default_factory=list)
     warmup_s: list[float] = field(default_factory=list)  # untimed builds before the rounds
 
     def median(self, name: str) -> float:
@@ -222,6 +224,9 @@ def run_arm(
     env = on.env if on else space.env()
     log_file = Path(env["DBT_LOG_PATH"]) / "dbt.log"
     log_file.unlink(missing_ok=True)
+    target = Path(env["DBT_TARGET_PATH"])
+    for earlier in (target / "run_results.json", target / "graph_summary.json"):
+        earlier.unlink(missing_ok=True)  # an earlier command's, read as this one's otherwise
     started_at = time.time()
     measured = measure(arm_command(arm, space), env=env, cwd=REPO, also=on.members if on else None)
     _checked(measured, arm)
@@ -230,6 +235,7 @@ def run_arm(
     result.peak_rss_bytes.append(measured.peak_rss_bytes)
     if arm.startswith("dbt") and log_file.exists():
         result.dbt_breakdowns.append(breakdown(events(log_file), started_at, measured.wall_s))
+        result.dbt_schedules.append(critical_path.summary(target))
 
 
 def bench_size(
@@ -289,12 +295,24 @@ def round_orders(arms: list[str], repeat: int) -> list[list[str]]:
     ]
 
 
+def _median_run(result: ArmResult) -> int:
+    """The index of the run whose wall time is the median."""
+    ranked = sorted(range(len(result.wall_s)), key=result.wall_s.__getitem__)
+    return ranked[len(ranked) // 2]
+
+
 def median_breakdown(result: ArmResult) -> dict[str, float]:
     """The breakdown of the run whose wall time is the median."""
     if not result.dbt_breakdowns:
         return {}
-    ranked = sorted(range(len(result.wall_s)), key=result.wall_s.__getitem__)
-    return result.dbt_breakdowns[ranked[len(ranked) // 2]]
+    return result.dbt_breakdowns[_median_run(result)]
+
+
+def median_schedule(result: ArmResult) -> dict | None:
+    """The critical path and threads of the run whose wall time is the median."""
+    if not result.dbt_schedules:
+        return None
+    return result.dbt_schedules[_median_run(result)]
 
 
 def scaling_exponent(rows: list[int], seconds: list[float]) -> float | None:
@@ -472,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict[str, object]] = []
     breakdowns: dict[int, dict[str, dict[str, float]]] = {}
+    schedules: dict[int, dict[str, dict | None]] = {}
     warmups: dict[int, list[float]] = {}
     problems: list[str] = []
     for size in sorted(args.sizes):
@@ -483,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         breakdowns[size] = {
             a: median_breakdown(r) for a, r in results.items() if a.startswith("dbt")
         }
+        schedules[size] = {a: median_schedule(r) for a, r in results.items() if a.startswith("dbt")}
         outputs = space.outputs(with_server=args.warm_server)
         found = agree.compare_arms(outputs)
         problems += [f"{size:,} rows: {p}" for p in found]
@@ -511,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "results": rows,
         "dbt_breakdown": {str(k): v for k, v in breakdowns.items()},
+        "dbt_schedule": {str(k): v for k, v in schedules.items()},
         "scaling_exponent": exponents,
         "outputs_agree": not problems,
         "compared": list(outputs),  # the same arms at every size
@@ -564,6 +585,9 @@ def render_markdown(report: dict, largest: int) -> str:
             format_breakdown(parts),
             "",
         ]
+        schedule = report["dbt_schedule"][str(largest)].get(arm)
+        if schedule:
+            lines += [critical_path.format_summary(schedule), ""]
     if report["hints"]:
         lines += [
             "Declarative hints (`spark_analytics.bench.hints`):",

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import networkx as nx
 import pytest
 from pyspark.sql import SparkSession
 
-from spark_analytics.bench import agree, marts, server
+from spark_analytics.bench import agree, critical_path, marts, server
 from spark_analytics.bench.dbt_breakdown import breakdown
 from spark_analytics.bench.test_queries import (
     compare_arms,
@@ -165,6 +167,107 @@ def test_breakdown_with_threads_shares_overlapping_time_and_adds_up_to_the_wall_
     assert parts["model b"] + parts["model c"] == pytest.approx(19.0 - 15.0)
 
 
+def _results(nodes: dict[str, tuple[float, float, str]], which: str = "build") -> dict:
+    """A run_results.json of nodes as (start, end, thread), seconds after 2026-01-01."""
+
+    def at(seconds: float) -> str:
+        return datetime.fromtimestamp(LOG_START + seconds, tz=UTC).isoformat()
+
+    return {
+        "args": {"which": which},
+        "results": [
+            {
+                "unique_id": node,
+                "thread_id": thread,
+                "timing": [
+                    {"name": "compile", "started_at": at(start), "completed_at": at(start + 0.1)},
+                    {"name": "execute", "started_at": at(start + 0.1), "completed_at": at(end)},
+                ],
+            }
+            for node, (start, end, thread) in nodes.items()
+        ],
+    }
+
+
+def _graph_summary(linked: dict[str, list[str]], test_edges: dict[str, list[str]]) -> dict:
+    """A graph_summary.json: name -> children, without and with dbt's test edges."""
+    names = sorted({*linked, *test_edges, *(c for cs in test_edges.values() for c in cs)})
+    index = {name: i for i, name in enumerate(names)}
+
+    def numbered(edges: dict[str, list[str]]) -> dict:
+        return {
+            str(index[n]): {"name": n, "succ": [index[c] for c in edges.get(n, [])]} for n in names
+        }
+
+    return {"linked": numbered(linked), "with_test_edges": numbered(test_edges)}
+
+
+def test_critical_path_is_the_longest_chain_of_a_random_graph() -> None:
+    # Checked against networkx's own longest path (each edge weighing its child's duration).
+    rng = random.Random(55)
+    for _ in range(50):
+        nodes = [f"n{i}" for i in range(rng.randint(1, 12))]
+        durations = {n: rng.uniform(0.1, 5.0) for n in nodes}
+        parents = {n: {p for p in nodes[:i] if rng.random() < 0.3} for i, n in enumerate(nodes)}
+        chain = critical_path.critical_path(durations, parents)
+        assert all(chain[i] in parents[chain[i + 1]] for i in range(len(chain) - 1))
+        graph = nx.DiGraph()
+        graph.add_node("start")
+        graph.add_edges_from(("start", n, {"w": durations[n]}) for n in nodes)
+        graph.add_edges_from((p, n, {"w": durations[n]}) for n in nodes for p in parents[n])
+        longest = nx.dag_longest_path_length(graph, weight="w")
+        assert sum(durations[n] for n in chain) == pytest.approx(longest)
+
+
+def test_the_graph_dbt_ran_links_through_nodes_that_did_not_run() -> None:
+    summary = _graph_summary(
+        linked={"source.raw": ["model.a"], "model.a": ["test.a", "model.b"]},
+        # dbt build: the test of a runs before b
+        test_edges={"source.raw": ["model.a"], "model.a": ["test.a"], "test.a": ["model.b"]},
+    )
+    ran = {"model.a", "model.b"}  # a `dbt run`: the test and the source did not run
+    assert critical_path.ran_graph(summary, ran, with_tests=False) == {
+        "model.a": set(),
+        "model.b": {"model.a"},
+    }
+    assert critical_path.ran_graph(summary, ran | {"test.a"}, with_tests=True) == {
+        "model.a": set(),
+        "test.a": {"model.a"},
+        "model.b": {"test.a"},
+    }
+
+
+def test_schedule_summary_of_a_build_on_two_threads(tmp_path: Path) -> None:
+    # a -> test -> c is the critical path (1 + 3 + 2 = 6 s); b runs beside the test.
+    nodes = {
+        "operation.p.p-on-run-start-0": (0.0, 1.0, "main"),  # a hook: not a node
+        "model.p.a": (1.0, 2.0, "Thread-1"),
+        "test.p.not_null_a.x1": (2.0, 5.0, "Thread-1"),
+        "model.p.b": (2.0, 4.0, "Thread-2"),
+        "model.p.c": (5.0, 7.0, "Thread-2"),
+    }
+    (tmp_path / "run_results.json").write_text(json.dumps(_results(nodes)))
+    edges = {
+        "model.p.a": ["test.p.not_null_a.x1", "model.p.b"],
+        "test.p.not_null_a.x1": ["model.p.c"],
+    }
+    (tmp_path / "graph_summary.json").write_text(json.dumps(_graph_summary(edges, edges)))
+    found = critical_path.summary(tmp_path)
+    assert found is not None
+    assert found["critical_path"] == ["model.p.a", "test.p.not_null_a.x1", "model.p.c"]
+    assert found["critical_path_s"] == pytest.approx(6.0, abs=1e-3)
+    assert (found["nodes"], found["threads"]) == (4, 2)
+    assert found["span_s"] == pytest.approx(6.0, abs=1e-3)
+    assert found["busy_s"] == pytest.approx(8.0, abs=1e-3)
+    running = found["running_s"]
+    assert running == pytest.approx({1: 4.0, 2: 2.0}, abs=1e-3)  # 1-2 a, 2-4 b+test, 4-7 one
+    assert found["bound_s"] == pytest.approx(6.0, abs=1e-3)  # the path beats 8 s / 2 threads
+    text = critical_path.format_summary(found)
+    assert "Critical path 6.0 s: a → test not_null_a → c." in text
+    assert "before 6.0 s" in text
+    assert critical_path.summary(tmp_path / "no-such-target") is None
+
+
 def test_scaling_exponent_of_linear_and_quadratic_work() -> None:
     assert marts.scaling_exponent([10, 100, 1000], [2.0, 20.0, 200.0]) == pytest.approx(1.0)
     assert marts.scaling_exponent([10, 100], [1.0, 100.0]) == pytest.approx(2.0)
@@ -300,6 +403,12 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
             assert row["x PySpark job"] > 0 and row["x DuckDB"] > 0
     parts = report["dbt_breakdown"]["3000"][marts.RUN_ARM]
     assert {"parse", "spark start", "hooks", "model fct_purchases"} <= set(parts)
+    # The server's build: its critical path runs through the tests of the models on it.
+    schedule = report["dbt_schedule"]["3000"][server.ARM]
+    assert "model.spark_analytics.fct_purchases" in schedule["critical_path"]
+    assert any(node.startswith("test.") for node in schedule["critical_path"])
+    assert 0 < schedule["critical_path_s"] <= schedule["bound_s"] <= schedule["span_s"] + 0.01
+    assert "Critical path" in (out / "bench.md").read_text()
     assert report["hints"] == ""  # skipped here: make bench runs it
     assert (out / "bench.png").stat().st_size > 10_000
     assert "| 3,000 | DuckDB |" in (out / "bench.md").read_text()
