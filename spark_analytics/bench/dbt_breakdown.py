@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -44,8 +44,21 @@ def events(log_file: Path) -> list[dict]:
     return found
 
 
+def iso_seconds(text: str) -> float:
+    """Epoch seconds of one of dbt's ISO timestamps (``...Z`` or with an offset)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def _ts(event: dict) -> float:
-    return datetime.fromisoformat(event["info"]["ts"].replace("Z", "+00:00")).timestamp()
+    return iso_seconds(event["info"]["ts"])
+
+
+def configured_threads(log_events: Iterable[dict]) -> int | None:
+    """The thread count dbt ran with (its ``ConcurrencyLine``), or None without one."""
+    for event in log_events:
+        if event.get("info", {}).get("name") == "ConcurrencyLine":
+            return int(event.get("data", {}).get("num_threads", 0)) or None
+    return None
 
 
 def _node_name(event: dict) -> str:
@@ -67,16 +80,22 @@ def _ending_at(phase: str, event: dict, seconds_key: str) -> Interval:
     return phase, end - float(event.get("data", {}).get(seconds_key, 0)), end
 
 
+def stretches(intervals: Iterable[Interval]) -> Iterator[tuple[float, list[str]]]:
+    """The time from the first start to the last end, cut wherever an interval starts or ends:
+    (seconds, the phases of the intervals running all along) per stretch, in order."""
+    spans = [(start, end, phase) for phase, start, end in intervals if end > start]
+    cuts = sorted({t for start, end, _ in spans for t in (start, end)})
+    for left, right in zip(cuts, cuts[1:], strict=False):
+        yield right - left, [phase for start, end, phase in spans if start <= left and right <= end]
+
+
 def wall_shares(intervals: Iterable[Interval]) -> dict[str, float]:
     """Each phase's share of the wall time its intervals cover: a stretch where n intervals
     overlap gives each 1/n of it. The shares add up to the time covered by any interval."""
-    spans = [(start, end, phase) for phase, start, end in intervals if end > start]
     shares: dict[str, float] = defaultdict(float)
-    cuts = sorted({t for start, end, _ in spans for t in (start, end)})
-    for left, right in zip(cuts, cuts[1:], strict=False):
-        running = [phase for start, end, phase in spans if start <= left and right <= end]
+    for seconds, running in stretches(intervals):
         for phase in running:
-            shares[phase] += (right - left) / len(running)
+            shares[phase] += seconds / len(running)
     return dict(shares)
 
 

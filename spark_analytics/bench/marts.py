@@ -48,7 +48,7 @@ from pathlib import Path
 
 from spark_analytics import progress, warehouse
 from spark_analytics.bench import agree, critical_path, server
-from spark_analytics.bench.dbt_breakdown import breakdown, events
+from spark_analytics.bench.dbt_breakdown import breakdown, configured_threads, events
 from spark_analytics.bench.measure import Measurement, measure
 from spark_analytics.bench.path import DBT_SELECTION, OUTPUT_TABLES
 
@@ -225,8 +225,9 @@ def run_arm(
     log_file = Path(env["DBT_LOG_PATH"]) / "dbt.log"
     log_file.unlink(missing_ok=True)
     target = Path(env["DBT_TARGET_PATH"])
-    for earlier in (target / "run_results.json", target / "graph_summary.json"):
-        earlier.unlink(missing_ok=True)  # an earlier command's, read as this one's otherwise
+    if arm.startswith("dbt"):
+        for earlier in (target / "run_results.json", target / "graph_summary.json"):
+            earlier.unlink(missing_ok=True)  # an earlier command's, read as this one's otherwise
     started_at = time.time()
     measured = measure(arm_command(arm, space), env=env, cwd=REPO, also=on.members if on else None)
     _checked(measured, arm)
@@ -234,8 +235,9 @@ def run_arm(
     result.cpu_s.append(measured.cpu_s)
     result.peak_rss_bytes.append(measured.peak_rss_bytes)
     if arm.startswith("dbt") and log_file.exists():
-        result.dbt_breakdowns.append(breakdown(events(log_file), started_at, measured.wall_s))
-        result.dbt_schedules.append(critical_path.summary(target))
+        log = events(log_file)
+        result.dbt_breakdowns.append(breakdown(log, started_at, measured.wall_s))
+        result.dbt_schedules.append(critical_path.summary(target, configured_threads(log)))
 
 
 def bench_size(

@@ -21,7 +21,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from spark_analytics.bench import agree, critical_path, marts, server
-from spark_analytics.bench.dbt_breakdown import breakdown
+from spark_analytics.bench.dbt_breakdown import breakdown, configured_threads
 from spark_analytics.bench.test_queries import (
     compare_arms,
     compiled_test_queries,
@@ -174,6 +174,7 @@ def _results(nodes: dict[str, tuple[float, float, str]], which: str = "build") -
         return datetime.fromtimestamp(LOG_START + seconds, tz=UTC).isoformat()
 
     return {
+        "metadata": {"invocation_id": "inv-1"},
         "args": {"which": which},
         "results": [
             {
@@ -191,7 +192,12 @@ def _results(nodes: dict[str, tuple[float, float, str]], which: str = "build") -
 
 def _graph_summary(linked: dict[str, list[str]], test_edges: dict[str, list[str]]) -> dict:
     """A graph_summary.json: name -> children, without and with dbt's test edges."""
-    names = sorted({*linked, *test_edges, *(c for cs in test_edges.values() for c in cs)})
+    every = (
+        *linked,
+        *test_edges,
+        *(c for cs in (*linked.values(), *test_edges.values()) for c in cs),
+    )
+    names = sorted(set(every))
     index = {name: i for i, name in enumerate(names)}
 
     def numbered(edges: dict[str, list[str]]) -> dict:
@@ -199,7 +205,11 @@ def _graph_summary(linked: dict[str, list[str]], test_edges: dict[str, list[str]
             str(index[n]): {"name": n, "succ": [index[c] for c in edges.get(n, [])]} for n in names
         }
 
-    return {"linked": numbered(linked), "with_test_edges": numbered(test_edges)}
+    return {
+        "_invocation_id": "inv-1",
+        "linked": numbered(linked),
+        "with_test_edges": numbered(test_edges),
+    }
 
 
 def test_critical_path_is_the_longest_chain_of_a_random_graph() -> None:
@@ -237,35 +247,58 @@ def test_the_graph_dbt_ran_links_through_nodes_that_did_not_run() -> None:
     }
 
 
+def _write_target(target: Path, results: dict, graph_summary: dict) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "run_results.json").write_text(json.dumps(results))
+    (target / "graph_summary.json").write_text(json.dumps(graph_summary))
+    return target
+
+
 def test_schedule_summary_of_a_build_on_two_threads(tmp_path: Path) -> None:
-    # a -> test -> c is the critical path (1 + 3 + 2 = 6 s); b runs beside the test.
+    # a -> its test -> c is the build's critical path: a's unit test (1 s, on a's thread right
+    # before it) + a (1 s) + the test (3 s) + c (2 s) = 7 s; b runs beside the test.
     nodes = {
         "operation.p.p-on-run-start-0": (0.0, 1.0, "main"),  # a hook: not a node
-        "model.p.a": (1.0, 2.0, "Thread-1"),
-        "test.p.not_null_a.x1": (2.0, 5.0, "Thread-1"),
-        "model.p.b": (2.0, 4.0, "Thread-2"),
-        "model.p.c": (5.0, 7.0, "Thread-2"),
+        "unit_test.p.a.case": (1.0, 2.0, "Thread-1"),
+        "model.p.a": (2.0, 3.0, "Thread-1"),
+        "test.p.not_null_a.x1": (3.0, 6.0, "Thread-1"),
+        "model.p.b": (3.0, 5.0, "Thread-2"),
+        "model.p.c": (6.0, 8.0, "Thread-2"),
     }
-    (tmp_path / "run_results.json").write_text(json.dumps(_results(nodes)))
-    edges = {
-        "model.p.a": ["test.p.not_null_a.x1", "model.p.b"],
-        "test.p.not_null_a.x1": ["model.p.c"],
-    }
-    (tmp_path / "graph_summary.json").write_text(json.dumps(_graph_summary(edges, edges)))
-    found = critical_path.summary(tmp_path)
+    linked = {"model.p.a": ["unit_test.p.a.case", "test.p.not_null_a.x1", "model.p.b", "model.p.c"]}
+    build_edges = {**linked, "test.p.not_null_a.x1": ["model.p.c"]}
+    summary = _graph_summary(linked, build_edges)
+    built = _write_target(tmp_path / "build", _results(nodes, "build"), summary)
+    found = critical_path.summary(built)
     assert found is not None
     assert found["critical_path"] == ["model.p.a", "test.p.not_null_a.x1", "model.p.c"]
-    assert found["critical_path_s"] == pytest.approx(6.0, abs=1e-3)
-    assert (found["nodes"], found["threads"]) == (4, 2)
-    assert found["span_s"] == pytest.approx(6.0, abs=1e-3)
-    assert found["busy_s"] == pytest.approx(8.0, abs=1e-3)
-    running = found["running_s"]
-    assert running == pytest.approx({1: 4.0, 2: 2.0}, abs=1e-3)  # 1-2 a, 2-4 b+test, 4-7 one
-    assert found["bound_s"] == pytest.approx(6.0, abs=1e-3)  # the path beats 8 s / 2 threads
+    assert found["critical_path_s"] == pytest.approx(7.0, abs=1e-3)
+    assert (found["nodes"], found["threads"]) == (5, 2)  # the threads seen working
+    assert found["span_s"] == pytest.approx(7.0, abs=1e-3)
+    assert found["busy_s"] == pytest.approx(9.0, abs=1e-3)
+    # 1-3 the unit test then a, 3-5 b beside the test, 5-8 one at a time
+    assert found["running_s"] == pytest.approx({1: 5.0, 2: 2.0}, abs=1e-3)
+    assert found["bound_s"] == pytest.approx(7.0, abs=1e-3)  # the path beats 9 s / 2 threads
     text = critical_path.format_summary(found)
-    assert "Critical path 6.0 s: a → test not_null_a → c." in text
-    assert "before 6.0 s" in text
+    assert "Critical path 7.0 s: a → test not_null_a → c." in text
+    assert "before 7.0 s" in text
+    # On one configured thread the summed time is the bound.
+    assert critical_path.summary(built, threads=1)["bound_s"] == pytest.approx(9.0, abs=1e-3)
+    # A `dbt run` schedules by the graph without test edges: c follows a directly.
+    ran = {"model.p.a": (0, 1, "T1"), "model.p.b": (1, 2, "T1"), "model.p.c": (1, 3, "T2")}
+    run = _write_target(tmp_path / "run", _results(ran, "run"), summary)
+    assert critical_path.summary(run)["critical_path"] == ["model.p.a", "model.p.c"]
+    # Nothing, or files of two different commands: no summary.
     assert critical_path.summary(tmp_path / "no-such-target") is None
+    other = _results(nodes, "build") | {"metadata": {"invocation_id": "inv-2"}}
+    assert critical_path.summary(_write_target(tmp_path / "mixed", other, summary)) is None
+
+
+def test_the_threads_dbt_ran_with_come_from_its_log() -> None:
+    log = [_event("MainReportVersion", "01.000000"), _event("ConcurrencyLine", "02.000000")]
+    log[1]["data"] = {"num_threads": 4, "target_name": "local"}
+    assert configured_threads(log) == 4
+    assert configured_threads(log[:1]) is None
 
 
 def test_scaling_exponent_of_linear_and_quadratic_work() -> None:
@@ -407,8 +440,21 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
     schedule = report["dbt_schedule"]["3000"][server.ARM]
     assert "model.spark_analytics.fct_purchases" in schedule["critical_path"]
     assert any(node.startswith("test.") for node in schedule["critical_path"])
-    assert 0 < schedule["critical_path_s"] <= schedule["bound_s"] <= schedule["span_s"] + 0.01
+    assert schedule["threads"] == 2  # the profile's default, from dbt's log
+    assert schedule["bound_s"] <= schedule["span_s"] + 0.01  # what dbt's own order reached
     assert "Critical path" in (out / "bench.md").read_text()
+    # The graph read for the embedded `dbt run` (its target's last command) is the one dbt
+    # enforced: no node started before a parent of it ended.
+    target = tmp_path / "bench" / "3000" / "target"
+    results = json.loads((target / "run_results.json").read_text())
+    runs = critical_path.node_runs(results)
+    graph = critical_path.ran_graph(
+        json.loads((target / "graph_summary.json").read_text()), set(runs), with_tests=False
+    )
+    assert sum(map(len, graph.values())) > 10
+    for node, parents in graph.items():
+        for parent in parents:
+            assert runs[node][0] >= runs[parent][1] - 0.01, (parent, node)
     assert report["hints"] == ""  # skipped here: make bench runs it
     assert (out / "bench.png").stat().st_size > 10_000
     assert "| 3,000 | DuckDB |" in (out / "bench.md").read_text()
