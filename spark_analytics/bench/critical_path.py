@@ -59,13 +59,9 @@ def node_runs(run_results: Mapping) -> dict[str, tuple[float, float, str]]:
 
 def ran_graph(graph_summary: Mapping, ran: set[str], with_tests: bool) -> dict[str, set[str]]:
     """The parents of each node that ran, through nodes that did not run (a model's unrun tests
-    in a `dbt run`, a source): the graph dbt scheduled, restricted to what it ran. A node that
-    ran but is not in the graph is an error (the files are of two different commands)."""
+    in a `dbt run`, a source): the graph dbt scheduled, restricted to what it ran."""
     graph = graph_summary["with_test_edges" if with_tests else "linked"]
     names = {int(index): node["name"] for index, node in graph.items()}
-    unknown = ran - set(names.values())
-    if unknown:
-        raise ValueError(f"not in graph_summary.json: {sorted(unknown)[:3]}")
     direct: dict[str, set[str]] = {name: set() for name in names.values()}
     for index, node in graph.items():
         for child in node.get("succ", []):
@@ -75,22 +71,33 @@ def ran_graph(graph_summary: Mapping, ran: set[str], with_tests: bool) -> dict[s
         ran_parents[node] = set()
         for parent in direct[node]:
             ran_parents[node] |= {parent} if parent in ran else ran_parents[parent]
-    return {node: ran_parents[node] for node in ran}
+    return {node: ran_parents.get(node, set()) for node in ran}
 
 
 def with_unit_tests_in_their_models(
     durations: Mapping[str, float], parents: Mapping[str, set[str]]
 ) -> tuple[dict[str, float], dict[str, set[str]]]:
-    """A build's durations and parents with each unit test's time added to its model's (its
-    only parent) and the unit test itself left out: dbt runs them as one job."""
+    """A build's durations and parents with each unit test's time added to its model's and the
+    unit test left out: dbt runs a model's unit tests on its thread just before it. A unit test
+    whose model did not run (skipped after a failure) stays a node of its own."""
     merged = dict(durations)
     for node, seconds in durations.items():
-        if node.startswith(UNIT_TEST_PREFIX):
+        model = _tested_model(node, parents.get(node, set()))
+        if model is not None:
             del merged[node]
-            for model in parents[node]:
-                merged[model] += seconds
+            merged[model] += seconds
     kept = {node: {p for p in ps if p in merged} for node, ps in parents.items() if node in merged}
     return merged, kept
+
+
+def _tested_model(node: str, ran_parents: set[str]) -> str | None:
+    """The model a unit test (``unit_test.<pkg>.<model>.<name>``) tests, when it ran and is the
+    unit test's only parent that ran; else None."""
+    if not node.startswith(UNIT_TEST_PREFIX) or len(ran_parents) != 1:
+        return None
+    _, package, model, *_ = node.split(".")
+    (parent,) = ran_parents
+    return parent if parent.split(".")[:3] == ["model", package, model] else None
 
 
 def critical_path(durations: Mapping[str, float], parents: Mapping[str, set[str]]) -> list[str]:
@@ -160,11 +167,12 @@ def summary(target: Path, threads: int | None = None) -> Schedule | None:
 
 def _short(unique_id: str) -> str:
     """``model.pkg.dim_merchants.v2`` -> ``dim_merchants.v2``, ``test.pkg.<name>.<hash>`` ->
-    ``test <name>``."""
+    ``test <name>``, ``unit_test.pkg.<model>.<name>`` -> ``unit test <model>.<name>``."""
     kind, *parts = unique_id.split(".")
     if kind == "test" and len(parts) > 1:
         return f"test {parts[1]}"
-    return ".".join(parts[1:]) or unique_id
+    name = ".".join(parts[1:]) or unique_id
+    return f"unit test {name}" if kind == "unit_test" else name
 
 
 def format_summary(found: Mapping) -> str:

@@ -284,10 +284,26 @@ def test_schedule_summary_of_a_build_on_two_threads(tmp_path: Path) -> None:
     assert "before 7.0 s" in text
     # On one configured thread the summed time is the bound.
     assert critical_path.summary(built, threads=1)["bound_s"] == pytest.approx(9.0, abs=1e-3)
-    # A `dbt run` schedules by the graph without test edges: c follows a directly.
-    ran = {"model.p.a": (0, 1, "T1"), "model.p.b": (1, 2, "T1"), "model.p.c": (1, 3, "T2")}
-    run = _write_target(tmp_path / "run", _results(ran, "run"), summary)
-    assert critical_path.summary(run)["critical_path"] == ["model.p.a", "model.p.c"]
+    # A `dbt run` schedules by the graph without test edges: there c waits for a only, not for
+    # b through a relationships test on a and b (as it would in a build).
+    test = "test.p.relationships_a_b.x2"
+    run_graph = _graph_summary(
+        linked={"model.p.a": [test, "model.p.c"], "model.p.b": [test]},
+        test_edges={"model.p.a": [test, "model.p.c"], "model.p.b": [test], test: ["model.p.c"]},
+    )
+    ran = {"model.p.a": (0, 1, "T1"), "model.p.b": (0, 3, "T2"), "model.p.c": (1, 2, "T1")}
+    run = _write_target(tmp_path / "run", _results(ran, "run"), run_graph)
+    assert critical_path.summary(run)["critical_path"] == ["model.p.b"]  # 3 s against a, c: 2
+    # A unit test whose model was skipped (no timing) stays a node of its own.
+    skipped = {n: t for n, t in nodes.items() if n != "model.p.a"}
+    alone = critical_path.summary(_write_target(tmp_path / "skip", _results(skipped), summary))
+    assert alone["critical_path"] == ["test.p.not_null_a.x1", "model.p.c"]
+    # A `dbt test` queues unit tests like data tests, and names them as such.
+    tested = {"unit_test.p.a.case": (0, 5, "T1"), "test.p.not_null_a.x1": (0, 1, "T2")}
+    test_run = critical_path.summary(
+        _write_target(tmp_path / "ut", _results(tested, "test"), summary)
+    )
+    assert "Critical path 5.0 s: unit test a.case." in critical_path.format_summary(test_run)
     # Nothing, or files of two different commands: no summary.
     assert critical_path.summary(tmp_path / "no-such-target") is None
     other = _results(nodes, "build") | {"metadata": {"invocation_id": "inv-2"}}
@@ -440,7 +456,6 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
     schedule = report["dbt_schedule"]["3000"][server.ARM]
     assert "model.spark_analytics.fct_purchases" in schedule["critical_path"]
     assert any(node.startswith("test.") for node in schedule["critical_path"])
-    assert schedule["threads"] == 2  # the profile's default, from dbt's log
     assert schedule["bound_s"] <= schedule["span_s"] + 0.01  # what dbt's own order reached
     assert "Critical path" in (out / "bench.md").read_text()
     # The graph read for the embedded `dbt run` (its target's last command) is the one dbt
