@@ -75,7 +75,7 @@ class ArmResult:
     peak_rss_bytes: list[int] = field(default_factory=list)
     dbt_breakdowns: list[dict[str, float]] = field(default_factory=list)
     # Each dbt run's critical path and threads (critical_path.summary; None: none recorded).
-    dbt_schedules: list[dict | None] = field(default_factory=list)
+    dbt_schedules: list[critical_path.Schedule | None] = field(default_factory=list)
     warmup_s: list[float] = field(default_factory=list)  # untimed builds before the rounds
 
     def median(self, name: str) -> float:
@@ -310,7 +310,7 @@ def median_breakdown(result: ArmResult) -> dict[str, float]:
     return result.dbt_breakdowns[_median_run(result)]
 
 
-def median_schedule(result: ArmResult) -> dict | None:
+def median_schedule(result: ArmResult) -> critical_path.Schedule | None:
     """The critical path and threads of the run whose wall time is the median."""
     if not result.dbt_schedules:
         return None
@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict[str, object]] = []
     breakdowns: dict[int, dict[str, dict[str, float]]] = {}
-    schedules: dict[int, dict[str, dict | None]] = {}
+    schedules: dict[int, dict[str, critical_path.Schedule | None]] = {}
     warmups: dict[int, list[float]] = {}
     problems: list[str] = []
     for size in sorted(args.sizes):
