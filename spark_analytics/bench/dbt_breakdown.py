@@ -11,7 +11,10 @@ dbt writes its file log at debug level by default, so the breakdown costs the ru
 - ``hooks``: their run, and the statements their macros run while dbt renders them (the
   source registration); one entry per model, seed and snapshot; ``data tests`` and
   ``unit tests``;
-- ``other``: what remains of the wall time (compilation between nodes, shutdown).
+- ``shutdown``: from dbt's last event to the end of the command: the interpreter's exit, then
+  the embedded JVM's (its shutdown hooks stop Spark; it shares the command's output pipes, so a
+  caller reading them, as ``bench.measure`` does, waits for it too);
+- ``other``: what remains of the wall time (compilation between nodes, dbt's artifacts).
 
 Each timed item is an interval (its end event's time minus its duration). With ``--threads``
 above 1 intervals overlap, so each phase gets its **share of the wall time**: where n items run
@@ -154,5 +157,6 @@ def breakdown(log_events: Iterable[dict], started_at: float, wall_s: float) -> d
         parts |= {"spark start": 0.0, "metadata queries": 0.0}
     parts["hooks"] = 0.0
     parts |= wall_shares(_phase_intervals(named))
+    parts["shutdown"] = max(started_at + wall_s - _ts(log[-1]), 0.0)
     parts["other"] = max(wall_s - sum(parts.values()), 0.0)
     return parts

@@ -122,7 +122,9 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
             "snapshot s": 0.25,
             "data tests": 2.0,
             "unit tests": 0.75,
-            "other": 30.0 - 25.5,
+            # From the last event (28.5 s) to the end of the command (0.25 + 30.0 - 0.75 s).
+            "shutdown": 1.75,
+            "other": 30.0 - 25.5 - 1.75,
         }
     )
 
@@ -159,7 +161,8 @@ def test_breakdown_with_threads_shares_overlapping_time_and_adds_up_to_the_wall_
             # Two at once for 2 s, then one alone for 2 s, then one beside model m for 2 s.
             "data tests": 2.0 + 2.0 + 1.0,
             "model m": 1.0,
-            "other": 26.0 - 22.5,
+            "shutdown": 1.0,
+            "other": 26.0 - 22.5 - 1.0,
         }
     )
     assert sum(parts.values()) == pytest.approx(26.0)
