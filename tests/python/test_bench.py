@@ -122,7 +122,7 @@ def test_breakdown_separates_parse_spark_start_metadata_hooks_nodes_and_tests() 
             "snapshot s": 0.25,
             "data tests": 2.0,
             "unit tests": 0.75,
-            # From the last event (28.5 s) to the end of the command (0.25 + 30.0 - 0.75 s).
+            # From the last event (28.5 s) to the command's end (it started at 0.25 s and ran 30 s).
             "shutdown": 1.75,
             "other": 30.0 - 25.5 - 1.75,
         }
