@@ -138,6 +138,10 @@ models:
           config:
             meta:
               spark_settings: {spark.sql.shuffle.partitions: 5}
+      # Next in name order: on one thread, the data test right after the one above.
+      - shuffle_partitions:
+          name: shuffle_partitions_then_as_configured
+          arguments: {other_than: 5}
   - name: conf_after_pre_hook
     data_tests:
       - shuffle_partitions:

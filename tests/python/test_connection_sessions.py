@@ -1,13 +1,15 @@
 """Each dbt connection of the embedded target, and each Python model, runs on a session of its
 own (spark_oss adapter, ``connection_session``): what one node sets or creates for itself stays
 with it, so dbt's threads can run nodes side by side; the Python UDFs, the catalog and the cache
-are shared.
+are shared. On a Thrift target a data test that only ran queries leaves its session to the next
+data test of its thread (the adapter's ``QUERY``).
 """
 
 from __future__ import annotations
 
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark_oss.connections import (
+    QUERY,
     SparkOssCredentials,
     SparkOssSessionConnectionWrapper,
 )
@@ -89,3 +91,20 @@ def test_a_python_models_settings_and_temporary_views_stay_with_it(spark: SparkS
     assert spark.conf.get(threshold) == before
     assert _one(_connection(), f"select '${{{threshold}}}'") == before
     assert not spark.catalog.tableExists("from_python")
+
+
+def test_only_a_query_leaves_a_data_tests_session_to_the_next_one() -> None:
+    """The adapter keeps a data test's session for the next data test of its thread only if
+    every statement of it was a query (test_spark_oss_adapter.py runs it end to end)."""
+    comment = '/* {"app": "dbt", "node_id": "test.p.t"} */\n'
+    queries = ["select 1", "  with a as (select 1) select * from a", "-- note\nSELECT 1"]
+    changes = [
+        "set spark.sql.shuffle.partitions=5",
+        "create temporary view v as select 1",
+        "create table failures as select 1",
+        "use other_schema",
+        "selected",  # not the keyword
+    ]
+    assert [bool(QUERY.match(comment + sql)) for sql in queries + changes] == [True] * len(
+        queries
+    ) + [False] * len(changes)

@@ -661,6 +661,33 @@ def test_a_pre_hook_set_holds_for_its_model_and_not_the_next(two_builds: dict[st
     assert seen == {"conf_set_by_pre_hook": ["7"], "conf_after_pre_hook": ["2"]}
 
 
+def _check_data_tests_sessions(project: Path, state: Path, *, passed_on: bool) -> None:
+    """On one thread the data tests run in name order: `not_null` twice, the test that `set`s 5
+    shuffle partitions, the test that fails on 5, then the project's `unique` (a setting of its
+    own). On a Thrift target (``passed_on``) a data test that only ran queries passes its session
+    on to the next data test (the adapter's connection manager); one that ran a `set` closes its
+    own, so the test after it sees the target's settings again. Embedded, each closes its own."""
+    log = state / "logs" / "dbt.log"
+    logged_before = log.stat().st_size
+    selected = ("orders_enriched", "conf_set_by_pre_hook")
+    tested = _dbt(project, state, "test", "-s", *selected, "--threads", "1")
+    assert tested.returncode == 0, tested.stdout[-3000:]
+    results = json.loads((state / "target" / "run_results.json").read_text())["results"]
+    ran = [r["unique_id"] for r in results if r["unique_id"].startswith("test.")]
+    assert [name.split(".")[2] for name in ran] == [
+        "not_null_orders_enriched_country",
+        "not_null_orders_enriched_order_id",
+        "shuffle_partitions_conf_set_by_pre_hook_5",
+        "shuffle_partitions_then_as_configured",
+        "unique_orders_enriched_order_id",
+    ]
+    with log.open("rb") as logged:
+        logged.seek(logged_before)
+        closed = set(re.findall(r"On (test\.[\w.]+): Close\b", logged.read().decode()))
+    # on Thrift the two with settings: the other three left their session to the next test
+    assert closed == ({ran[2], ran[4]} if passed_on else set(ran)), closed
+
+
 def test_a_data_tests_spark_settings_hold_for_its_query_only(two_builds: dict[str, Any]) -> None:
     """A data test has no hooks: its ``meta.spark_settings`` are `set` by the adapter's test
     materialization. The test on conf_set_by_pre_hook passes only if its query saw 5 shuffle
@@ -677,9 +704,11 @@ def test_a_data_tests_spark_settings_hold_for_its_query_only(two_builds: dict[st
     }
     assert tests == {
         "shuffle_partitions_conf_set_by_pre_hook_5": "pass",
+        "shuffle_partitions_then_as_configured": "pass",
         "shuffle_partitions_conf_after_pre_hook_5": "pass",
     }
     assert _table(state, "conf_after_pre_hook")["shuffle_partitions"].tolist() == ["2"]
+    _check_data_tests_sessions(state / "project", state, passed_on=False)
 
     refused = _dbt(
         state / "project",
@@ -840,8 +869,10 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
         }
         assert settings_tests == {
             "shuffle_partitions_conf_set_by_pre_hook_5": "pass",
+            "shuffle_partitions_then_as_configured": "pass",
             "shuffle_partitions_conf_after_pre_hook_5": "pass",
         }
+        _check_data_tests_sessions(project, tmp_path, passed_on=True)
         # written by Python models over Connect, visible to the Thrift session's tests
         enriched = pd.read_parquet(
             warehouse.table_path(server_state / "warehouse", "fixture", "orders_enriched")

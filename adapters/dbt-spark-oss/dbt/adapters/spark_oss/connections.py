@@ -4,13 +4,15 @@ Everything of dbt-spark's connection handling is inherited; on top of it, for ``
 a process-wide OS lock on the embedded Derby metastore (fail fast instead of a Derby stack trace),
 registration of the project's Python UDFs into the SparkSession dbt uses, and for each connection a
 session of its own with the profile's Spark settings, applied once rather than before every
-statement.
+statement. For ``method: thrift`` and ``http``: a data test that only ran queries passes its
+Thrift session on to the next data test of its thread (``SparkOssConnectionManager``).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -33,6 +35,13 @@ from dbt.adapters.spark.session import Cursor, SessionConnectionWrapper
 logger = AdapterLogger("SparkOss")
 
 DEFAULT_CONNECT_PORT = 15002
+
+# dbt names a node's connection after the node: a data test's starts with this.
+DATA_TEST_PREFIX = "test."
+# A statement that leaves its session as it found it: a query (after dbt's query comment).
+QUERY = re.compile(
+    r"(?:\s+|/\*.*?\*/|--[^\n]*(?:\n|$))*(?:select|with)\b", re.IGNORECASE | re.DOTALL
+)
 
 _udf_lock = threading.Lock()
 _session_start_lock = threading.Lock()
@@ -327,7 +336,61 @@ class SparkOssSessionConnectionWrapper(SessionConnectionWrapper):
 
 
 class SparkOssConnectionManager(SparkConnectionManager):
+    """dbt-spark's connection manager, with one change on a Thrift Server: a data test's session
+    is kept for the next data test on the same thread.
+
+    dbt closes a node's connection when the node ends, so every node runs on a session of its own
+    (a Thrift Server's, or a copy of the embedded one): a model's `set` and temporary views stay
+    its own. A data test whose statements were all queries left nothing in its session, so on
+    ``method: thrift`` or ``http`` the next data test of its thread runs on it instead of
+    opening one; any other node closes it first, and a data test that ran anything else (a `set`
+    of its ``meta.spark_settings``, a table of stored failures) closes its own. On a warm local
+    Thrift Server this took a tenth off the data tests of a 1M `dbt test`; an embedded
+    connection's copy of the session costs too little to tell (BENCHMARKS.md, stop 57).
+    """
+
     TYPE = "spark_oss"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The threads whose connection ran a statement other than a query since it opened.
+        self._changed_sessions: set[Any] = set()
+
+    def add_query(self, sql: str, *args: Any, **kwargs: Any) -> tuple[Connection, Any]:
+        if not QUERY.match(sql):
+            self._changed_sessions.add(self.get_thread_identifier())
+        return super().add_query(sql, *args, **kwargs)
+
+    def _kept_for_data_tests(self, connection: Connection | None) -> bool:
+        return (
+            connection is not None
+            and connection.credentials.method != SparkConnectionMethod.SESSION
+            and connection.state == ConnectionState.OPEN
+            and str(connection.name).startswith(DATA_TEST_PREFIX)
+            and self.get_thread_identifier() not in self._changed_sessions
+        )
+
+    def set_connection_name(self, name: str | None = None) -> Connection:
+        kept = self.get_if_exists()
+        if self._kept_for_data_tests(kept) and not str(name).startswith(DATA_TEST_PREFIX):
+            self._close()
+        return super().set_connection_name(name)
+
+    def release(self) -> None:
+        connection = self.get_if_exists()
+        if not self._kept_for_data_tests(connection):
+            self._close()
+            return
+        # Its last statement's result (the server's operation) goes; with no cursor left, a
+        # cancel (Ctrl-C) has nothing to cancel on the kept connection.
+        cursor, connection.handle._cursor = getattr(connection.handle, "_cursor", None), None
+        if cursor is not None:
+            cursor.close()
+
+    def _close(self) -> None:
+        """dbt's release: closes the thread's connection, so its next node opens a session."""
+        self._changed_sessions.discard(self.get_thread_identifier())
+        super().release()
 
     @classmethod
     def open(cls, connection: Connection) -> Connection:

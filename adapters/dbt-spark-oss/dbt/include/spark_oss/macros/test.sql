@@ -1,6 +1,7 @@
 {#-- Data tests: `set` of the test's `meta.spark_settings`, then dbt's own test materialization.
-     A data test has no hooks; a connection's session is the node's own, so the settings reach
-     no other node (adapter README, "Spark settings for a data test"). --#}
+     A data test has no hooks; a connection's session is the node's own, and a data test that
+     ran a `set` closes it (SparkOssConnectionManager), so the settings reach no other node
+     (adapter README, "Spark settings for a data test"). --#}
 {% materialization test, adapter='spark_oss' %}
   {%- for key, value in spark_oss_test_settings().items() -%}
     {%- call statement('spark_setting') -%} set {{ key }}={{ value }} {%- endcall -%}
