@@ -666,7 +666,8 @@ def _check_data_tests_sessions(project: Path, state: Path, *, passed_on: bool) -
     shuffle partitions, the test that fails on 5, then the project's `unique` (a setting of its
     own). On a Thrift target (``passed_on``) a data test that only ran queries passes its session
     on to the next data test (the adapter's connection manager); one that ran a `set` closes its
-    own, so the test after it sees the target's settings again. Embedded, each closes its own."""
+    own, so the test after it sees the target's settings again. Embedded, each opens and closes
+    its own."""
     log = state / "logs" / "dbt.log"
     logged_before = log.stat().st_size
     selected = ("orders_enriched", "conf_set_by_pre_hook")
@@ -683,9 +684,20 @@ def _check_data_tests_sessions(project: Path, state: Path, *, passed_on: bool) -
     ]
     with log.open("rb") as logged:
         logged.seek(logged_before)
-        closed = set(re.findall(r"On (test\.[\w.]+): Close\b", logged.read().decode()))
-    # on Thrift the two with settings: the other three left their session to the next test
-    assert closed == ({ran[2], ran[4]} if passed_on else set(ran)), closed
+        lines = logged.read().decode().splitlines()
+    opened, running = [], None  # the data tests that opened a connection, in order
+    for line in lines:
+        if started := re.search(r"Began running node (test\.[\w.]+)", line):
+            running = started.group(1)
+        elif "Finished running node" in line:
+            running = None
+        elif running and "Opening a new connection" in line:
+            opened.append(running)
+    closed = {found for line in lines for found in re.findall(r"On (test\.[\w.]+): Close\b", line)}
+    if passed_on:  # a session for the first test and one after the `set`; each `set` closes it
+        assert (opened, closed) == ([ran[0], ran[3]], {ran[2], ran[4]}), (opened, closed)
+    else:
+        assert (opened, closed) == (ran, set(ran)), (opened, closed)
 
 
 def test_a_data_tests_spark_settings_hold_for_its_query_only(two_builds: dict[str, Any]) -> None:

@@ -38,10 +38,9 @@ DEFAULT_CONNECT_PORT = 15002
 
 # dbt names a node's connection after the node: a data test's starts with this.
 DATA_TEST_PREFIX = "test."
-# A statement that leaves its session as it found it: a query (after dbt's query comment).
-QUERY = re.compile(
-    r"(?:\s+|/\*.*?\*/|--[^\n]*(?:\n|$))*(?:select|with)\b", re.IGNORECASE | re.DOTALL
-)
+# A statement that leaves its session's state as it found it: a query (after dbt's query
+# comment). One character or comment per repetition: `\s+` inside `*` backtracks exponentially.
+QUERY = re.compile(r"(?:\s|/\*.*?\*/|--[^\n]*)*(?:select|with)\b", re.IGNORECASE | re.DOTALL)
 
 _udf_lock = threading.Lock()
 _session_start_lock = threading.Lock()
@@ -341,33 +340,42 @@ class SparkOssConnectionManager(SparkConnectionManager):
 
     dbt closes a node's connection when the node ends, so every node runs on a session of its own
     (a Thrift Server's, or a copy of the embedded one): a model's `set` and temporary views stay
-    its own. A data test whose statements were all queries left nothing in its session, so on
-    ``method: thrift`` or ``http`` the next data test of its thread runs on it instead of
-    opening one; any other node closes it first, and a data test that ran anything else (a `set`
-    of its ``meta.spark_settings``, a table of stored failures) closes its own. On a warm local
-    Thrift Server this took a tenth off the data tests of a 1M `dbt test`; an embedded
-    connection's copy of the session costs too little to tell (BENCHMARKS.md, stop 57).
+    its own. A data test whose statements were all queries, and all succeeded, left nothing in
+    its session, so on ``method: thrift`` or ``http`` the next data test of its thread runs on it
+    instead of opening one (about 37 ms each on a local server). Any other node closes it first,
+    and a data test that ran anything else (a `set` of its ``meta.spark_settings``, a table of
+    stored failures) or failed closes its own. Spark caches a table's relation per session, so a
+    kept session could only read a stale one if a table it read were written again; a data test
+    runs after the model of every table it reads, and a command builds each model once. The
+    embedded target's copies of its session cost too little to gain from this (BENCHMARKS.md,
+    stop 57).
     """
 
     TYPE = "spark_oss"
+    KEEPS_DATA_TEST_SESSIONS = (SparkConnectionMethod.THRIFT, SparkConnectionMethod.HTTP)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The threads whose connection ran a statement other than a query since it opened.
-        self._changed_sessions: set[Any] = set()
+        # The threads whose connection has run anything but a successful query since it opened.
+        self._threads_that_changed_their_session: set[Any] = set()
 
     def add_query(self, sql: str, *args: Any, **kwargs: Any) -> tuple[Connection, Any]:
+        thread = self.get_thread_identifier()
         if not QUERY.match(sql):
-            self._changed_sessions.add(self.get_thread_identifier())
-        return super().add_query(sql, *args, **kwargs)
+            self._threads_that_changed_their_session.add(thread)
+        try:
+            return super().add_query(sql, *args, **kwargs)
+        except BaseException:  # a lost or broken session is not passed on
+            self._threads_that_changed_their_session.add(thread)
+            raise
 
     def _kept_for_data_tests(self, connection: Connection | None) -> bool:
         return (
             connection is not None
-            and connection.credentials.method != SparkConnectionMethod.SESSION
+            and connection.credentials.method in self.KEEPS_DATA_TEST_SESSIONS
             and connection.state == ConnectionState.OPEN
             and str(connection.name).startswith(DATA_TEST_PREFIX)
-            and self.get_thread_identifier() not in self._changed_sessions
+            and self.get_thread_identifier() not in self._threads_that_changed_their_session
         )
 
     def set_connection_name(self, name: str | None = None) -> Connection:
@@ -381,15 +389,19 @@ class SparkOssConnectionManager(SparkConnectionManager):
         if not self._kept_for_data_tests(connection):
             self._close()
             return
-        # Its last statement's result (the server's operation) goes; with no cursor left, a
-        # cancel (Ctrl-C) has nothing to cancel on the kept connection.
-        cursor, connection.handle._cursor = getattr(connection.handle, "_cursor", None), None
-        if cursor is not None:
-            cursor.close()
+        # The last statement's result goes (on the server, its operation). dbt-spark keeps the
+        # cursor in the private `_cursor`; with none left, a cancel (Ctrl-C) skips the connection.
+        cursor = connection.handle._cursor
+        connection.handle._cursor = None
+        try:
+            if cursor is not None:
+                cursor.close()
+        except Exception:  # a session that cannot close a cursor is not passed on
+            self._close()
 
     def _close(self) -> None:
         """dbt's release: closes the thread's connection, so its next node opens a session."""
-        self._changed_sessions.discard(self.get_thread_identifier())
+        self._threads_that_changed_their_session.discard(self.get_thread_identifier())
         super().release()
 
     @classmethod
