@@ -6,10 +6,16 @@ SEED ?= 42
 BAD_ROWS ?= 100
 DOCS_PORT ?= 8080
 
-.PHONY: setup data run build summary report test lint docs bench clean faults
+.PHONY: setup server-archive data run build summary report test lint docs bench clean faults
 
 setup:
 	@scripts/setup.sh
+
+# The Thrift + Connect servers' class archive (spark_analytics/cluster/archive.py): recorded once
+# by a short-lived local server (about a minute), rebuilt when Java, pyspark or the shim change.
+# For the targets that start servers; `make run` needs none.
+server-archive: setup
+	@$(IN_ENV) python -m spark_analytics.cluster archive
 
 # Your own files instead of generated ones (docs/own_data.md):
 #   make run DATA=examples/shop               (vars from DATA/mapping.yml when it exists)
@@ -52,7 +58,7 @@ lint: setup
 # they collect with the parallel collector (SPARK_GC=auto), cheaper than G1 on small data.
 TEST_WORKERS ?= 2
 SPARK_JIT ?= quick
-test: setup lint
+test: setup lint server-archive
 	@scripts/ensure_chromium.sh
 	SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
@@ -63,7 +69,7 @@ FAULT_SUITES := $(wildcard tests/python/test_faults.py tests/python/test_metasto
 	tests/python/test_hostile_input.py tests/python/test_bad_files.py tests/python/test_properties.py \
 	tests/python/test_streaming_hardening.py tests/python/test_security.py \
 	tests/python/test_source_registration.py)
-faults: setup
+faults: setup server-archive
 	FAULT_TABLE=target/faults.md SPARK_JIT=$(SPARK_JIT) $(IN_ENV) pytest -q -ra --runcluster --runslow $(FAULT_SUITES) $(PYTEST_ARGS)
 
 docs: setup
@@ -79,7 +85,7 @@ docs: setup
 BENCH_SIZES ?= 1000000 10000000
 BENCH_REPEAT ?= 3
 BENCH_SERVER ?= --warm-server
-bench: setup
+bench: setup server-archive
 	$(IN_ENV) python -m spark_analytics.bench.marts --sizes $(BENCH_SIZES) --repeat $(BENCH_REPEAT) $(BENCH_SERVER) $(BENCH_ARGS)
 
 clean:
@@ -87,7 +93,7 @@ clean:
 
 # --- local Spark standalone cluster + `cluster` dbt target (owner: cluster; docs/cluster.md) ---
 .PHONY: cluster-up cluster-down cluster-status cluster-test
-cluster-up: setup
+cluster-up: setup server-archive
 	$(IN_ENV) python -m spark_analytics.cluster up
 
 cluster-down: setup
@@ -98,7 +104,7 @@ cluster-status: setup
 
 # Starts its own cluster on free ports (state in pytest's tmp dir), so it never collides with
 # `make cluster-up`; builds the project on both targets and compares every table.
-cluster-test: setup
+cluster-test: setup server-archive
 	$(IN_ENV) pytest -q -rs --runcluster -m cluster tests/python/test_cluster.py tests/python/test_security.py
 # --- end cluster ---
 

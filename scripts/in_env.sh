@@ -25,6 +25,13 @@ case "${SPARK_JVM_ARCHIVE:-}" in
   *) SPARK_JVM_ARCHIVE="$ROOT/.venv/spark-cds/driver.$archive_kind" ;;
 esac
 export SPARK_JVM_ARCHIVE
+# The Thrift + Connect servers' own archive (spark_analytics/cluster/archive.py, built by `make
+# server-archive`), same kind; SPARK_SERVER_ARCHIVE= (empty) starts them without one.
+if [ -z "${SPARK_SERVER_ARCHIVE+set}" ] || { [ -n "$SPARK_SERVER_ARCHIVE" ] \
+    && [ "${SPARK_SERVER_ARCHIVE##*.}" != "$archive_kind" ]; }; then
+  SPARK_SERVER_ARCHIVE="$ROOT/.venv/spark-cds/server.$archive_kind"
+fi
+export SPARK_SERVER_ARCHIVE
 driver_java_options=""
 if [ -z "${SPARK_CONF_DIR:-}" ]; then
   SPARK_CONF_DIR="$ROOT/.venv/spark-cds/conf"

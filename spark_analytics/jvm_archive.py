@@ -36,13 +36,20 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ARCHIVE_ENV = "SPARK_JVM_ARCHIVE"
-# What the driver that records the archive is given, by the archive's suffix.
-_RECORD_OPTIONS = {
+# What the JVM that records an archive is given, by the archive's suffix.
+RECORD_OPTIONS = {
     ".aot": "-XX:AOTCacheOutput={path} -Xlog:aot*=error -Xlog:cds*=error",
     ".jsa": "-XX:ArchiveClassesAtExit={path} -Xlog:cds*=error",
+}
+# What a JVM that maps it is given (the drivers' copy is in scripts/in_env.sh): a stale archive is
+# skipped, and these flags keep that off the console.
+USE_OPTIONS = {
+    ".aot": "-XX:AOTCache={path} -Xlog:aot*=off -Xlog:cds*=off -Xlog:class+path*=off",
+    ".jsa": "-XX:SharedArchiveFile={path} -Xlog:cds*=off -Xlog:class+path*=off",
 }
 _WORKLOAD_FLAG = "--workload"
 
@@ -124,17 +131,16 @@ def _workload(state: Path) -> None:
     launcher.wait(timeout=600)
 
 
-def build(archive: Path, java_home: str, conf_dir: str) -> bool:
-    """Build ``archive`` unless its stamp is current; True when it was (re)built.
+def build(archive: Path, wanted: str, record: Callable[[Path], None]) -> bool:
+    """Build ``archive`` with ``record`` (given the file to write) unless its stamp is
+    ``wanted``; True when it was (re)built.
 
     Concurrent callers (two ``make`` targets) take turns on a lock: the second finds the stamp
     current. Each records into its own partial file, so a reader never maps a half-written one.
     """
-    record = _RECORD_OPTIONS.get(archive.suffix)
-    if record is None:
+    if archive.suffix not in RECORD_OPTIONS:
         raise SystemExit(f"{archive}: expected a .aot (Java 25+) or .jsa archive")
     stamp_file = archive.with_name(archive.name + ".stamp")
-    wanted = stamp(java_home, conf_dir)
     archive.parent.mkdir(parents=True, exist_ok=True)
     with open(archive.with_name(archive.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -142,17 +148,23 @@ def build(archive: Path, java_home: str, conf_dir: str) -> bool:
             return False
         for legacy in ("driver.stamp", "driver.partial"):  # names used before stop 27
             (archive.parent / legacy).unlink(missing_ok=True)
-        partial = archive.with_name(f"{archive.name}.{os.getpid()}.partial")
-        _record(partial, record)
+        partial = archive.with_name(f"{archive.stem}.{os.getpid()}.partial{archive.suffix}")
+        partial.unlink(missing_ok=True)
+        try:
+            record(partial)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, archive)
         stamp_file.write_text(wanted)
     return True
 
 
-def _record(partial: Path, record: str) -> None:
+def _record(partial: Path) -> None:
     """Run the workload in a driver that writes its archive to ``partial`` at exit."""
     log4j = Path(__file__).resolve().parents[1] / "conf" / "log4j2.properties"
-    options = record.format(path=f'"{partial}"') + f' -Dlog4j2.configurationFile="{log4j}"'
+    options = RECORD_OPTIONS[partial.suffix].format(path=f'"{partial}"')
+    options += f' -Dlog4j2.configurationFile="{log4j}"'
     conf = shlex.quote(f"spark.driver.defaultJavaOptions={options}")
     env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--conf {conf} pyspark-shell"}
     with tempfile.TemporaryDirectory(prefix="cds-") as state:
@@ -179,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         _workload(args.workload)
         return
     archive = Path(os.environ[ARCHIVE_ENV])
-    if build(archive, os.environ["JAVA_HOME"], os.environ["SPARK_CONF_DIR"]):
+    wanted = stamp(os.environ["JAVA_HOME"], os.environ["SPARK_CONF_DIR"])
+    if build(archive, wanted, _record):
         print(f"jvm_archive: built {archive} ({archive.stat().st_size // 2**20} MiB)")
 
 

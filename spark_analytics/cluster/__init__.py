@@ -17,7 +17,8 @@ metastore a shared service: see docs/cluster.md.
 Modules: `config` (settings from env vars, shared constants), `commands` (command lines and
 confs), `processes` (ports, process groups, listeners), `state` (the state file), `health`
 (Thrift/Connect/worker checks), `hive_shim` (the Hive class Spark 4's Thrift Server lacks),
-`lifecycle` (up/down/status), `cli` (the command line).
+`archive` (the application JVM's class archive), `lifecycle` (up/down/status), `cli` (the
+command line).
 The public names are re-exported here.
 """
 

@@ -1,4 +1,5 @@
-"""Command line: `python -m spark_analytics.cluster up | down | status | beeline | hive-shim`."""
+"""Command line: `python -m spark_analytics.cluster up | down | status | beeline | hive-shim |
+archive`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from spark_analytics.cluster import archive
 from spark_analytics.cluster.commands import beeline_command, process_env
 from spark_analytics.cluster.config import ClusterError, Settings
 from spark_analytics.cluster.hive_shim import SHIM_JAR_NAME, write_shim_jar
@@ -72,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write the Hive class jar a Spark 4 Thrift Server needs (see hive_shim) into DIR",
     )
     shim.add_argument("dir", type=Path, help="folder for the jar (e.g. your Spark's jars/)")
+    recorded = sub.add_parser(
+        "archive",
+        help="build the servers' class archive ($SPARK_SERVER_ARCHIVE) unless it is current "
+        "(see spark_analytics.cluster.archive)",
+    )
+    recorded.add_argument(archive.RECORD_WORKLOAD_FLAG, type=Path, help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "beeline":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -81,6 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             print(f"cluster: error: cannot write the jar into {args.dir}: {exc}", file=sys.stderr)
             return 2
+        return 0
+    if args.command == "archive":
+        if args.record_workload:
+            archive.record_workload(args.record_workload)
+        else:
+            print(archive.build())
         return 0
     settings = Settings.from_env()
     try:

@@ -1,4 +1,5 @@
-"""Command lines and Spark/Hive confs of the cluster processes (pure functions of `Settings`)."""
+"""Command lines and Spark/Hive confs of the cluster processes (functions of `Settings`; the
+application's conf also writes its shim jar where `archive.launch` puts it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from spark_analytics.cluster.archive import Launch, launch
 from spark_analytics.cluster.config import (
     BEELINE_CLASS,
     CONNECT_PLUGIN,
@@ -19,7 +21,6 @@ from spark_analytics.cluster.config import (
     ClusterError,
     Settings,
 )
-from spark_analytics.cluster.hive_shim import shim_jar_path
 from spark_analytics.settings import (
     ENGINE_CONF,
     LOOPBACK_DRIVER_CONF,
@@ -71,6 +72,8 @@ def process_env(settings: Settings) -> dict[str, str]:
             # The master's REST submission server (port 6066) is not needed: keep it closed.
             "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
             "SPARK_CONF_DIR": str(settings.state_dir / "conf"),
+            # Which cluster a process belongs to (`down` checks it before signalling a pid).
+            "CLUSTER_STATE_DIR": str(settings.state_dir),
             "SPARK_LOG_DIR": str(settings.log_dir),
             "SPARK_PID_DIR": str(settings.state_dir),
             "SPARK_LOCAL_DIRS": str(settings.state_dir / "local"),
@@ -162,9 +165,15 @@ def app_conf(settings: Settings) -> dict[str, str]:
     # First on the driver's class path, before any user entries (see hive_shim).
     user_class_path = conf.get("spark.driver.extraClassPath")
     conf["spark.driver.extraClassPath"] = os.pathsep.join(
-        filter(None, [str(shim_jar_path(state)), user_class_path])
+        filter(None, [str(server_launch(settings).shim_jar), user_class_path])
     )
     return conf
+
+
+def server_launch(settings: Settings) -> Launch:
+    """The application's shim jar, conf folder and class archive (spark_analytics.cluster.archive);
+    its log4j file is the one `up` writes."""
+    return launch(settings.state_dir, settings.state_dir / "conf" / "log4j2.properties")
 
 
 # One resources folder per session, as in Hive's default (Hive expands ${hive.session.id}):
@@ -210,7 +219,8 @@ def app_command(settings: Settings) -> list[str]:
         "--driver-memory",
         settings.driver_memory,
         "--driver-java-options",
-        f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true",
+        f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true "
+        + server_launch(settings).java_options,
     ]
     for key, value in app_conf(settings).items():
         cmd += ["--conf", f"{key}={value}"]

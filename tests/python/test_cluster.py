@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from spark_analytics import cluster as cl
+from spark_analytics.cluster import archive as server_archive
 from spark_analytics.cluster.processes import free_port
 from spark_analytics.cluster.security import connect_url, read_token
 from spark_analytics.settings import ENV_DEFAULTS, session_conf
@@ -98,6 +99,48 @@ def test_every_configured_listener_is_loopback(tmp_path: Path) -> None:
     assert cl.worker_command(settings, 1)[-1] == "spark://127.0.0.1:7077"
     assert "--webui-port" in cl.worker_command(settings, 1)
     assert str(settings.worker_ui_port + 1) in cl.worker_command(settings, 1)
+
+
+def test_servers_start_from_the_archive_with_its_class_path_when_it_is_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One rule (spark_analytics.cluster.archive.launch) for the cluster's application and the
+    tests' servers: with the archive, a class path that does not depend on the state folder."""
+    from tests.python.thrift_app import thrift_connect_app_conf
+
+    archive = tmp_path / "cds" / "server.aot"
+    monkeypatch.setenv(server_archive.SERVER_ARCHIVE_ENV, str(archive))
+    states = [tmp_path / "one", tmp_path / "two"]
+    # Not built yet: each server keeps the shim in its state folder, and no archive option.
+    for state in states:
+        assert server_archive.launch(state) == server_archive.Launch(
+            state / "jars" / "spark-analytics-hive-llap-shim.jar", None, ""
+        )
+    monkeypatch.setenv(server_archive.SERVER_ARCHIVE_ENV, "")  # turned off
+    assert server_archive.launch(states[0]).java_options == ""
+    monkeypatch.setenv(server_archive.SERVER_ARCHIVE_ENV, str(archive))
+    archive.parent.mkdir()
+    archive.write_bytes(b"")
+    launches = [server_archive.launch(state) for state in states]
+    assert launches[0] == launches[1]  # the same for every state folder
+    shared = server_archive.class_path_dir(archive)
+    assert launches[0].shim_jar == shared / "jars" / "spark-analytics-hive-llap-shim.jar"
+    assert launches[0].conf_dir == shared / "conf" and not any(launches[0].conf_dir.iterdir())
+    assert f'-XX:AOTCache="{archive}"' in launches[0].java_options
+    written = launches[0].shim_jar.stat().st_mtime_ns
+    time.sleep(0.01)
+    server_archive.launch(states[0])  # the archive records the jar's time: left alone
+    assert launches[0].shim_jar.stat().st_mtime_ns == written
+    settings = cl.Settings(state_dir=states[0])
+    command = cl.app_command(settings)
+    options = command[command.index("--driver-java-options") + 1]
+    assert f'-XX:AOTCache="{archive}"' in options
+    log4j = states[0] / "conf" / "log4j2.properties"
+    assert f'-Dlog4j2.configurationFile="{log4j}"' in options
+    class_path = cl.app_conf(settings)["spark.driver.extraClassPath"]
+    tests_server = thrift_connect_app_conf(states[1], connect_port=15002)
+    assert class_path == tests_server["spark.driver.extraClassPath"] == str(launches[0].shim_jar)
+    assert f'-XX:AOTCache="{archive}"' in tests_server["spark.driver.extraJavaOptions"]
 
 
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -178,9 +221,16 @@ def test_local_mode_is_the_application_alone_with_the_embedded_settings(
                 cl.Settings.from_env()
 
 
-def test_down_stops_only_its_own_process_groups_with_their_children(tmp_path: Path) -> None:
+@pytest.mark.parametrize("marker", ["CLUSTER_STATE_DIR", "SPARK_CONF_DIR before stop 58"])
+def test_down_stops_only_its_own_process_groups_with_their_children(
+    tmp_path: Path, marker: str
+) -> None:
     settings = replace(cl.Settings(state_dir=tmp_path / "ours"), stop_timeout=1.0)
-    env = dict(os.environ, SPARK_CONF_DIR=str(settings.state_dir / "conf"))
+    if marker == "CLUSTER_STATE_DIR":  # with the archive, the application's conf is shared
+        env = dict(os.environ, CLUSTER_STATE_DIR=str(settings.state_dir), SPARK_CONF_DIR="/x")
+    else:
+        env = dict(os.environ, SPARK_CONF_DIR=str(settings.state_dir / "conf"))
+        env.pop("CLUSTER_STATE_DIR", None)
     # A leader that ignores SIGTERM (so SIGKILL is needed) with a child in its group.
     script = "trap '' TERM; sleep 60 & sleep 60; wait"
     proc = subprocess.Popen(["bash", "-c", script], env=env, start_new_session=True)
@@ -393,6 +443,24 @@ def test_every_cluster_jvm_gets_the_jvm_options(cluster: Cluster) -> None:
         time.sleep(1)
     assert found == expected
     assert executors >= 1
+    (driver,) = [pid for pid in cl.group_members(cluster.pgids()) if _is_driver(pid)]
+    _assert_started_from_the_server_archive(driver)
+
+
+def _is_driver(pid: int) -> bool:
+    jvm = _jvm_main_class(pid)
+    return jvm is not None and jvm[0] == DRIVER
+
+
+def _assert_started_from_the_server_archive(pid: int) -> None:
+    """The application's JVM mapped the servers' class archive (`make test` builds it first):
+    its class path, options and log4j file are the ones it was recorded with."""
+    archive = server_archive.configured_archive()
+    assert archive is not None and archive.exists(), (
+        f"no server archive at {archive}: `make server-archive` builds it"
+    )
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert str(archive) in maps, f"pid {pid} did not map {archive}"
 
 
 @pytest.mark.cluster
@@ -421,6 +489,11 @@ def test_local_mode_serves_thrift_and_connect_from_one_jvm(tmp_path: Path) -> No
         assert [main for main, _ in jvms] == [DRIVER]
         args = jvms[0][1]
         assert args[args.index("--master") + 1] == "local[*]" and "-Xmx1g" in args
+        (driver,) = [pid for pid in cl.group_members(pgids) if _is_driver(pid)]
+        _assert_started_from_the_server_archive(driver)
+        # Its log4j file is still the state folder's (the class path's conf folder is empty).
+        log4j = settings.state_dir / "conf" / "log4j2.properties"
+        assert f"-Dlog4j2.configurationFile={log4j}" in args
         server.thrift("create table default.from_thrift using parquet as select 42 as answer")
         spark = server.connect()
         try:

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spark_analytics.cluster.archive import launch
 from spark_analytics.cluster.commands import SESSION_RESOURCES, jvm_options
 from spark_analytics.cluster.config import CONNECT_PLUGIN
-from spark_analytics.cluster.hive_shim import shim_jar_path, write_shim_jar
 from spark_analytics.settings import (
     ENGINE_CONF,
     LOOPBACK,
@@ -38,6 +38,7 @@ def port_open(port: int) -> bool:
 def thrift_connect_app_conf(state: Path, connect_port: int) -> dict[str, str]:
     """The test server's Spark conf: the project's SQL, shuffle, loopback and metastore settings
     (spark_analytics.settings), as the cluster's application gets them, then this server's own."""
+    server = launch(state)
     return {
         **sql_conf(),
         **ENGINE_CONF,
@@ -46,11 +47,14 @@ def thrift_connect_app_conf(state: Path, connect_port: int) -> dict[str, str]:
         "spark.plugins": CONNECT_PLUGIN,
         "spark.connect.grpc.binding.address": LOOPBACK,
         "spark.connect.grpc.binding.port": str(connect_port),
-        # SPARK_JVM_OPTIONS (scripts/in_env.sh), as the cluster's driver gets them.
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {jvm_options()}".strip(),
+        # SPARK_JVM_OPTIONS (scripts/in_env.sh) and the class archive, as the cluster's driver
+        # gets them.
+        "spark.driver.extraJavaOptions": " ".join(
+            filter(None, [f"-Dderby.system.home={state}", jvm_options(), server.java_options])
+        ),
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "2",
-        "spark.driver.extraClassPath": str(write_shim_jar(shim_jar_path(state))),
+        "spark.driver.extraClassPath": str(server.shim_jar),
     }
 
 
@@ -69,6 +73,9 @@ def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
     confs = thrift_connect_app_conf(state, connect_port)
+    conf_dir = launch(state).conf_dir  # the class archive's (empty) one, when it has one
+    if conf_dir is not None:
+        env["SPARK_CONF_DIR"] = str(conf_dir)
     cmd = [str(spark_home / "bin" / "spark-submit"), "--master", "local[2]"]
     cmd += ["--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"]
     for key, value in confs.items():
