@@ -54,10 +54,13 @@ USE_OPTIONS = {
 _WORKLOAD_FLAG = "--workload"
 
 
-def _spark_jars() -> list[str]:
+def spark_jars() -> list[str]:
+    """pyspark's jars as the JVM checks them against an archive: name, size, modification time
+    (a reinstall of the same version makes an archive stale too)."""
     import pyspark
 
-    return sorted(p.name for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar"))
+    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("*.jar"))
+    return [f"{jar.name} {jar.stat().st_size} {jar.stat().st_mtime_ns}" for jar in jars]
 
 
 def stamp(java_home: str, conf_dir: str) -> str:
@@ -73,7 +76,7 @@ def stamp(java_home: str, conf_dir: str) -> str:
     ).stderr
     settings = json.dumps(session_conf({}), sort_keys=True)  # defaults only: no caller's env
     workload = Path(__file__).read_text()
-    parts = [java, pyspark.__version__, conf_dir, *_spark_jars(), settings, workload]
+    parts = [java, pyspark.__version__, conf_dir, *spark_jars(), settings, workload]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -148,12 +151,15 @@ def build(archive: Path, wanted: str, record: Callable[[Path], None]) -> bool:
             return False
         for legacy in ("driver.stamp", "driver.partial"):  # names used before stop 27
             (archive.parent / legacy).unlink(missing_ok=True)
+        # What an interrupted recording left (the JVM's `.config` file beside a partial).
+        for leftover in archive.parent.glob(f"{archive.stem}.*.partial{archive.suffix}*"):
+            leftover.unlink(missing_ok=True)
         partial = archive.with_name(f"{archive.stem}.{os.getpid()}.partial{archive.suffix}")
-        partial.unlink(missing_ok=True)
         try:
             record(partial)
         except BaseException:
-            partial.unlink(missing_ok=True)
+            for written in (partial, partial.with_name(partial.name + ".config")):
+                written.unlink(missing_ok=True)
             raise
         os.replace(partial, archive)
         stamp_file.write_text(wanted)

@@ -21,16 +21,18 @@ changes.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from spark_analytics import jvm_archive
+from spark_analytics.cluster.config import ClusterError
 from spark_analytics.cluster.hive_shim import (
     SHIM_JAR_NAME,
     shim_jar_bytes,
@@ -48,11 +50,17 @@ RECORD_WORKLOAD_FLAG = "--record-workload"
 @dataclass(frozen=True)
 class Launch:
     """How a server JVM is started: its shim jar (first on its class path), its SPARK_CONF_DIR
-    (None: the caller's own) and the archive's JVM options (empty without one)."""
+    (None: not changed from what its caller gives it) and the archive's JVM options (empty
+    without one)."""
 
     shim_jar: Path
     conf_dir: Path | None
     java_options: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The server process's environment on top of its caller's: the archive's conf folder."""
+        return {"SPARK_CONF_DIR": str(self.conf_dir)} if self.conf_dir else {}
 
 
 def configured_archive() -> Path | None:
@@ -74,6 +82,10 @@ def launch(state_dir: Path, log4j_file: Path | None = None) -> Launch:
     recording = os.environ.get(_RECORDING_ENV, "").strip()
     if archive is None or not (recording or archive.exists()):
         return Launch(write_shim_jar(shim_jar_path(state_dir)), None, "")
+    if archive.suffix not in jvm_archive.USE_OPTIONS:
+        raise ClusterError(
+            f"{SERVER_ARCHIVE_ENV}={archive}: expected a .aot (Java 25+) or .jsa archive, or empty"
+        )
     folder = class_path_dir(archive)
     conf_dir = folder / "conf"
     conf_dir.mkdir(parents=True, exist_ok=True)
@@ -87,15 +99,18 @@ def launch(state_dir: Path, log4j_file: Path | None = None) -> Launch:
     return Launch(write_shim_jar(folder / "jars" / SHIM_JAR_NAME), conf_dir, options)
 
 
-def stamp(java_home: str) -> str:
-    """What the archive depends on: the JVM build, pyspark's jars, the shim, the workload."""
+def stamp(archive: Path, java_home: str) -> str:
+    """What the archive depends on: the JVM build, pyspark's jars and the shim jar as the JVM
+    checks them (name, size, time), and the workload."""
     java = subprocess.run(
         [f"{java_home}/bin/java", "-version"], capture_output=True, text=True, check=True
     ).stderr
     import pyspark
 
-    jars = sorted(p.name for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar"))
-    parts = [java, pyspark.__version__, *jars, shim_jar_bytes().hex(), Path(__file__).read_text()]
+    shim = write_shim_jar(class_path_dir(archive) / "jars" / SHIM_JAR_NAME)
+    shim_signature = f"{shim_jar_bytes().hex()} {shim.stat().st_mtime_ns}"
+    workload = repr(_THRIFT_WORKLOAD) + inspect.getsource(record_workload)
+    parts = [java, pyspark.__version__, *jvm_archive.spark_jars(), shim_signature, workload]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -151,40 +166,56 @@ def record_workload(state: Path) -> None:
     connect_query(settings, "select id % 3 as k, count(*) from range(100) group by id % 3")
 
 
-def _record(partial: Path) -> None:
-    """Start a local-mode server that records ``partial``, run the workload, stop it."""
+def _record(partial: Path, archive: Path) -> None:
+    """Start a local-mode server that records ``partial``, run the workload, stop it. The server
+    runs in a folder beside the archive, so an interrupted recording's server is stopped by the
+    next one."""
     from spark_analytics.cluster.processes import free_port
 
-    with tempfile.TemporaryDirectory(prefix="server-archive-") as state:
-        thrift = free_port()
-        connect = free_port({thrift})
-        ui = free_port({thrift, connect})
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("CLUSTER_", "SPARK_T"))},
-            "CLUSTER_STATE_DIR": state,
-            "CLUSTER_WORKERS": "0",
-            "SPARK_THRIFT_PORT": str(thrift),
-            "SPARK_THRIFT_AUTH": "NONE",
-            "SPARK_CONNECT_PORT": str(connect),
-            "CLUSTER_APP_UI_PORT": str(ui),
-            _RECORDING_ENV: str(partial),
-        }
-        cluster = [sys.executable, "-m", "spark_analytics.cluster"]
-        steps = [
-            cluster + ["up"],
-            cluster + ["archive", RECORD_WORKLOAD_FLAG, state],
-        ]
-        try:
-            for step in steps:
-                done = subprocess.run(step, env=env, capture_output=True, text=True, check=False)
-                if done.returncode != 0:
-                    output = (done.stdout + done.stderr)[-4000:]
-                    raise SystemExit(f"server archive: {' '.join(step[2:4])} failed:\n{output}")
-            _stop_and_wait(Path(state))
-        finally:
-            subprocess.run(cluster + ["down"], env=env, capture_output=True, check=False)
-    if not partial.exists():
-        raise SystemExit(f"the server JVM wrote no archive to {partial}")
+    state = archive.with_name(archive.name + ".recording")
+    thrift = free_port()
+    connect = free_port({thrift})
+    ui = free_port({thrift, connect})
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("CLUSTER_", "SPARK_THRIFT_", "SPARK_CONNECT_"))
+    }
+    env = {
+        **kept,
+        "CLUSTER_STATE_DIR": str(state),
+        "CLUSTER_WORKERS": "0",
+        "SPARK_MASTER": "local[*]",  # local mode whatever the caller's embedded session says
+        "CLUSTER_DRIVER_MEMORY": "1g",
+        "SPARK_THRIFT_PORT": str(thrift),
+        "SPARK_THRIFT_AUTH": "NONE",
+        "SPARK_CONNECT_PORT": str(connect),
+        "CLUSTER_APP_UI_PORT": str(ui),
+        _RECORDING_ENV: str(partial),
+    }
+    cluster = [sys.executable, "-m", "spark_analytics.cluster"]
+    down = cluster + ["down"]
+    subprocess.run(down, env=env, capture_output=True, check=False)  # an interrupted one's
+    shutil.rmtree(state, ignore_errors=True)
+    steps = [cluster + ["up"], cluster + ["archive", RECORD_WORKLOAD_FLAG, str(state)]]
+    try:
+        for step in steps:
+            done = subprocess.run(step, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                output = (done.stdout + done.stderr)[-4000:]
+                raise SystemExit(f"server archive: {' '.join(step[3:5])} failed:\n{output}")
+        _stop_and_wait(state)
+        log = (state / "logs" / "thriftserver.log").read_text(errors="replace")
+    finally:
+        stopped = subprocess.run(down, env=env, capture_output=True, text=True, check=False)
+    if stopped.returncode != 0:
+        raise SystemExit(f"server archive: the recording server did not stop:\n{stopped.stderr}")
+    shutil.rmtree(state, ignore_errors=True)
+    # The JVM reports a failed assembly in its log and may still leave a file behind.
+    if not partial.exists() or (
+        partial.suffix == ".aot" and "AOTCache creation is complete" not in log
+    ):
+        raise SystemExit(f"the server JVM wrote no archive to {partial}:\n{log[-3000:]}")
 
 
 def _stop_and_wait(state: Path, timeout: float = 600.0) -> None:
@@ -208,6 +239,9 @@ def build() -> str:
     archive = configured_archive()
     if archive is None:
         return f"server archive: {SERVER_ARCHIVE_ENV} is empty, nothing to build"
-    if jvm_archive.build(archive, stamp(os.environ["JAVA_HOME"]), _record):
+    from spark_analytics.cluster.commands import java_home  # it imports this module
+
+    wanted = stamp(archive, java_home())
+    if jvm_archive.build(archive, wanted, lambda partial: _record(partial, archive)):
         return f"server archive: built {archive} ({archive.stat().st_size // 2**20} MiB)"
     return f"server archive: {archive} is current"

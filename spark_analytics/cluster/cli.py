@@ -74,12 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write the Hive class jar a Spark 4 Thrift Server needs (see hive_shim) into DIR",
     )
     shim.add_argument("dir", type=Path, help="folder for the jar (e.g. your Spark's jars/)")
-    recorded = sub.add_parser(
+    archive_command = sub.add_parser(
         "archive",
         help="build the servers' class archive ($SPARK_SERVER_ARCHIVE) unless it is current "
         "(see spark_analytics.cluster.archive)",
     )
-    recorded.add_argument(archive.RECORD_WORKLOAD_FLAG, type=Path, help=argparse.SUPPRESS)
+    archive_command.add_argument(archive.RECORD_WORKLOAD_FLAG, type=Path, help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "beeline":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

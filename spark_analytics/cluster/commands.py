@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from spark_analytics.cluster.archive import Launch, launch
+from spark_analytics.cluster.archive import Launch
+from spark_analytics.cluster.archive import launch as archive_launch
 from spark_analytics.cluster.config import (
     BEELINE_CLASS,
     CONNECT_PLUGIN,
@@ -72,9 +73,8 @@ def process_env(settings: Settings) -> dict[str, str]:
             # The master's REST submission server (port 6066) is not needed: keep it closed.
             "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
             "SPARK_CONF_DIR": str(settings.state_dir / "conf"),
-            # Which cluster a process belongs to (`down` checks it before signalling a pid).
-            "CLUSTER_STATE_DIR": str(settings.state_dir),
             "SPARK_LOG_DIR": str(settings.log_dir),
+            # Also which cluster a process belongs to: `down` checks it before signalling a pid.
             "SPARK_PID_DIR": str(settings.state_dir),
             "SPARK_LOCAL_DIRS": str(settings.state_dir / "local"),
             "SPARK_WORKER_DIR": str(settings.state_dir / "work"),
@@ -120,7 +120,7 @@ def worker_command(settings: Settings, index: int) -> list[str]:
     )
 
 
-def app_conf(settings: Settings) -> dict[str, str]:
+def app_conf(settings: Settings, launch: Launch | None = None) -> dict[str, str]:
     """Spark conf of the Thrift + Connect application (one driver, executors on the workers;
     in local mode, no executors: the driver runs the tasks).
 
@@ -165,7 +165,7 @@ def app_conf(settings: Settings) -> dict[str, str]:
     # First on the driver's class path, before any user entries (see hive_shim).
     user_class_path = conf.get("spark.driver.extraClassPath")
     conf["spark.driver.extraClassPath"] = os.pathsep.join(
-        filter(None, [str(server_launch(settings).shim_jar), user_class_path])
+        filter(None, [str((launch or server_launch(settings)).shim_jar), user_class_path])
     )
     return conf
 
@@ -173,7 +173,7 @@ def app_conf(settings: Settings) -> dict[str, str]:
 def server_launch(settings: Settings) -> Launch:
     """The application's shim jar, conf folder and class archive (spark_analytics.cluster.archive);
     its log4j file is the one `up` writes."""
-    return launch(settings.state_dir, settings.state_dir / "conf" / "log4j2.properties")
+    return archive_launch(settings.state_dir, settings.state_dir / "conf" / "log4j2.properties")
 
 
 # One resources folder per session, as in Hive's default (Hive expands ${hive.session.id}):
@@ -207,7 +207,10 @@ def hive_conf(settings: Settings) -> dict[str, str]:
     }
 
 
-def app_command(settings: Settings) -> list[str]:
+def app_command(settings: Settings, launch: Launch | None = None) -> list[str]:
+    """``launch``: the application's class path and archive (computed once by `up`: the archive
+    may appear between two calls)."""
+    launch = launch or server_launch(settings)
     cmd = [
         str(SPARK_HOME / "bin" / "spark-submit"),
         "--class",
@@ -220,9 +223,9 @@ def app_command(settings: Settings) -> list[str]:
         settings.driver_memory,
         "--driver-java-options",
         f"-Dderby.system.home={settings.state_dir} -Djava.net.preferIPv4Stack=true "
-        + server_launch(settings).java_options,
+        + launch.java_options,
     ]
-    for key, value in app_conf(settings).items():
+    for key, value in app_conf(settings, launch).items():
         cmd += ["--conf", f"{key}={value}"]
     cmd.append("spark-internal")
     for key, value in hive_conf(settings).items():

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from spark_analytics import progress
-from spark_analytics.cluster.archive import Launch
 from spark_analytics.cluster.commands import (
     app_command,
     hive_dirs,
@@ -178,6 +177,7 @@ def up(settings: Settings) -> list[Component]:
             f"(thrift {LOOPBACK}:{settings.thrift_port}, connect {settings.connect_url})"
         )
         token = new_token(settings)  # per cluster; clients read it from the 0600 file
+        launch = server_launch(settings)  # once: the class archive may appear meanwhile
         # Only this one: Hive creates the others itself (the root scratch folder with the
         # 0733 mode it insists on).
         hive_dirs(settings)["hive.exec.local.scratchdir"].mkdir(parents=True, exist_ok=True)
@@ -185,9 +185,9 @@ def up(settings: Settings) -> list[Component]:
             spawn(
                 settings,
                 "thriftserver",
-                app_command(settings),
+                app_command(settings, launch),
                 [settings.thrift_port, settings.connect_port, settings.app_ui_port],
-                extra_env={**server_env(token), **_conf_dir_env(server_launch(settings))},
+                extra_env={**server_env(token), **launch.env},
             )
         )
         write_state(settings, components)
@@ -220,11 +220,6 @@ def up(settings: Settings) -> list[Component]:
     return components
 
 
-def _conf_dir_env(launch: Launch) -> dict[str, str]:
-    """The application's SPARK_CONF_DIR when its class archive names one (an empty folder)."""
-    return {"SPARK_CONF_DIR": str(launch.conf_dir)} if launch.conf_dir else {}
-
-
 def _environ(pid: int) -> list[str]:
     try:
         return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
@@ -234,16 +229,11 @@ def _environ(pid: int) -> list[str]:
 
 def owned_groups(settings: Settings, components: list[Component]) -> list[int]:
     """Process groups of `components` that are still ours: some member has this cluster's
-    CLUSTER_STATE_DIR in its environment, or its SPARK_CONF_DIR (what a cluster started before
-    stop 58 has), which guards against pids reused since a stale state file."""
-    markers = {
-        f"CLUSTER_STATE_DIR={settings.state_dir}",
-        f"SPARK_CONF_DIR={settings.state_dir / 'conf'}",
-    }
+    SPARK_PID_DIR in its environment, which only `process_env` sets (guards against pids reused
+    since a stale state file)."""
+    marker = f"SPARK_PID_DIR={settings.state_dir}"
     return [
-        c.pid
-        for c in components
-        if any(markers & set(_environ(pid)) for pid in group_members([c.pid]))
+        c.pid for c in components if any(marker in _environ(pid) for pid in group_members([c.pid]))
     ]
 
 

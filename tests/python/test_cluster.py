@@ -30,6 +30,7 @@ from spark_analytics.cluster.security import connect_url, read_token
 from spark_analytics.settings import ENV_DEFAULTS, session_conf
 from spark_analytics.warehouse import table_path as published_path
 from tests.python.dbt_project import CONNECT_MODE_VARIABLES, DbtProject, failure_report
+from tests.python.thrift_app import assert_started_from_the_server_archive
 
 REPO = Path(__file__).resolve().parents[2]
 IN_ENV = str(REPO / "scripts" / "in_env.sh")
@@ -221,16 +222,9 @@ def test_local_mode_is_the_application_alone_with_the_embedded_settings(
                 cl.Settings.from_env()
 
 
-@pytest.mark.parametrize("marker", ["CLUSTER_STATE_DIR", "SPARK_CONF_DIR before stop 58"])
-def test_down_stops_only_its_own_process_groups_with_their_children(
-    tmp_path: Path, marker: str
-) -> None:
+def test_down_stops_only_its_own_process_groups_with_their_children(tmp_path: Path) -> None:
     settings = replace(cl.Settings(state_dir=tmp_path / "ours"), stop_timeout=1.0)
-    if marker == "CLUSTER_STATE_DIR":  # with the archive, the application's conf is shared
-        env = dict(os.environ, CLUSTER_STATE_DIR=str(settings.state_dir), SPARK_CONF_DIR="/x")
-    else:
-        env = dict(os.environ, SPARK_CONF_DIR=str(settings.state_dir / "conf"))
-        env.pop("CLUSTER_STATE_DIR", None)
+    env = {**os.environ, **cl.process_env(settings)}  # the marker `down` looks for
     # A leader that ignores SIGTERM (so SIGKILL is needed) with a child in its group.
     script = "trap '' TERM; sleep 60 & sleep 60; wait"
     proc = subprocess.Popen(["bash", "-c", script], env=env, start_new_session=True)
@@ -444,23 +438,12 @@ def test_every_cluster_jvm_gets_the_jvm_options(cluster: Cluster) -> None:
     assert found == expected
     assert executors >= 1
     (driver,) = [pid for pid in cl.group_members(cluster.pgids()) if _is_driver(pid)]
-    _assert_started_from_the_server_archive(driver)
+    assert_started_from_the_server_archive(driver)
 
 
 def _is_driver(pid: int) -> bool:
     jvm = _jvm_main_class(pid)
     return jvm is not None and jvm[0] == DRIVER
-
-
-def _assert_started_from_the_server_archive(pid: int) -> None:
-    """The application's JVM mapped the servers' class archive (`make test` builds it first):
-    its class path, options and log4j file are the ones it was recorded with."""
-    archive = server_archive.configured_archive()
-    assert archive is not None and archive.exists(), (
-        f"no server archive at {archive}: `make server-archive` builds it"
-    )
-    maps = Path(f"/proc/{pid}/maps").read_text()
-    assert str(archive) in maps, f"pid {pid} did not map {archive}"
 
 
 @pytest.mark.cluster
@@ -490,7 +473,7 @@ def test_local_mode_serves_thrift_and_connect_from_one_jvm(tmp_path: Path) -> No
         args = jvms[0][1]
         assert args[args.index("--master") + 1] == "local[*]" and "-Xmx1g" in args
         (driver,) = [pid for pid in cl.group_members(pgids) if _is_driver(pid)]
-        _assert_started_from_the_server_archive(driver)
+        assert_started_from_the_server_archive(driver)
         # Its log4j file is still the state folder's (the class path's conf folder is empty).
         log4j = settings.state_dir / "conf" / "log4j2.properties"
         assert f"-Dlog4j2.configurationFile={log4j}" in args

@@ -9,6 +9,7 @@ driver's Spark and Hive classes came from.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -118,3 +119,15 @@ def test_a_change_of_the_default_settings_rebuilds_the_archive(
     assert jvm_archive.stamp(java_home, conf_dir) == current
     monkeypatch.setitem(settings.ENGINE_CONF, "spark.shuffle.sort.bypassMergeThreshold", "200")
     assert jvm_archive.stamp(java_home, conf_dir) != current
+
+
+def test_drivers_and_servers_are_handed_their_archives_alike() -> None:
+    """The drivers' archive options live in scripts/in_env.sh, the servers' in
+    jvm_archive.USE_OPTIONS (spark_analytics/cluster/archive.py): the same flags, the same kind."""
+    archive = _archive_path()
+    submit_args = shlex.split(_in_env("PYSPARK_SUBMIT_ARGS"))
+    driver_options = shlex.split(submit_args[submit_args.index("--conf") + 1].partition("=")[2])
+    wanted = shlex.split(jvm_archive.USE_OPTIONS[archive.suffix].format(path=archive))
+    assert [option for option in wanted if option not in driver_options] == []
+    server_archive = Path(_in_env("SPARK_SERVER_ARCHIVE"))
+    assert server_archive.suffix == archive.suffix and server_archive.parent == archive.parent

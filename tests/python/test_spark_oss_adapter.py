@@ -31,7 +31,11 @@ from tests.python import warm_dbt
 from tests.python.dbt_project import DbtProject
 from tests.python.spark_oss_fixture import RAW_ORDERS, SCHEMA, write_project
 from tests.python.stale_jvm import fake_jvm, orphaned_lock
-from tests.python.thrift_app import port_open, start_thrift_connect_app
+from tests.python.thrift_app import (
+    assert_started_from_the_server_archive,
+    port_open,
+    start_thrift_connect_app,
+)
 
 # --- unit: metastore lock ---------------------------------------------------------------------
 
@@ -866,6 +870,7 @@ def test_thrift_target_python_models_via_spark_connect(tmp_path: Path) -> None:
             assert server.poll() is None, (server_state / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "Thrift/Connect server did not start in 300 s"
             time.sleep(2)
+        assert_started_from_the_server_archive(server.pid)  # spark-submit execs the JVM
         project = write_project(tmp_path / "project")
         (project / "profiles.yml").write_text(
             CLUSTER_PROFILE.format(thrift_port=thrift_port, connect_port=connect_port)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spark_analytics.cluster.archive import launch
+from spark_analytics.cluster.archive import Launch, configured_archive, launch
 from spark_analytics.cluster.commands import SESSION_RESOURCES, jvm_options
 from spark_analytics.cluster.config import CONNECT_PLUGIN
 from spark_analytics.settings import (
@@ -35,10 +35,13 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def thrift_connect_app_conf(state: Path, connect_port: int) -> dict[str, str]:
+def thrift_connect_app_conf(
+    state: Path, connect_port: int, server: Launch | None = None
+) -> dict[str, str]:
     """The test server's Spark conf: the project's SQL, shuffle, loopback and metastore settings
-    (spark_analytics.settings), as the cluster's application gets them, then this server's own."""
-    server = launch(state)
+    (spark_analytics.settings), as the cluster's application gets them, then this server's own
+    (``server``: its class path and archive, spark_analytics.cluster.archive)."""
+    server = server or launch(state)
     return {
         **sql_conf(),
         **ENGINE_CONF,
@@ -72,10 +75,9 @@ def start_thrift_connect_app(state: Path, thrift_port: int, connect_port: int) -
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
-    confs = thrift_connect_app_conf(state, connect_port)
-    conf_dir = launch(state).conf_dir  # the class archive's (empty) one, when it has one
-    if conf_dir is not None:
-        env["SPARK_CONF_DIR"] = str(conf_dir)
+    server = launch(state)  # once: the class archive may appear meanwhile
+    env.update(server.env)
+    confs = thrift_connect_app_conf(state, connect_port, server)
     cmd = [str(spark_home / "bin" / "spark-submit"), "--master", "local[2]"]
     cmd += ["--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"]
     for key, value in confs.items():
@@ -97,3 +99,15 @@ def wait_until_serving(server: Any, state: Path, *ports: int, timeout: float = 3
         assert server.poll() is None, (state / "server.log").read_text()[-3000:]
         assert time.monotonic() < deadline, f"Thrift/Connect server did not start in {timeout} s"
         time.sleep(2)
+
+
+def assert_started_from_the_server_archive(pid: int) -> None:
+    """The server JVM ``pid`` mapped the servers' class archive (`make test` builds it first):
+    its class path and options are the ones it was recorded with. Nothing to check when
+    SPARK_SERVER_ARCHIVE is empty (the archive turned off)."""
+    archive = configured_archive()
+    if archive is None:
+        return
+    assert archive.exists(), f"no server archive at {archive}: `make server-archive` builds it"
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert str(archive.resolve()) in maps, f"pid {pid} did not map {archive}"
