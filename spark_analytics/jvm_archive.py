@@ -63,6 +63,13 @@ def spark_jars() -> list[str]:
     return [f"{jar.name} {jar.stat().st_size} {jar.stat().st_mtime_ns}" for jar in jars]
 
 
+def java_build(java_home: str) -> str:
+    """What `java -version` says: an archive is for one JVM build."""
+    return subprocess.run(
+        [f"{java_home}/bin/java", "-version"], capture_output=True, text=True, check=True
+    ).stderr
+
+
 def stamp(java_home: str, conf_dir: str) -> str:
     """What the archive depends on: the JVM build, pyspark, the driver's class path, and what
     it was recorded with (the session's default settings, e.g. the shuffle writer, which decide
@@ -71,9 +78,7 @@ def stamp(java_home: str, conf_dir: str) -> str:
 
     from spark_analytics.settings import session_conf
 
-    java = subprocess.run(
-        [f"{java_home}/bin/java", "-version"], capture_output=True, text=True, check=True
-    ).stderr
+    java = java_build(java_home)
     settings = json.dumps(session_conf({}), sort_keys=True)  # defaults only: no caller's env
     workload = Path(__file__).read_text()
     parts = [java, pyspark.__version__, conf_dir, *spark_jars(), settings, workload]

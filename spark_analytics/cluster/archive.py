@@ -102,14 +102,12 @@ def launch(state_dir: Path, log4j_file: Path | None = None) -> Launch:
 def stamp(archive: Path, java_home: str) -> str:
     """What the archive depends on: the JVM build, pyspark's jars and the shim jar as the JVM
     checks them (name, size, time), and the workload."""
-    java = subprocess.run(
-        [f"{java_home}/bin/java", "-version"], capture_output=True, text=True, check=True
-    ).stderr
     import pyspark
 
     shim = write_shim_jar(class_path_dir(archive) / "jars" / SHIM_JAR_NAME)
     shim_signature = f"{shim_jar_bytes().hex()} {shim.stat().st_mtime_ns}"
     workload = repr(_THRIFT_WORKLOAD) + inspect.getsource(record_workload)
+    java = jvm_archive.java_build(java_home)
     parts = [java, pyspark.__version__, *jvm_archive.spark_jars(), shim_signature, workload]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
