@@ -309,6 +309,20 @@ from {{ ref('stg_orders') }}
 {{ config(materialized='table') }}
 select {{ python_udf('no_such_udf') }}(1) as x
 """,
+    # What the relation cache's listing (SparkOssAdapter.list_relations_without_caching) finds:
+    # get_relation lists a schema that dbt has not cached, as the cache does.
+    "macros/relation_kinds.sql": """
+{% macro relation_kinds(schema, names) %}
+  {% do run_query('create or replace temporary view listed_temp_view as select 1 as x') %}
+  {% for name in names %}
+    {% set found = adapter.get_relation(database=none, schema=schema, identifier=name) %}
+    {% set information = (found.information if found else none) or '' %}
+    {% set provider = modules.re.search('Provider: *([A-Za-z]+)', information) %}
+    {{ print('kind ' ~ name ~ ': ' ~ (found.type if found else 'none')
+             ~ (' ' ~ provider.group(1) if provider else '')) }}
+  {% endfor %}
+{% endmacro %}
+""",
     "models/udf_in_view_model.sql": """
 select {{ python_udf('normalize_merchant_name') }}('x') as x
 """,

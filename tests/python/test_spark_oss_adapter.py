@@ -555,6 +555,41 @@ def test_meta_cache_serves_later_models_of_the_run_from_memory(
     assert "cache lazy table" not in log.replace(f"cache lazy table {SCHEMA}.orders_cached", "")
 
 
+def test_the_relation_cache_lists_names_and_kinds_in_two_statements(
+    two_builds: dict[str, Any],
+) -> None:
+    """dbt's relation cache learns a schema's relations from `show tables` and `show views`
+    (SparkOssAdapter.list_relations_without_caching), not from `show table extended`: a view is
+    a view, a table is described for its provider, a temporary view is no relation of the
+    schema, and a schema that does not exist has none."""
+    log = re.sub(r"\s+", " ", two_builds["log"])
+    assert log.count(f"show views in {SCHEMA}") == 2  # once per build
+    assert "show table extended" not in log
+    state = two_builds["state"]
+    _catalog(
+        state,
+        "create schema if not exists listing_probe",
+        "create or replace view listing_probe.a_view as select 1 as x",
+        "create table if not exists listing_probe.a_table (x int) using parquet",
+    )
+    names = ["a_view", "a_table", "listed_temp_view", "absent"]
+    kinds = {}
+    for schema in ("listing_probe", "no_such_schema"):
+        args = json.dumps({"schema": schema, "names": names})
+        done = _dbt(state / "project", state, "run-operation", "relation_kinds", "--args", args)
+        assert done.returncode == 0, done.stdout[-3000:]
+        kinds[schema] = dict(re.findall(r"kind (\w+): ([\w ]+)", done.stdout))
+    assert kinds == {
+        "listing_probe": {
+            "a_view": "view",
+            "a_table": "table parquet",
+            "listed_temp_view": "none",
+            "absent": "none",
+        },
+        "no_such_schema": dict.fromkeys(names, "none"),
+    }
+
+
 def test_versions_schema_is_created_and_located_once_per_invocation(
     two_builds: dict[str, Any],
 ) -> None:

@@ -11,15 +11,20 @@ from importlib import import_module
 from typing import Any
 
 from dbt_common.contracts.constraints import ConstraintType
+from dbt_common.exceptions import DbtRuntimeError
 from dbt_common.invocation import get_invocation_id
 
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.base.impl import ConstraintSupport
 from dbt.adapters.base.meta import available
-from dbt.adapters.base.relation import AdapterTrackingRelationInfo
+from dbt.adapters.base.relation import AdapterTrackingRelationInfo, BaseRelation, InformationSchema
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
-from dbt.adapters.spark.impl import SparkAdapter
+from dbt.adapters.spark.impl import (
+    SCHEMA_NOT_FOUND_MESSAGES,
+    TABLE_OR_VIEW_NOT_FOUND_MESSAGES,
+    SparkAdapter,
+)
 from dbt.adapters.spark_oss.connections import SparkOssConnectionManager, start_session_early
 from dbt.adapters.spark_oss.python_submissions import (
     SparkOssPythonJobHelper,
@@ -35,6 +40,8 @@ logger = AdapterLogger("SparkOss")
 # (the tests' warm runner) asks afresh in its next command. dbt's model threads share it.
 _invocation_facts: tuple[str, dict[str, str]] = ("", {})
 _invocation_facts_lock = threading.Lock()
+# dbt-spark's: a schema listed while it does not exist has no relations.
+NOT_FOUND_MESSAGES = SCHEMA_NOT_FOUND_MESSAGES + TABLE_OR_VIEW_NOT_FOUND_MESSAGES
 
 
 # The dbt commands that run statements (dbt's flags.WHICH; `dbt retry` carries the retried
@@ -103,6 +110,53 @@ class SparkOssAdapter(SparkAdapter):
     def python_submission_helpers(self) -> dict[str, builtins.type[PythonJobHelper]]:
         # Databricks helpers are dropped on purpose: they need a Databricks workspace.
         return {SESSION_SUBMISSION: SparkOssPythonJobHelper}
+
+    def list_relations_without_caching(self, schema_relation: BaseRelation) -> list[BaseRelation]:
+        """The relations of a schema for dbt's relation cache: names and kinds from two metastore
+        listings (``show tables``, ``show views``), the tables then described one by one.
+
+        dbt-spark lists them with ``show table extended``, which loads every relation's full
+        metadata (0.1 to 0.8 s per schema at the start of every command). The cache needs a
+        name and a kind, and a table's provider (``is_delta``...), which its ``describe`` gives;
+        every model this adapter publishes is a view, so a model schema holds few tables or
+        none. Temporary views (listed in every schema) are left out. The catalog keeps
+        dbt-spark's listing (``_get_one_catalog``): it wants every relation's columns.
+        """
+        kwargs = {"schema_relation": schema_relation}
+        try:
+            tables = self.execute_macro("list_relations_show_tables_without_caching", kwargs=kwargs)
+            views = self.execute_macro("spark_oss_list_views_without_caching", kwargs=kwargs)
+        except DbtRuntimeError as error:
+            message = getattr(error, "msg", "")
+            if any(known in message for known in NOT_FOUND_MESSAGES):
+                return []
+            raise
+        view_names = {row[1].lower() for row in views if not row[2]}
+
+        def information(row: Any) -> tuple[str, str, str]:
+            schema, name, _ = row
+            if name.lower() in view_names:
+                return schema, name, "Type: VIEW\n"
+            return self._get_relation_information_using_describe(row)
+
+        return self._build_spark_relation_list(
+            row_list=[row for row in tables if not row[2]], relation_info_func=information
+        )
+
+    def _get_one_catalog(
+        self, information_schema: InformationSchema, schemas: set[str], used_schemas: Any
+    ) -> Any:
+        """dbt-spark's catalog of one schema, listed with ``show table extended``, whose rows
+        carry every relation's columns (the relation cache holds only names and kinds)."""
+        (schema,) = schemas
+        listing = self.Relation.create(database=information_schema.database, schema=schema)
+        columns: list[dict[str, Any]] = []
+        for relation in SparkAdapter.list_relations_without_caching(self, listing):
+            columns.extend(self._get_columns_for_catalog(relation))
+        import agate
+        from dbt_common.clients.agate_helper import DEFAULT_TYPE_TESTER
+
+        return agate.Table.from_object(columns, column_types=DEFAULT_TYPE_TESTER)
 
     @available
     def spark_oss_remove_orphan_versions(
