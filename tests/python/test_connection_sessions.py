@@ -109,3 +109,27 @@ def test_only_a_query_leaves_a_data_tests_session_to_the_next_one() -> None:
     assert [bool(QUERY.match(comment + sql)) for sql in queries + changes] == [True] * len(
         queries
     ) + [False] * len(changes)
+
+
+def test_a_query_view_keeps_its_analysed_plan_and_the_setting_is_reset(
+    spark: SparkSession,
+) -> None:
+    """What spark_oss_query_view (persist_docs.sql) relies on: a temporary view created while
+    `spark.sql.legacy.storeAnalyzedPlanForView` is set keeps the plan analysed then, so reading
+    it does not resolve what it reads again (here a view changed since still gives the old
+    answer), while one created after the `reset` is analysed anew at each read."""
+    connection = _connection()
+    connection.cursor().execute("create or replace temporary view answer as select 1 as x")
+    connection.cursor().execute("set spark.sql.legacy.storeAnalyzedPlanForView = true")
+    connection.cursor().execute("create or replace temporary view kept as select x from answer")
+    connection.cursor().execute("reset spark.sql.legacy.storeAnalyzedPlanForView")
+    connection.cursor().execute("create or replace temporary view text as select x from answer")
+    connection.cursor().execute("create or replace temporary view answer as select 2 as x")
+    assert (_one(connection, "select x from kept"), _one(connection, "select x from text")) == (
+        1,
+        2,
+    )
+    connection.cursor().execute("set spark.sql.legacy.storeAnalyzedPlanForView")
+    assert [tuple(row) for row in connection.fetchall()] == [
+        ("spark.sql.legacy.storeAnalyzedPlanForView", "false")
+    ]

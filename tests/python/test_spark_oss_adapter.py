@@ -501,8 +501,9 @@ def test_contracted_documented_model_is_checked_once_and_keeps_its_columns_apart
     two_builds: dict[str, Any],
 ) -> None:
     """An enforced contract listing the columns in another order than the query: the table has
-    the contract's order, each column its own values and description, and the query's columns
-    are asked once (dbt's contract check), not again through the docs' temporary view."""
+    the contract's order, each column its own values and description. The model's query is
+    analysed in one statement per build, a temporary view that keeps its plan, which the
+    contract's check, the docs' view and the create read (spark_oss_query_view)."""
     assert two_builds["second_results"]["contracted_orders"]["status"] == "success"
     [described, rows] = _catalog(
         two_builds["state"],
@@ -524,16 +525,28 @@ def test_contracted_documented_model_is_checked_once_and_keeps_its_columns_apart
     )
     got = sorted((r["order_key"], r["ordered_hour"], r["amount"]) for r in rows)
     assert got == expected
-    # dbt asks a query's columns with `... as __dbt_sbq where false limit 0`: per build, once
-    # for the model's query and once for the contract's declared columns.
     events = re.split(r"\n(?=(?:\x1b\[0m)?\d\d:\d\d:\d\d)", two_builds["log"])
-    asked = [
-        event
+    statements = [
+        " ".join(event.split())
         for event in events
-        if "On model.spark_oss_fixture.contracted_orders:" in event and "__dbt_sbq" in event
+        if "On model.spark_oss_fixture.contracted_orders:" in event
     ]
+    with_the_query = [s for s in statements if "cast(amount as double) as amount" in s]
+    assert len(with_the_query) == 2, with_the_query  # one per build
+    assert all(
+        re.search(r"create or replace temporary view \S+__query as", s) for s in with_the_query
+    )
+    # dbt asks a query's columns with `... as __dbt_sbq where false limit 0`: per build, once for
+    # the model's query (its view) and once for the contract's declared columns.
+    asked = [s for s in statements if "__dbt_sbq" in s]
     assert len(asked) == 2 * 2, asked
-    assert not [event for event in asked if "__column_docs" in event]
+    assert len([s for s in asked if re.search(r"select \* from \S+__query", s)]) == 2
+    assert not [s for s in asked if "__column_docs" in s]
+    created = [s for s in statements if "create table" in s]
+    assert len(created) == 2 and all(re.search(r"from \S+__column_docs", s) for s in created)
+    docs_views = [s for s in statements if re.search(r"temporary view \S+__column_docs \(", s)]
+    assert len(docs_views) == 2, docs_views
+    assert all(re.search(r"from \( select \* from \S+__query", s) for s in docs_views)
 
 
 def test_meta_cache_serves_later_models_of_the_run_from_memory(

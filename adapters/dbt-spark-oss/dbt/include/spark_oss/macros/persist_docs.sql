@@ -35,6 +35,32 @@
 {% endmacro %}
 
 
+{#-- A version's query as a session-local temporary view that keeps its analysed plan. A temporary
+     view created in SQL keeps its text, and each statement that reads it analyses the whole
+     query again: the contract's column check, the docs' view and the create were three full
+     analyses of the model's query (each resolving every view and table it reads in the
+     metastore). With the plan kept (`spark.sql.legacy.storeAnalyzedPlanForView`, set for this
+     one statement; the node's session is its own, see SparkOssConnectionManager) the query is
+     analysed once, here, and its readers only add their own projection. Used only within the
+     build, so no reader can see a table change the plan does not. --#}
+{% macro spark_oss_query_view(version, sql) %}
+  {%- set view = api.Relation.create(identifier=version.identifier ~ '__query', type='view')
+        .include(database=false, schema=false) -%}
+  {%- call statement('spark_oss_keep_analysed_plans') -%}
+    set spark.sql.legacy.storeAnalyzedPlanForView = true
+  {%- endcall -%}
+  {%- call statement('spark_oss_query_view') -%}
+    create or replace temporary view {{ view }} as
+    {{ sql }}
+  {%- endcall -%}
+  {%- call statement('spark_oss_keep_analysed_plans') -%}
+    reset spark.sql.legacy.storeAnalyzedPlanForView
+  {%- endcall -%}
+  {% do adapter.spark_oss_remember('temporary views of ' ~ version, view | string) %}
+  {{ return(view) }}
+{% endmacro %}
+
+
 {#-- The column list of a view of a query with `query_columns`, each documented column with its
      description as the comment (matched case-insensitively, as Spark matches names). The one
      rule for views and for the versions' temporary views. --#}
@@ -63,6 +89,8 @@
     as
     {{ sql }}
   {%- endcall -%}
+  {% do adapter.spark_oss_remember('temporary views of ' ~ version,
+        ((adapter.spark_oss_recall('temporary views of ' ~ version) or '') ~ ' ' ~ view) | trim) %}
   {{ return('select * from ' ~ view ~ ' /* ' ~ view ~ ": a temporary view of this model's compiled "
         ~ 'SQL, its column list carrying the column descriptions (persist_docs) */') }}
 {% endmacro %}
@@ -88,14 +116,14 @@
   {%- if config.get('file_format', 'parquet') in ['delta', 'hudi', 'iceberg'] -%}
     {{ return(spark__persist_docs(relation, model, for_relation, for_columns)) }}
   {%- endif -%}
+  {#- The create has run: the temporary views it read are not needed any more. -#}
+  {%- for view in (adapter.spark_oss_recall('temporary views of ' ~ relation) or '').split() -%}
+    {%- call statement('spark_oss_drop_temporary_view') -%}
+      drop view if exists {{ view }}
+    {%- endcall -%}
+  {%- endfor -%}
   {%- set docs = spark_oss_column_docs() if for_columns else {} -%}
   {%- if not docs -%}{{ return(none) }}{%- endif -%}
-  {%- if model.resource_type in ['model', 'snapshot'] -%}
-    {#- The create has run: its temporary view (if it had one) is not needed any more. -#}
-    {%- call statement('spark_oss_drop_column_docs') -%}
-      drop view if exists {{ spark_oss_column_docs_view(relation) }}
-    {%- endcall -%}
-  {%- endif -%}
   {#- What the version's columns carry now: [name, comment] in table order, until the first
       blank or `#` row (partition information follows). -#}
   {%- set described = run_query('describe table ' ~ relation) -%}

@@ -14,18 +14,23 @@
 {%- endmacro %}
 
 
-{#-- dbt-spark's `create table ... as` for plain files, with one analysis of the query fewer: an
-     enforced contract is checked once, on the model's own query (dbt's assertion), and the create
-     reads the contract's columns in its order, so those names are the column list of the docs'
-     temporary view (persist_docs.sql). dbt-spark's create would ask the query for its columns
-     for that view and then check the contract again on the view. The create also checks the
-     contract's constraints on every row it writes (constraints.sql). --#}
+{#-- dbt-spark's `create table ... as` for plain files, analysing the model's query once. When an
+     enforced contract or the docs need the query's columns before the create, the query is a
+     temporary view that keeps its analysed plan (spark_oss_query_view), which the contract's
+     check (dbt's assertion), the docs' temporary view (persist_docs.sql) and the create read.
+     The create reads the contract's columns in its order, so those names are the docs' view's
+     column list. The create also checks the contract's constraints on every row it writes
+     (constraints.sql). --#}
 {% macro spark_oss_create_version_as(relation, compiled_code) -%}
   {%- set sql = compiled_code -%}
   {%- set columns = none -%}
-  {%- if config.get('contract').enforced -%}
-    {{ get_assert_columns_equivalent(compiled_code) }}
-    {%- set sql = spark_oss_contract_checked_select(compiled_code) -%}
+  {%- set contracted = config.get('contract').enforced -%}
+  {%- if contracted or spark_oss_column_docs() -%}
+    {%- set sql = 'select * from ' ~ spark_oss_query_view(relation, compiled_code) -%}
+  {%- endif -%}
+  {%- if contracted -%}
+    {{ get_assert_columns_equivalent(sql) }}
+    {%- set sql = spark_oss_contract_checked_select(sql) -%}
     {%- set columns = [] -%}
     {%- for column in model['columns'].values() -%}
       {#- The name Spark gives the column: the select writes an unquoted name as is. -#}
