@@ -2,7 +2,8 @@
 own (spark_oss adapter, ``connection_session``): what one node sets or creates for itself stays
 with it, so dbt's threads can run nodes side by side; the Python UDFs, the catalog and the cache
 are shared. On a Thrift target a data test that only ran queries leaves its session to the next
-data test of its thread (the adapter's ``QUERY``).
+data test of its thread (the adapter's ``QUERY``). A temporary view created while the
+adapter has Spark keep analysed plans keeps its plan (spark_oss_query_view).
 """
 
 from __future__ import annotations

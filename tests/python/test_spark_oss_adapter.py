@@ -533,6 +533,10 @@ def test_contracted_documented_model_is_checked_once_and_keeps_its_columns_apart
     ]
     with_the_query = [s for s in statements if "cast(amount as double) as amount" in s]
     assert len(with_the_query) == 2, with_the_query  # one per build
+    for query in with_the_query:  # created while Spark keeps a temporary view's plan
+        at = statements.index(query)
+        assert "set spark.sql.legacy.storeAnalyzedPlanForView = true" in statements[at - 1]
+        assert "reset spark.sql.legacy.storeAnalyzedPlanForView" in statements[at + 1]
     assert all(
         re.search(r"create or replace temporary view \S+__query as", s) for s in with_the_query
     )
@@ -568,39 +572,49 @@ def test_meta_cache_serves_later_models_of_the_run_from_memory(
     assert "cache lazy table" not in log.replace(f"cache lazy table {SCHEMA}.orders_cached", "")
 
 
-def test_the_relation_cache_lists_names_and_kinds_in_two_statements(
+def test_the_relation_cache_lists_a_schema_of_views_in_two_statements(
     two_builds: dict[str, Any],
 ) -> None:
-    """dbt's relation cache learns a schema's relations from `show tables` and `show views`
-    (SparkOssAdapter.list_relations_without_caching), not from `show table extended`: a view is
-    a view, a table is described for its provider, a temporary view is no relation of the
-    schema, and a schema that does not exist has none."""
+    """dbt's relation cache learns a schema of views from `show tables` and `show views`
+    (SparkOssAdapter.list_relations_without_caching), not from `show table extended`. A schema
+    that holds a table gets dbt-spark's listing, which knows its provider; a temporary view is
+    no relation of any schema, and a schema that does not exist has none."""
     log = re.sub(r"\s+", " ", two_builds["log"])
-    assert log.count(f"show views in {SCHEMA}") == 2  # once per build
+    for listing in (f"show tables in {SCHEMA} like '*'", f"show views in {SCHEMA}"):
+        assert log.count(listing) == 2  # once per build
     assert "show table extended" not in log
     state = two_builds["state"]
     _catalog(
         state,
-        "create schema if not exists listing_probe",
-        "create or replace view listing_probe.a_view as select 1 as x",
-        "create table if not exists listing_probe.a_table (x int) using parquet",
+        "create schema if not exists only_views",
+        "create or replace view only_views.a_view as select 1 as x",
+        "create schema if not exists with_a_table",
+        "create or replace view with_a_table.a_view as select 1 as x",
+        "create table if not exists with_a_table.a_table (x int) using parquet",
     )
     names = ["a_view", "a_table", "listed_temp_view", "absent"]
-    kinds = {}
-    for schema in ("listing_probe", "no_such_schema"):
+    kinds, statements = {}, {}
+    for schema in ("only_views", "with_a_table", "no_such_schema"):
+        log_file = state / "logs" / "dbt.log"
+        before = log_file.stat().st_size
         args = json.dumps({"schema": schema, "names": names})
         done = _dbt(state / "project", state, "run-operation", "relation_kinds", "--args", args)
         assert done.returncode == 0, done.stdout[-3000:]
         kinds[schema] = dict(re.findall(r"kind (\w+): ([\w ]+)", done.stdout))
+        with log_file.open() as log_text:
+            log_text.seek(before)
+            statements[schema] = re.findall(
+                r"On macro_relation_kinds: /\*.*?\*/\s*(\w+ \w+)", log_text.read(), re.S
+            )
+    none = dict.fromkeys(names, "none")
     assert kinds == {
-        "listing_probe": {
-            "a_view": "view",
-            "a_table": "table parquet",
-            "listed_temp_view": "none",
-            "absent": "none",
-        },
-        "no_such_schema": dict.fromkeys(names, "none"),
+        "only_views": {**none, "a_view": "view"},
+        "with_a_table": {**none, "a_view": "view", "a_table": "table parquet"},
+        "no_such_schema": none,
     }
+    # The macro's temporary view, then the listing (dbt lists a schema once per command).
+    assert statements["only_views"] == ["create or", "show tables", "show views"]
+    assert statements["with_a_table"] == ["create or", "show tables", "show views", "show table"]
 
 
 def test_versions_schema_is_created_and_located_once_per_invocation(

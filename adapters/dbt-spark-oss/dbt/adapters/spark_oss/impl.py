@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ from importlib import import_module
 from typing import Any
 
 from dbt_common.contracts.constraints import ConstraintType
-from dbt_common.exceptions import DbtRuntimeError
+from dbt_common.exceptions import CompilationError, DbtRuntimeError
 from dbt_common.invocation import get_invocation_id
 
 from dbt.adapters.base import PythonJobHelper
@@ -42,6 +43,8 @@ _invocation_facts: tuple[str, dict[str, str]] = ("", {})
 _invocation_facts_lock = threading.Lock()
 # dbt-spark's: a schema listed while it does not exist has no relations.
 NOT_FOUND_MESSAGES = SCHEMA_NOT_FOUND_MESSAGES + TABLE_OR_VIEW_NOT_FOUND_MESSAGES
+# While set, a temporary view created in SQL keeps its analysed plan, not only its text.
+KEEP_ANALYSED_PLANS = "spark.sql.legacy.storeAnalyzedPlanForView"
 
 
 # The dbt commands that run statements (dbt's flags.WHICH; `dbt retry` carries the retried
@@ -112,51 +115,68 @@ class SparkOssAdapter(SparkAdapter):
         return {SESSION_SUBMISSION: SparkOssPythonJobHelper}
 
     def list_relations_without_caching(self, schema_relation: BaseRelation) -> list[BaseRelation]:
-        """The relations of a schema for dbt's relation cache: names and kinds from two metastore
-        listings (``show tables``, ``show views``), the tables then described one by one.
+        """The relations of a schema, for dbt's relation cache.
 
-        dbt-spark lists them with ``show table extended``, which loads every relation's full
-        metadata (0.1 to 0.8 s per schema at the start of every command). The cache needs a
-        name and a kind, and a table's provider (``is_delta``...), which its ``describe`` gives;
-        every model this adapter publishes is a view, so a model schema holds few tables or
-        none. Temporary views (listed in every schema) are left out. The catalog keeps
-        dbt-spark's listing (``_get_one_catalog``): it wants every relation's columns.
+        dbt-spark lists a schema with ``show table extended``, which loads every relation's
+        metadata, at the start of every command (BENCHMARKS.md, stop 59). A schema of views
+        (every model this adapter publishes on plain files is one) is listed from ``show
+        tables`` and ``show views`` instead: the cache needs a name and a kind, and a view's
+        ``information`` is only its kind. A schema that holds a table (a model on delta, iceberg
+        or hudi, whose provider the cache keeps as ``is_delta``...), or that these statements
+        cannot list, gets dbt-spark's listing. Either way temporary views are left out: Spark
+        lists them in every schema, with no namespace. The catalog keeps dbt-spark's listing
+        (``_get_one_catalog``): its rows carry every relation's columns.
         """
         kwargs = {"schema_relation": schema_relation}
         try:
             tables = self.execute_macro("list_relations_show_tables_without_caching", kwargs=kwargs)
             views = self.execute_macro("spark_oss_list_views_without_caching", kwargs=kwargs)
         except DbtRuntimeError as error:
-            message = getattr(error, "msg", "")
-            if any(known in message for known in NOT_FOUND_MESSAGES):
+            if any(known in getattr(error, "msg", "") for known in NOT_FOUND_MESSAGES):
                 return []
-            raise
+            return self._listed_in_full(schema_relation)
         view_names = {row[1].lower() for row in views if not row[2]}
+        listed = [(row[0], row[1], "Type: VIEW\n") for row in tables if not row[2]]
+        if any(name.lower() not in view_names for _, name, _ in listed):
+            return self._listed_in_full(schema_relation)
+        return self._build_spark_relation_list(row_list=listed, relation_info_func=lambda row: row)
 
-        def information(row: Any) -> tuple[str, str, str]:
-            schema, name, _ = row
-            if name.lower() in view_names:
-                return schema, name, "Type: VIEW\n"
-            return self._get_relation_information_using_describe(row)
-
-        return self._build_spark_relation_list(
-            row_list=[row for row in tables if not row[2]], relation_info_func=information
-        )
+    def _listed_in_full(self, schema_relation: BaseRelation) -> list[BaseRelation]:
+        """dbt-spark's listing (``show table extended``), without temporary views."""
+        listed = SparkAdapter.list_relations_without_caching(self, schema_relation)
+        return [relation for relation in listed if relation.schema]
 
     def _get_one_catalog(
         self, information_schema: InformationSchema, schemas: set[str], used_schemas: Any
     ) -> Any:
         """dbt-spark's catalog of one schema, listed with ``show table extended``, whose rows
-        carry every relation's columns (the relation cache holds only names and kinds)."""
-        (schema,) = schemas
-        listing = self.Relation.create(database=information_schema.database, schema=schema)
+        carry every relation's columns (the relation cache's listing has none)."""
+        if len(schemas) != 1:
+            raise CompilationError(f"Expected only one schema in _get_one_catalog, found {schemas}")
+        listing = self.Relation.create(database=information_schema.database, schema=[*schemas][0])
         columns: list[dict[str, Any]] = []
-        for relation in SparkAdapter.list_relations_without_caching(self, listing):
+        for relation in self._listed_in_full(listing):
+            logger.debug(f"Getting table schema for relation {relation}")
             columns.extend(self._get_columns_for_catalog(relation))
         import agate
         from dbt_common.clients.agate_helper import DEFAULT_TYPE_TESTER
 
         return agate.Table.from_object(columns, column_types=DEFAULT_TYPE_TESTER)
+
+    @available
+    def spark_oss_create_keeping_plan(self, sql: str) -> Any:
+        """Runs ``sql``, the ``create`` of a temporary view, with Spark keeping the view's
+        analysed plan (``spark_oss_query_view``, persist_docs.sql), and resets that setting
+        afterwards, also when the create fails."""
+        self.execute(f"set {KEEP_ANALYSED_PLANS} = true")
+        try:
+            response, _ = self.execute(sql)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the create's error is the one to report
+                self.execute(f"reset {KEEP_ANALYSED_PLANS}")
+            raise
+        self.execute(f"reset {KEEP_ANALYSED_PLANS}")
+        return response
 
     @available
     def spark_oss_remove_orphan_versions(

@@ -27,36 +27,28 @@
 {% endmacro %}
 
 
-{#-- The session-local view that carries the column docs into a version's create: named after the
-     version (unique per build, so two models of one alias in two schemas never share it). --#}
-{% macro spark_oss_column_docs_view(version) %}
-  {{ return(api.Relation.create(identifier=version.identifier ~ '__column_docs', type='view')
-        .include(database=false, schema=false)) }}
+{#-- A session-local temporary view of `version`'s build: named after the version (unique per
+     build, so two models of one alias in two schemas never share it), and dropped once the
+     version's create has run (spark_oss__persist_docs). --#}
+{% macro spark_oss_version_temporary_view(version, purpose) %}
+  {%- set view = api.Relation.create(identifier=version.identifier ~ '__' ~ purpose, type='view')
+        .include(database=false, schema=false) -%}
+  {%- set key = 'temporary views of ' ~ version -%}
+  {% do adapter.spark_oss_remember(key, ((adapter.spark_oss_recall(key) or '') ~ ' ' ~ view) | trim) %}
+  {{ return(view) }}
 {% endmacro %}
 
 
-{#-- A version's query as a session-local temporary view that keeps its analysed plan. A temporary
-     view created in SQL keeps its text, and each statement that reads it analyses the whole
-     query again: the contract's column check, the docs' view and the create were three full
-     analyses of the model's query (each resolving every view and table it reads in the
-     metastore). With the plan kept (`spark.sql.legacy.storeAnalyzedPlanForView`, set for this
-     one statement; the node's session is its own, see SparkOssConnectionManager) the query is
-     analysed once, here, and its readers only add their own projection. Used only within the
-     build, so no reader can see a table change the plan does not. --#}
+{#-- A version's query as a temporary view that keeps its analysed plan. A temporary view created
+     in SQL keeps only its text, and each statement that reads it analyses the whole query again:
+     the contract's column check, the docs' view and the create were three full analyses of the
+     model's query, each resolving every view and table it reads in the metastore. With the plan
+     kept (adapter.spark_oss_create_keeping_plan) the query is analysed once, here, and its
+     readers only add their own projection. It is read only within the build, so it cannot
+     miss a change of what it reads. --#}
 {% macro spark_oss_query_view(version, sql) %}
-  {%- set view = api.Relation.create(identifier=version.identifier ~ '__query', type='view')
-        .include(database=false, schema=false) -%}
-  {%- call statement('spark_oss_keep_analysed_plans') -%}
-    set spark.sql.legacy.storeAnalyzedPlanForView = true
-  {%- endcall -%}
-  {%- call statement('spark_oss_query_view') -%}
-    create or replace temporary view {{ view }} as
-    {{ sql }}
-  {%- endcall -%}
-  {%- call statement('spark_oss_keep_analysed_plans') -%}
-    reset spark.sql.legacy.storeAnalyzedPlanForView
-  {%- endcall -%}
-  {% do adapter.spark_oss_remember('temporary views of ' ~ version, view | string) %}
+  {%- set view = spark_oss_version_temporary_view(version, 'query') -%}
+  {% do adapter.spark_oss_create_keeping_plan('create or replace temporary view ' ~ view ~ ' as\n' ~ sql) %}
   {{ return(view) }}
 {% endmacro %}
 
@@ -82,15 +74,13 @@
      enforced contract's), else the query is asked. --#}
 {% macro spark_oss_sql_with_column_docs(version, sql, columns=none) %}
   {%- if not spark_oss_column_docs() -%}{{ return(sql) }}{%- endif -%}
-  {%- set view = spark_oss_column_docs_view(version) -%}
+  {%- set view = spark_oss_version_temporary_view(version, 'column_docs') -%}
   {%- call statement('spark_oss_column_docs') -%}
     create or replace temporary view {{ view }}
     {{ spark_oss_documented_column_list(columns if columns is not none else get_columns_in_query(sql)) }}
     as
     {{ sql }}
   {%- endcall -%}
-  {% do adapter.spark_oss_remember('temporary views of ' ~ version,
-        ((adapter.spark_oss_recall('temporary views of ' ~ version) or '') ~ ' ' ~ view) | trim) %}
   {{ return('select * from ' ~ view ~ ' /* ' ~ view ~ ": a temporary view of this model's compiled "
         ~ 'SQL, its column list carrying the column descriptions (persist_docs) */') }}
 {% endmacro %}
