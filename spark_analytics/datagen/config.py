@@ -61,7 +61,9 @@ class DatagenConfig:
         if not 1 <= self.months <= 120:
             problems.append("--months must be in [1, 120]")
         if not 0 <= self.bad_rows <= self.rows:
-            problems.append("--bad-rows must be in [0, rows]")
+            problems.append(
+                f"--bad-rows must be in [0, --rows] = [0, {self.rows}], got {self.bad_rows}"
+            )
         if not 1 <= self.chunk_rows <= MAX_CHUNK_ROWS:
             problems.append(f"--chunk-rows must be in [1, {MAX_CHUNK_ROWS}]")
         if not 1 <= self.entity_version <= MAX_ENTITY_VERSION:

@@ -10,6 +10,7 @@ import csv
 import filecmp
 import json
 import re
+import subprocess
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -452,6 +453,29 @@ def test_cli_rejects_bad_arguments(
     with pytest.raises(SystemExit) as excinfo:
         main(["--rows", "100", "--out", str(tmp_path), *args])
     assert excinfo.value.code == 2 and "must" in capsys.readouterr().err
+
+
+def test_bad_rows_over_rows_names_both_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--rows", "50", "--bad-rows", "100", "--out", str(tmp_path)])
+    assert "--bad-rows must be in [0, --rows] = [0, 50], got 100" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rows", [50, 1000, 9999, 10000, 1000000])
+def test_make_data_keeps_the_default_bad_rows_under_the_quarantine_limit(rows: int) -> None:
+    """`make run ROWS=1000` passes: its default BAD_ROWS (100) shrinks with a small ROWS."""
+    planned = subprocess.run(
+        ["make", "-n", "data", f"ROWS={rows}"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    bad = int(re.search(rf"--rows {rows} --seed \d+ --bad-rows (\d+)", planned)[1])
+    limit = re.search(
+        r"validated_number\('max_quarantine_share', ([0-9.]+)",
+        (REPO / "tests" / "generic" / "quarantine_share_below.sql").read_text(),
+    )
+    assert bad / (rows + bad) < float(limit[1])
+    assert bad == min(100, rows // 100)  # as many as before where that was under the limit
 
 
 def test_every_flavour_of_each_defect_is_used(dataset: tuple[Path, dict]) -> None:
