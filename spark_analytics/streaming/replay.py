@@ -21,6 +21,7 @@ ingest and the models can be reconciled against it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -202,12 +203,24 @@ def plan_batches(chunks: Iterable[pd.DataFrame], config: ReplayConfig) -> Iterat
 
 
 def write_batch_file(out: Path, name: str, lines: list[str]) -> Path:
-    """Writes ``lines`` to ``out/name`` atomically (hidden temp file, fsync, rename)."""
+    """Writes ``lines`` to ``out/name`` atomically (hidden temp file, fsync, rename).
+
+    A file of that name with the same lines is left as it is: a rerun of the same replay lands
+    nothing new. One with other lines is refused: a file source reads each path once, so its
+    new lines would never be read."""
     out.mkdir(parents=True, exist_ok=True)
     final = out / name
+    text = "\n".join(lines) + "\n"
+    if final.exists():
+        if final.read_text(encoding="utf-8") == text:
+            return final
+        raise FileExistsError(
+            f"{final} already landed with other lines; a file source reads a path once, so "
+            "they would never be read: replay with another --prefix (or into an empty --out)"
+        )
     tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, final)
@@ -269,7 +282,8 @@ def replay(
     total_events: int | None = None,
 ) -> dict:
     """Writes the planned batches into ``out`` at ``rate`` clean events/s (0 = unthrottled) and
-    returns (and writes) the manifest."""
+    returns (and writes) the manifest. Without a ``prefix`` the files get unique names (the CLI
+    derives one from its arguments: ``replay_prefix``)."""
     prefix = prefix or f"events-s{config.seed}-{uuid.uuid4().hex[:8]}"
     manifest = Manifest(prefix=prefix, config={**asdict(config), "rate": rate})
     started: float | None = None  # the clock starts with the first file, after the generator's
@@ -277,7 +291,7 @@ def replay(
     for batch in plan_batches(chunks, config):
         started = time.monotonic() if started is None else started
         path = write_batch_file(Path(out), f"{prefix}-{batch.seq:06d}.jsonl", batch.lines)
-        manifest.add(batch, path, time.time())
+        manifest.add(batch, path, path.stat().st_mtime)  # an already landed file: when it did
         if rate > 0:
             ahead = manifest.source_events / rate - (time.monotonic() - started)
             if ahead > 0:
@@ -313,6 +327,16 @@ def generated_transactions(
     return iter_transaction_chunks(config.validate())
 
 
+def replay_prefix(args: argparse.Namespace) -> str:
+    """The CLI's file name prefix: a digest of everything that decides the files' lines, so
+    running the same replay again (``make stream`` twice) lands the same files, which the ingest
+    has already read, rather than every event a second time."""
+    where_and_when = ("out", "rate", "prefix", "manifest")
+    decides = {k: v for k, v in vars(args).items() if k not in where_and_when}
+    digest = hashlib.sha256(json.dumps(decides, sort_keys=True, default=str).encode()).hexdigest()
+    return f"events-s{args.seed}-{digest[:8]}"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="landing directory")
@@ -331,7 +355,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--months", type=int, default=1, help="months of events")
     parser.add_argument("--start-date", default="2026-01-01", help="first day of events (UTC)")
     parser.add_argument("--merchants", type=int, default=None, help="default: the generator's")
-    parser.add_argument("--prefix", default=None, help="file name prefix (default: unique)")
+    parser.add_argument(
+        "--prefix",
+        default=None,
+        help="file name prefix (default: from the other arguments, so a rerun lands no new file)",
+    )
     parser.add_argument("--manifest", type=Path, default=None)
     return parser.parse_args(argv)
 
@@ -351,7 +379,13 @@ def main(argv: list[str] | None = None) -> None:
         args.rows, args.seed, args.months, args.start_date, merchants=args.merchants
     )
     result = replay(
-        chunks, args.out, config, args.rate, args.prefix, args.manifest, total_events=args.rows
+        chunks,
+        args.out,
+        config,
+        args.rate,
+        args.prefix or replay_prefix(args),
+        args.manifest,
+        total_events=args.rows,
     )
     summary = {k: v for k, v in result.items() if k not in ("files", "config")}
     print(json.dumps({"files": len(result["files"]), **summary}))

@@ -20,6 +20,7 @@ from spark_analytics.streaming.replay import (
     main,
     plan_batches,
     replay,
+    write_batch_file,
 )
 
 CONFIG = ReplayConfig(
@@ -130,6 +131,33 @@ def test_cli_throttles_to_the_rate(tmp_path: Path, capsys: pytest.CaptureFixture
         f["landed_at"] for f in json.loads(next(tmp_path.glob("_manifests/*")).read_text())["files"]
     ]
     assert landed[-1] - landed[0] >= 0.25  # 300 events after the first file at 1000/s
+
+
+def test_the_same_cli_replay_again_lands_no_new_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make stream` twice: the ingest, which reads a path once, gets nothing twice."""
+    args = ["--out", str(tmp_path), "--rows", "300", "--batch-rows", "100"]
+    args += ["--malformed-fraction", "0.05", "--duplicate-fraction", "0.05"]
+
+    def landed() -> dict[str, tuple[str, int]]:
+        return {p.name: (p.read_text(), p.stat().st_mtime_ns) for p in tmp_path.glob("*.jsonl")}
+
+    main(args)
+    first = landed()
+    assert len(first) >= 3
+    main(args)
+    assert landed() == first  # the same names and lines, not written again
+    main([*args, "--seed", "7"])  # another replay: files of its own beside them
+    assert len(landed()) > len(first) and landed().items() >= first.items()
+    capsys.readouterr()
+
+
+def test_a_landed_file_is_never_replaced_by_other_lines(tmp_path: Path) -> None:
+    write_batch_file(tmp_path, "a.jsonl", ["x"])
+    with pytest.raises(FileExistsError, match="another --prefix"):
+        write_batch_file(tmp_path, "a.jsonl", ["y"])
+    assert (tmp_path / "a.jsonl").read_text() == "x\n"
 
 
 def test_bad_config_is_rejected() -> None:
