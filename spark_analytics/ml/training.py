@@ -239,13 +239,24 @@ def snapshot_summaries(
     return {name: found.get(name, {"snapshot": name, **empty}) for name in snapshots}
 
 
+# What to do when the data cannot train a model (a small dataset of your own).
+UNTRAINABLE_HINT = (
+    "more history, or another var ml_cutoff_date; to build without the ML models: "
+    "dbt build --exclude path:models/ml (make run BUILD_ARGS='--exclude path:models/ml')"
+)
+
+
 def _check_trainable(name: str, summary: dict[str, Any]) -> None:
     if summary["rows"] == 0:
-        raise ValueError(f"the {name} snapshot has no labelled customers: not enough history")
+        raise ValueError(
+            f"the {name} snapshot has no labelled customers: not enough history "
+            f"({UNTRAINABLE_HINT})"
+        )
     if summary["classes"] < 2:
         raise ValueError(
             f"the {name} snapshot has only one label class ({summary['positive_rate']}): "
-            "cannot fit or evaluate a classifier"
+            "cannot fit or evaluate a classifier, which needs customers who bought in the label "
+            f"window and customers who did not ({UNTRAINABLE_HINT})"
         )
 
 

@@ -235,11 +235,14 @@ def test_one_label_class_fails_with_clear_error(
 ) -> None:
     features, labels = features_and_labels
     all_buy = labels.withColumn("label", F.lit(1))
-    with pytest.raises(ValueError, match="train snapshot has only one label class"):
+    with pytest.raises(ValueError, match="train snapshot has only one label class") as one:
         train_and_evaluate(features, all_buy, root=str(tmp_path))
     no_train = labels.where(F.col("snapshot") != SNAPSHOT_TRAIN)
-    with pytest.raises(ValueError, match="train snapshot has no labelled customers"):
+    with pytest.raises(ValueError, match="train snapshot has no labelled customers") as none:
         train_and_evaluate(features, no_train, root=str(tmp_path))
+    # both say how to go on without the models
+    for raised in (one, none):
+        assert "dbt build --exclude path:models/ml" in str(raised.value)
 
 
 CONNECT_SCRIPT = textwrap.dedent(

@@ -13,6 +13,7 @@ import csv
 import json
 import re
 import shutil
+import subprocess
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -283,6 +284,20 @@ def test_a_mistyped_mapping_is_a_clear_error(
         "run-operation", "check_source_mappings", dbt_vars=dbt_vars_, check=False
     )
     assert run.returncode != 0 and message in run.stdout, run.stdout[-2000:]
+
+
+@pytest.mark.parametrize("data", [[], ["DATA=examples/shop"]])
+def test_build_args_reach_dbt_build(data: list[str]) -> None:
+    """`make run DATA=... BUILD_ARGS='--exclude path:models/ml'`: data too small for the ML models
+    (docs/own_data.md)."""
+    planned = subprocess.run(
+        ["make", "-n", "build", "BUILD_ARGS=--exclude path:models/ml", *data],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dbt build --exclude path:models/ml" in planned
 
 
 def test_data_dir_and_mapping_file_errors(tmp_path: Path) -> None:
