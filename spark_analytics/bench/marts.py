@@ -508,9 +508,10 @@ def main(argv: list[str] | None = None) -> int:
         outputs = space.outputs(with_server=args.warm_server)
         found = agree.compare_arms(outputs)
         problems += [f"{size:,} rows: {p}" for p in found]
-        print(format_table([r for r in rows if r["rows"] == size]), flush=True)
+        if len(args.sizes) > 1:  # this size's results before the next size starts
+            print(format_table([r for r in rows if r["rows"] == size]), flush=True)
         print(
-            f"outputs agree: {'yes' if not found else 'NO'} "
+            f"outputs agree at {size:,} rows: {'yes' if not found else 'NO'} "
             f"({len(OUTPUT_TABLES)} tables, {' = '.join(outputs)})",
             flush=True,
         )
@@ -573,8 +574,11 @@ def render_markdown(report: dict, largest: int) -> str:
             if walls
         ],
         "Scaling exponent b (wall ~ rows^b): "
-        + ", ".join(
-            f"{arm} {b:.2f}" for arm, b in report["scaling_exponent"].items() if b is not None
+        + (
+            ", ".join(
+                f"{arm} {b:.2f}" for arm, b in report["scaling_exponent"].items() if b is not None
+            )
+            or "needs two sizes or more"
         ),
         "",
     ]

@@ -428,7 +428,8 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "outputs agree: yes" in result.stdout
+    assert "outputs agree at 3,000 rows: yes" in result.stdout
+    assert result.stdout.count("| 3,000 | DuckDB |") == 1  # one size: its table once, at the end
     report = json.loads((out / "bench.json").read_text())
     assert report["outputs_agree"] is True
     assert {r["arm"] for r in report["results"]} == {
@@ -476,6 +477,7 @@ def test_make_bench_smoke_run_on_tiny_data(tmp_path: Path) -> None:
     assert report["hints"] == ""  # skipped here: make bench runs it
     assert (out / "bench.png").stat().st_size > 10_000
     assert "| 3,000 | DuckDB |" in (out / "bench.md").read_text()
+    assert "Scaling exponent b (wall ~ rows^b): needs two sizes or more" in result.stdout
 
 
 def test_measure_cli_reports_the_tree_of_the_command_and_its_exit_code() -> None:
