@@ -3,9 +3,8 @@ SHELL := /bin/bash
 IN_ENV := scripts/in_env.sh
 ROWS ?= 1000000
 SEED ?= 42
-# Injected bad rows per format: 100, or 1 % of ROWS when that is fewer, so a small ROWS stays
-# under the quarantine's 5 % limit (var max_quarantine_share) without a BAD_ROWS of its own.
-BAD_ROWS ?= $(shell r='$(ROWS)'; [[ $$r =~ ^[0-9]+$$ ]] && echo $$(( r / 100 < 100 ? r / 100 : 100 )) || echo 100)
+# Injected bad rows per format; auto: 100, or 1 % of ROWS when fewer (spark_analytics.datagen).
+BAD_ROWS ?= auto
 DOCS_PORT ?= 8080
 
 .PHONY: setup server-archive data run build summary report test lint docs bench clean faults
@@ -36,7 +35,7 @@ data: setup
 # to train the ML models (docs/own_data.md).
 BUILD_ARGS ?=
 build: setup
-	$(call DBT_WITH_VARS,build$(if $(BUILD_ARGS), $(BUILD_ARGS)))
+	$(call DBT_WITH_VARS,build $(BUILD_ARGS))
 
 summary: setup
 	$(call DBT_WITH_VARS,run-operation print_run_summary)
@@ -120,7 +119,8 @@ STREAM_DIR ?= $${DATA_DIR:-data}/stream
 # Lands STREAM_ROWS generator transactions (with late, duplicate and malformed lines) as
 # micro-batch files, ingests them (availableNow) and builds the event models, in one JVM. The
 # files' names come from the replay's arguments: run again, it lands nothing the ingest has not
-# read (STREAM_ROWS or SEED changed: new events beside the old).
+# read. Another STREAM_ROWS or SEED replays the same transaction ids with other contents, which
+# the event models drop as late copies: give it a STREAM_DIR of its own.
 stream: setup
 	$(IN_ENV) python -m spark_analytics.streaming.replay --source datagen --rows $(STREAM_ROWS) \
 		--seed $(SEED) --out $(STREAM_DIR)/landing --batch-rows 10000 --late-fraction 0.01 \

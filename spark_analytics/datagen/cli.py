@@ -8,7 +8,7 @@ import resource
 import sys
 import time
 
-from spark_analytics.datagen.config import FORMATS, DatagenConfig
+from spark_analytics.datagen.config import AUTO_BAD_ROWS, FORMATS, DatagenConfig, auto_bad_rows
 from spark_analytics.datagen.writer import write_dataset
 
 
@@ -26,7 +26,11 @@ def parse_args(argv: list[str] | None = None) -> DatagenConfig:
     )
     p.add_argument("--months", type=int, default=6, help="length of the event window")
     p.add_argument("--start-date", default="2026-01-01", help="first day of the window (UTC)")
-    p.add_argument("--bad-rows", type=int, default=0, help="extra bad rows per format")
+    p.add_argument(
+        "--bad-rows",
+        default="0",
+        help=f"extra bad rows per format, or auto: {AUTO_BAD_ROWS}, 1 %% of --rows when fewer",
+    )
     p.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset")
     p.add_argument("--chunk-rows", type=int, default=500_000, help="valid rows per part file")
     p.add_argument(
@@ -38,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> DatagenConfig:
         "transactions are the same for every N",
     )
     a = p.parse_args(argv)
+    try:
+        bad_rows = auto_bad_rows(a.rows) if a.bad_rows == "auto" else int(a.bad_rows)
+    except ValueError:
+        p.error(f"--bad-rows must be a number or auto, got {a.bad_rows!r}")
     config = DatagenConfig(
         rows=a.rows,
         seed=a.seed,
@@ -46,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> DatagenConfig:
         merchants=a.merchants,
         months=a.months,
         start_date=a.start_date,
-        bad_rows=a.bad_rows,
+        bad_rows=bad_rows,
         formats=tuple(f.strip() for f in a.formats.split(",") if f.strip()),
         chunk_rows=a.chunk_rows,
         entity_version=a.entity_version,

@@ -17,6 +17,16 @@ MAX_MERCHANTS = 89_999  # m + 5 digits; m90000-m99999 are reserved for unknown-m
 MAX_ROWS = 999_999_999_999  # t + 12 digits
 MAX_CHUNK_ROWS = 5_000_000  # keeps a part's rendered text under 2 GiB (32-bit arrow offsets)
 MAX_ENTITY_VERSION = 100
+# `--bad-rows auto` (`make data`, `make run`): this many per format, or 1 % of the rows when
+# that is fewer, so a small --rows stays under the quarantine's 5 % limit
+# (tests/generic/quarantine_share_below.sql).
+AUTO_BAD_ROWS = 100
+
+
+def auto_bad_rows(rows: int) -> int:
+    """The bad rows per format of ``--bad-rows auto`` for ``rows`` valid transactions."""
+    return min(AUTO_BAD_ROWS, rows // 100)
+
 
 # seed streams (second element of the SeedSequence entropy)
 STREAM_CUSTOMERS, STREAM_MERCHANTS, STREAM_BLOCK, STREAM_BAD, STREAM_VERSIONS = 1, 2, 3, 4, 5

@@ -58,7 +58,10 @@ def _exists(spark: SparkSession, table: str) -> bool:
 
 
 def _missing(table: str) -> Section:
-    return Section(note=f"{table} does not exist yet: run `make run` (dbt build) first.")
+    return Section(
+        note=f"{table} was not built in this state: `make run` (dbt build) builds it, unless "
+        "its models were left out (BUILD_ARGS='--exclude ...')."
+    )
 
 
 def sales_by_segment(spark: SparkSession, schema: str) -> Section:

@@ -216,7 +216,8 @@ def write_batch_file(out: Path, name: str, lines: list[str]) -> Path:
             return final
         raise FileExistsError(
             f"{final} already landed with other lines; a file source reads a path once, so "
-            "they would never be read: replay with another --prefix (or into an empty --out)"
+            "they would never be read: replay into another --out (make stream STREAM_DIR=...) "
+            "or with another --prefix"
         )
     tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
@@ -290,9 +291,11 @@ def replay(
     shown = progress.bar(total=total_events, desc="replay", unit="events")
     for batch in plan_batches(chunks, config):
         started = time.monotonic() if started is None else started
-        path = write_batch_file(Path(out), f"{prefix}-{batch.seq:06d}.jsonl", batch.lines)
-        manifest.add(batch, path, path.stat().st_mtime)  # an already landed file: when it did
-        if rate > 0:
+        name = f"{prefix}-{batch.seq:06d}.jsonl"
+        kept = (Path(out) / name).exists()  # landed by an earlier run of the same replay
+        path = write_batch_file(Path(out), name, batch.lines)
+        manifest.add(batch, path, path.stat().st_mtime if kept else time.time())
+        if rate > 0 and not kept:
             ahead = manifest.source_events / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
@@ -327,14 +330,18 @@ def generated_transactions(
     return iter_transaction_chunks(config.validate())
 
 
-def replay_prefix(args: argparse.Namespace) -> str:
-    """The CLI's file name prefix: a digest of everything that decides the files' lines, so
-    running the same replay again (``make stream`` twice) lands the same files, which the ingest
-    has already read, rather than every event a second time."""
-    where_and_when = ("out", "rate", "prefix", "manifest")
-    decides = {k: v for k, v in vars(args).items() if k not in where_and_when}
-    digest = hashlib.sha256(json.dumps(decides, sort_keys=True, default=str).encode()).hexdigest()
-    return f"events-s{args.seed}-{digest[:8]}"
+# Part of the CLI's file names: raise it when the same arguments come to give other lines.
+REPLAY_FORMAT = 1
+
+
+def replay_prefix(config: ReplayConfig, generator: dict[str, object]) -> str:
+    """The CLI's file name prefix: a digest of what decides the files' lines (the replay's
+    config, the generator's arguments, REPLAY_FORMAT), so running the same replay again (``make
+    stream`` twice) lands the same files, which the ingest has already read, rather than every
+    event a second time. Where and how fast they land does not count."""
+    decides = {"format": REPLAY_FORMAT, "replay": asdict(config), "generator": generator}
+    digest = hashlib.sha256(json.dumps(decides, sort_keys=True).encode()).hexdigest()
+    return f"events-s{config.seed}-{digest[:8]}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -364,9 +371,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    config = ReplayConfig(
+def replay_config(args: argparse.Namespace) -> ReplayConfig:
+    return ReplayConfig(
         batch_rows=args.batch_rows,
         seed=args.seed,
         late_fraction=args.late_fraction,
@@ -375,6 +381,22 @@ def main(argv: list[str] | None = None) -> None:
         malformed_fraction=args.malformed_fraction,
         out_of_order=args.out_of_order,
     )
+
+
+def generator_arguments(args: argparse.Namespace) -> dict[str, object]:
+    """What the generator is asked for (with the config's seed: what the files hold)."""
+    return {
+        "source": args.source,
+        "rows": args.rows,
+        "months": args.months,
+        "start_date": args.start_date,
+        "merchants": args.merchants,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = replay_config(args)
     chunks = generated_transactions(
         args.rows, args.seed, args.months, args.start_date, merchants=args.merchants
     )
@@ -383,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out,
         config,
         args.rate,
-        args.prefix or replay_prefix(args),
+        args.prefix or replay_prefix(config, generator_arguments(args)),
         args.manifest,
         total_events=args.rows,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import filecmp
 import json
+import os
 import re
 import subprocess
 from collections import Counter
@@ -20,7 +21,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from spark_analytics.datagen import DatagenConfig, iter_transaction_chunks, main, write_dataset
+from spark_analytics.datagen import (
+    DatagenConfig,
+    iter_transaction_chunks,
+    main,
+    parse_args,
+    write_dataset,
+)
 from spark_analytics.datagen.badrows import PARQUET_REASONS, TEXT_REASONS
 from spark_analytics.datagen.entities import CATEGORIES, FIRST_NAMES, LAST_NAMES
 
@@ -464,18 +471,32 @@ def test_bad_rows_over_rows_names_both_values(
 
 
 @pytest.mark.parametrize("rows", [50, 1000, 9999, 10000, 1000000])
-def test_make_data_keeps_the_default_bad_rows_under_the_quarantine_limit(rows: int) -> None:
-    """`make run ROWS=1000` passes: its default BAD_ROWS (100) shrinks with a small ROWS."""
-    planned = subprocess.run(
-        ["make", "-n", "data", f"ROWS={rows}"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
-    bad = int(re.search(rf"--rows {rows} --seed \d+ --bad-rows (\d+)", planned)[1])
+def test_auto_bad_rows_stay_under_the_quarantine_limit(rows: int) -> None:
+    """`make run ROWS=1000` passes: `make data` asks for `--bad-rows auto`, which shrinks the
+    100 bad rows per format with a small --rows."""
+    bad = parse_args(["--rows", str(rows), "--bad-rows", "auto"]).bad_rows
     limit = re.search(
         r"validated_number\('max_quarantine_share', ([0-9.]+)",
         (REPO / "tests" / "generic" / "quarantine_share_below.sql").read_text(),
     )
     assert bad / (rows + bad) < float(limit[1])
     assert bad == min(100, rows // 100)  # as many as before where that was under the limit
+    clean = {k: v for k, v in os.environ.items() if k not in ("BAD_ROWS", "MAKEFLAGS", "MFLAGS")}
+    planned = subprocess.run(
+        ["make", "-n", "data", f"ROWS={rows}"],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"--rows {rows} --seed 42 --bad-rows auto" in planned
+
+
+def test_bad_rows_is_a_number_or_auto(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--rows", "100", "--bad-rows", "many"])
+    assert "--bad-rows must be a number or auto, got 'many'" in capsys.readouterr().err
 
 
 def test_every_flavour_of_each_defect_is_used(dataset: tuple[Path, dict]) -> None:

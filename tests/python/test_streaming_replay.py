@@ -17,9 +17,13 @@ from spark_analytics.streaming.replay import (
     EVENT_COLUMNS,
     ReplayConfig,
     generated_transactions,
+    generator_arguments,
     main,
+    parse_args,
     plan_batches,
     replay,
+    replay_config,
+    replay_prefix,
     write_batch_file,
 )
 
@@ -151,6 +155,38 @@ def test_the_same_cli_replay_again_lands_no_new_file(
     main([*args, "--seed", "7"])  # another replay: files of its own beside them
     assert len(landed()) > len(first) and landed().items() >= first.items()
     capsys.readouterr()
+
+
+BASE_ARGS = ["--out", "landing", "--rows", "300"]
+
+
+def cli_prefix(*extra: str) -> str:
+    args = parse_args([*BASE_ARGS, *extra])
+    return replay_prefix(replay_config(args), generator_arguments(args))
+
+
+@pytest.mark.parametrize(
+    ("extra", "same_files"),
+    [
+        (["--out", "elsewhere"], True),
+        (["--rate", "50"], True),
+        (["--manifest", "m.json"], True),
+        (["--rows", "301"], False),
+        (["--batch-rows", "50"], False),
+        (["--late-fraction", "0.1"], False),
+        (["--late-hours", "5"], False),
+        (["--duplicate-fraction", "0.1"], False),
+        (["--malformed-fraction", "0.1"], False),
+        (["--out-of-order"], False),
+        (["--months", "2"], False),
+        (["--start-date", "2026-02-01"], False),
+        (["--merchants", "60"], False),
+    ],
+)
+def test_the_cli_names_files_by_what_decides_their_lines(
+    extra: list[str], same_files: bool
+) -> None:
+    assert (cli_prefix(*extra) == cli_prefix()) is same_files
 
 
 def test_a_landed_file_is_never_replaced_by_other_lines(tmp_path: Path) -> None:
