@@ -4,7 +4,7 @@ Usage::
 
     python -m spark_analytics.datagen --rows 1000000 --seed 42 --out data/generated \\
         [--customers N] [--merchants M] [--months 6] [--start-date 2026-01-01] \\
-        [--bad-rows K] [--formats csv,json,parquet] [--chunk-rows 500000] [--entity-version 1]
+        [--bad-rows K|auto] [--formats csv,json,parquet] [--chunk-rows 500000] [--entity-version 1]
 
 Pure numpy / pyarrow, streamed: rows are generated and written one part file
 (``--chunk-rows`` valid rows) at a time, so memory stays bounded whatever ``--rows`` is. The same
