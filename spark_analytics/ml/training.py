@@ -241,8 +241,8 @@ def snapshot_summaries(
 
 # What to do when the data cannot train a model (a small dataset of your own).
 UNTRAINABLE_HINT = (
-    "the training snapshot is 2 x ml_horizon_days - 1 days before the last event, 59 by "
-    "default: more history, or a smaller var ml_horizon_days; to build without the ML models: "
+    "the training snapshot is 2 x ml_horizon_days - 1 days before the last event: more "
+    "history, or a smaller var ml_horizon_days; to build without the ML models: "
     "dbt build --exclude path:models/ml (make run BUILD_ARGS='--exclude path:models/ml')"
 )
 

@@ -202,8 +202,9 @@ def plan_batches(chunks: Iterable[pd.DataFrame], config: ReplayConfig) -> Iterat
             return
 
 
-def write_batch_file(out: Path, name: str, lines: list[str]) -> Path:
-    """Writes ``lines`` to ``out/name`` atomically (hidden temp file, fsync, rename).
+def write_batch_file(out: Path, name: str, lines: list[str]) -> bool:
+    """Writes ``lines`` to ``out/name`` atomically (hidden temp file, fsync, rename); False if
+    it was there already.
 
     A file of that name with the same lines is left as it is: a rerun of the same replay lands
     nothing new. One with other lines is refused: a file source reads each path once, so its
@@ -213,7 +214,7 @@ def write_batch_file(out: Path, name: str, lines: list[str]) -> Path:
     text = "\n".join(lines) + "\n"
     if final.exists():
         if final.read_text(encoding="utf-8") == text:
-            return final
+            return False
         raise FileExistsError(
             f"{final} already landed with other lines; a file source reads a path once, so "
             "they would never be read: replay into another --out (make stream STREAM_DIR=...) "
@@ -225,7 +226,7 @@ def write_batch_file(out: Path, name: str, lines: list[str]) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, final)
-    return final
+    return True
 
 
 @dataclass
@@ -291,11 +292,11 @@ def replay(
     shown = progress.bar(total=total_events, desc="replay", unit="events")
     for batch in plan_batches(chunks, config):
         started = time.monotonic() if started is None else started
-        name = f"{prefix}-{batch.seq:06d}.jsonl"
-        kept = (Path(out) / name).exists()  # landed by an earlier run of the same replay
-        path = write_batch_file(Path(out), name, batch.lines)
-        manifest.add(batch, path, path.stat().st_mtime if kept else time.time())
-        if rate > 0 and not kept:
+        path = Path(out) / f"{prefix}-{batch.seq:06d}.jsonl"
+        landed = write_batch_file(path.parent, path.name, batch.lines)
+        # a file kept from an earlier run of the same replay: when it landed then
+        manifest.add(batch, path, time.time() if landed else path.stat().st_mtime)
+        if rate > 0 and landed:
             ahead = manifest.source_events / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
@@ -384,9 +385,9 @@ def replay_config(args: argparse.Namespace) -> ReplayConfig:
 
 
 def generator_arguments(args: argparse.Namespace) -> dict[str, object]:
-    """What the generator is asked for (with the config's seed: what the files hold)."""
+    """``generated_transactions``' arguments but the seed (the config's): with the config, what
+    the files hold."""
     return {
-        "source": args.source,
         "rows": args.rows,
         "months": args.months,
         "start_date": args.start_date,
@@ -397,15 +398,13 @@ def generator_arguments(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = replay_config(args)
-    chunks = generated_transactions(
-        args.rows, args.seed, args.months, args.start_date, merchants=args.merchants
-    )
+    generator = generator_arguments(args)
     result = replay(
-        chunks,
+        generated_transactions(seed=config.seed, **generator),
         args.out,
         config,
         args.rate,
-        args.prefix or replay_prefix(config, generator_arguments(args)),
+        args.prefix or replay_prefix(config, generator),
         args.manifest,
         total_events=args.rows,
     )
