@@ -36,7 +36,7 @@
 
 {#- The validated mapping of one file source (none when var source_mappings has no entry). -#}
 {% macro source_mapping(node) %}
-    {%- set mappings = var('source_mappings', {}) or {} -%}
+    {%- set mappings = var('source_mappings') or {} -%}
     {%- if mappings is not mapping -%}
         {%- do _input_error("var 'source_mappings'", mappings, 'expected a mapping from a file source name to its mapping') -%}
     {%- endif -%}
@@ -198,6 +198,7 @@
 {#- `dbt run-operation check_source_mappings --vars ...`: validates var source_mappings (and every
     file source's meta.external) without touching Spark. -#}
 {% macro check_source_mappings() %}
+    {%- do check_cli_var_names() -%}
     {%- for node in graph.sources.values() if node.meta.get('external') -%}
         {%- do external_source_spec(node) -%}
     {%- endfor -%}

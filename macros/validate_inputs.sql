@@ -11,6 +11,8 @@
       validated_identifier_list(what, values)      -> a list of such identifiers
       sql_string_literal(value)                    -> '...' with backslashes, quotes and `${`
                                                       escaped for Spark SQL string literals
+      check_cli_var_names()                        -> stops a command whose --vars sets a
+                                                      var the project does not read
 
     Spark SQL string literals treat backslash as an escape character, and Spark substitutes
     `${...}` (conf values, `${env:...}`) in the SQL text before parsing it, so both are escaped.
@@ -149,4 +151,38 @@
         | replace('\r', '\\r')
         | replace('${', '\\u0024{') -%}
     {{ return("'" ~ escaped ~ "'") }}
+{% endmacro %}
+
+
+{#-
+    dbt ignores a --vars name that nothing reads, so a misspelled `high_value_treshold` (or a
+    mapping file's `source_mapping:`) would run with the default, silently. The names --vars
+    may set: the vars of dbt_project.yml, and the sources' own, read in their YAML: `data_dir`,
+    `<source>_schema`, and per file source `<source>_location`, `_format`, `_infer_schema`.
+    The first on-run-start hook and check_source_mappings call this.
+-#}
+{% macro check_cli_var_names() %}
+    {%- set given = invocation_args_dict.get('vars') or {} -%}
+    {%- if execute and given is mapping and given -%}
+        {%- set known = adapter.spark_oss_project_var_names() + ['data_dir'] -%}
+        {%- for source in graph.sources.values() -%}
+            {%- do known.append(source.source_name ~ '_schema') -%}
+            {%- if source.meta.get('external') -%}
+                {%- for suffix in ['_location', '_format', '_infer_schema'] -%}
+                    {%- do known.append(source.name ~ suffix) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set known = known | unique | sort -%}
+        {%- for name in given if name not in known -%}
+            {%- set closest = adapter.spark_oss_closest_name(name | string, known) -%}
+            {%- do exceptions.raise_compiler_error(
+                "Unknown var " ~ (name | tojson) ~ " in --vars"
+                ~ ((": did you mean " ~ (closest | tojson) ~ "?") if closest else "")
+                ~ " The project reads no var of that name, so its value would be ignored. The"
+                ~ " vars --vars may set: " ~ known | join(', ') ~ ". A var that a model of"
+                ~ " your own reads needs its default under `vars:` in dbt_project.yml."
+            ) -%}
+        {%- endfor -%}
+    {%- endif -%}
 {% endmacro %}

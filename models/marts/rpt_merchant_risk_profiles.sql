@@ -44,7 +44,7 @@ merchant_risk as (
         avg(risk_score) as avg_risk_score,
         avg(
             case
-                when risk_score >= {{ validated_number('high_risk_score', 0.6) }} then 1.0
+                when risk_score >= {{ validated_number('high_risk_score') }} then 1.0
                 else 0.0
             end
         ) as high_risk_share

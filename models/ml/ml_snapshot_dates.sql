@@ -3,7 +3,7 @@
     (ml_horizon_days - 1), so the test labels cover exactly the last ml_horizon_days days.
 -#}
 {%- set cutoff_date = validated_date('ml_cutoff_date') -%}
-{%- set horizon_days = validated_integer('ml_horizon_days', 30, min_value=1) -%}
+{%- set horizon_days = validated_integer('ml_horizon_days', min_value=1) -%}
 
 with
 

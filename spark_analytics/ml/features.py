@@ -28,7 +28,6 @@ from spark_analytics.contracts import dbt_var
 SNAPSHOT_TRAIN = "train"
 SNAPSHOT_TEST = "test"
 SNAPSHOT_SCORE = "score"
-DEFAULT_HORIZON_DAYS = 30
 
 KEY_COLUMNS = ("snapshot", "as_of_date", "customer_id")
 FEATURE_COLUMNS = (
@@ -62,12 +61,15 @@ def _as_date(value: str | dt.date) -> dt.date:
 def snapshot_dates(
     purchases: DataFrame,
     cutoff_date: str | dt.date | None = None,
-    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    horizon_days: int | None = None,
 ) -> DataFrame:
     """Three rows (snapshot, as_of_date, label_window_end, cutoff_date, last_event_date).
 
     ``label_window_end`` is exclusive and null for the ``score`` snapshot (no future yet).
+    ``horizon_days`` defaults to the project's var ``ml_horizon_days``.
     """
+    if horizon_days is None:
+        horizon_days = dbt_var("ml_horizon_days")
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
     bounds = purchases.agg(F.max("purchase_date").alias("last_event_date"))

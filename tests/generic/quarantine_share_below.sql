@@ -1,9 +1,9 @@
 {#
     "Everything was rejected" is a failed build, not an empty mart: the share of a source's rows
     that ended in its quarantine model must not exceed `max_share` (default: the var
-    `max_quarantine_share`, 0.05). A source with no rows fails too. On failure the test raises
-    with a readable message (severity error, the default); with `severity: warn` it returns one
-    row with the same message instead.
+    `max_quarantine_share`). A source with no rows fails too. On failure the test raises with a
+    readable message (severity error, the default); with `severity: warn` it returns one row
+    with the same message instead.
 
         data_tests:
           - quarantine_share_below:
@@ -12,7 +12,7 @@
 #}
 {% test quarantine_share_below(model, quarantine, max_share=none) %}
 {%- if max_share is none -%}
-    {%- set limit = validated_number('max_quarantine_share', 0.05, min_value=0, max_value=1) -%}
+    {%- set limit = validated_number('max_quarantine_share', min_value=0, max_value=1) -%}
 {%- elif is_plain_number(max_share) and 0 <= (max_share | float) <= 1 -%}
     {%- set limit = max_share | string -%}
 {%- else -%}

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from spark_analytics.contracts import dbt_var
 from spark_analytics.datagen import (
     DatagenConfig,
     iter_transaction_chunks,
@@ -475,11 +476,7 @@ def test_auto_bad_rows_stay_under_the_quarantine_limit(rows: int) -> None:
     """`make run ROWS=1000` passes: `make data` asks for `--bad-rows auto`, which shrinks the
     100 bad rows per format with a small --rows."""
     bad = parse_args(["--rows", str(rows), "--bad-rows", "auto"]).bad_rows
-    limit = re.search(
-        r"validated_number\('max_quarantine_share', ([0-9.]+)",
-        (REPO / "tests" / "generic" / "quarantine_share_below.sql").read_text(),
-    )
-    assert bad / (rows + bad) < float(limit[1])
+    assert bad / (rows + bad) < dbt_var("max_quarantine_share")
     assert bad == min(100, rows // 100)  # as many as before where that was under the limit
     clean = {k: v for k, v in os.environ.items() if k not in ("BAD_ROWS", "MAKEFLAGS", "MFLAGS")}
     planned = subprocess.run(

@@ -10,11 +10,11 @@
 {#-
     Every run rewrites whole event_date partitions: each date that received a transaction
     ingested after this table's newest `max_ingested_at` (all dates on a first run or a full
-    refresh), plus the dates within `late_event_lookback_hours` (default 0) of the newest window.
+    refresh), plus the dates within var `late_event_lookback_hours` of the newest window.
     A date is recomputed from all of its transactions, so a late event is counted however late it
     is; a duplicate arriving later never wins the dedup in staging, so it is never counted twice.
 -#}
-{%- set lookback_hours = validated_integer('late_event_lookback_hours', 0, min_value=0) -%}
+{%- set lookback_hours = validated_integer('late_event_lookback_hours', min_value=0) -%}
 {%- set no_previous_run -%}
     (select cast(null as timestamp) as max_ingested_at, cast(null as timestamp) as window_end)
 {%- endset -%}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import difflib
 import os
 import re
 import signal
@@ -229,6 +230,25 @@ class SparkOssAdapter(SparkAdapter):
             logger.debug(f"{marker}: the statement failed on a row that breaks the contract")
             return None, str(error)
         return response, None
+
+    @available
+    def spark_oss_project_var_names(self) -> list[str]:
+        """The vars the root project's dbt_project.yml sets under ``vars:`` (global, or scoped
+        to the project), without those a command's ``--vars`` adds: Jinja's ``var`` merges
+        both."""
+        declared = self.config.vars.to_dict()
+        project = self.config.project_name
+        scoped = declared.get(project)
+        names = set(declared)
+        if isinstance(scoped, dict):
+            names = (names - {project}) | set(scoped)
+        return sorted(names)
+
+    @available
+    def spark_oss_closest_name(self, name: str, candidates: list[str]) -> str | None:
+        """The candidate most like ``name`` (a misspelling's likely intent), if any is close."""
+        matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        return matches[0] if matches else None
 
     @available
     def spark_oss_recall(self, fact: str) -> str | None:

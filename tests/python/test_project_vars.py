@@ -1,0 +1,119 @@
+"""The project's vars: each one the project reads has its default in dbt_project.yml, or is one
+of the sources' own (read in the sources' YAML), and a ``--vars`` name outside those stops the
+command (macros/validate_inputs.sql, ``check_cli_var_names``) instead of being ignored.
+
+The static checks read the project's files and are computed here independently of the macro.
+The dbt checks run the real project in isolated state; neither starts a model.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spark_analytics.contracts import dbt_var, project_file
+from tests.python.dbt_project import REPO_ROOT, DbtProject
+
+# A var read by name: dbt's var(), the validate_inputs macros, Python's dbt_var().
+VAR_READ = re.compile(
+    r"\b(?:var|dbt_var|validated_(?:number|integer|date|choice))\(\s*['\"]([A-Za-z0-9_]+)['\"]"
+)
+READERS = ("models", "macros", "snapshots", "tests/generic", "spark_analytics")
+SOURCES_OWN_SUFFIXES = ("_location", "_format", "_infer_schema")
+
+
+def var_reads() -> dict[str, set[str]]:
+    """var name -> the files that read it (dbt_project.yml's config lines included)."""
+    files = [REPO_ROOT / "dbt_project.yml"]
+    for folder in READERS:
+        files += [
+            path
+            for path in sorted((REPO_ROOT / folder).rglob("*"))
+            if path.suffix in {".sql", ".yml", ".py"}
+        ]
+    reads: dict[str, set[str]] = {}
+    for path in files:
+        for name in VAR_READ.findall(path.read_text(encoding="utf-8")):
+            reads.setdefault(name, set()).add(str(path.relative_to(REPO_ROOT)))
+    return reads
+
+
+def project_vars() -> set[str]:
+    return set(yaml.safe_load(project_file().read_text(encoding="utf-8"))["vars"])
+
+
+def sources_own_vars() -> set[str]:
+    """data_dir, <source>_schema, and <table>_location/_format/_infer_schema per file source."""
+    names = {"data_dir"}
+    for path in (REPO_ROOT / "models").rglob("_*__sources.yml"):
+        for source in yaml.safe_load(path.read_text(encoding="utf-8"))["sources"]:
+            names.add(f"{source['name']}_schema")
+            for table in source.get("tables", []):
+                if (table.get("meta") or {}).get("external"):
+                    names |= {table["name"] + suffix for suffix in SOURCES_OWN_SUFFIXES}
+    return names
+
+
+def test_every_var_read_is_declared() -> None:
+    undeclared = {
+        name: sorted(files)
+        for name, files in var_reads().items()
+        if name not in project_vars() | sources_own_vars()
+    }
+    assert not undeclared, f"read with no default under vars: in dbt_project.yml: {undeclared}"
+
+
+def test_every_declared_var_is_read() -> None:
+    """No stale default: a var the project declares (or accepts for a source) has a reader."""
+    unread = (project_vars() | sources_own_vars()) - set(var_reads())
+    assert not unread, f"declared or accepted but read nowhere: {sorted(unread)}"
+
+
+def test_the_python_side_reads_the_same_defaults() -> None:
+    for name in project_vars():
+        assert dbt_var(name) == yaml.safe_load(project_file().read_text())["vars"][name]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    return DbtProject(tmp_path_factory.mktemp("project_vars"))
+
+
+def _output(result) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+
+
+def test_a_misspelled_var_stops_the_run_before_any_model(project: DbtProject) -> None:
+    result = project.dbt(
+        "run", "-s", "stg_raw__merchants", dbt_vars={"high_value_treshold": 5}, check=False
+    )
+    out = _output(result)
+    assert result.returncode != 0, out[-3000:]
+    assert 'Unknown var "high_value_treshold" in --vars' in out, out[-3000:]
+    assert 'did you mean "high_value_threshold"?' in out, out[-3000:]
+    # The first hook stopped it: the sources' registration (the second) and models never ran.
+    assert "on-run-start-0" in out and "on-run-start-1" not in out, out[-3000:]
+    assert "OK created" not in out
+
+
+def test_a_mapping_files_misspelled_top_key_is_refused(project: DbtProject, tmp_path: Path) -> None:
+    """`source_mapping:` (for source_mappings) in a MAPPING file: checked without Spark."""
+    mapping = {"source_mapping": {"transactions": {"location": str(tmp_path / "orders.csv")}}}
+    result = project.dbt("run-operation", "check_source_mappings", dbt_vars=mapping, check=False)
+    out = _output(result)
+    assert result.returncode != 0, out[-3000:]
+    assert 'Unknown var "source_mapping" in --vars: did you mean "source_mappings"?' in out
+
+
+def test_every_name_the_project_reads_is_accepted(project: DbtProject) -> None:
+    """The macro's rule and this file's agree: every declared and source var passes the check
+    (set to its own default, so the command's outcome is the one without --vars)."""
+    accepted = {name: dbt_var(name) for name in project_vars() if dbt_var(name) is not None}
+    result = project.dbt("run-operation", "check_source_mappings", dbt_vars=accepted, check=False)
+    assert result.returncode == 0, _output(result)[-3000:]
+    own = {name: "x" for name in sources_own_vars()}
+    result = project.dbt("run-operation", "check_cli_var_names", dbt_vars=own, check=False)
+    assert result.returncode == 0, _output(result)[-3000:]
