@@ -91,6 +91,29 @@ def test_every_model_states_its_grain_and_describes_every_column(generated_docs:
     assert not missing, "undocumented: " + ", ".join(missing)
 
 
+def test_the_catalog_shows_the_persisted_descriptions(generated_docs: Path):
+    """Models with persist_docs (the marts) have their description and their columns' as the
+    catalog's comments: what `describe` shows on the published view, the docs site too."""
+    catalog = json.loads((generated_docs / "catalog.json").read_text())["nodes"]
+    checked, wrong = 0, []
+    for node in project_nodes(generated_docs):
+        persist = node["config"].get("persist_docs") or {}
+        if not persist.get("relation"):
+            continue
+        entry = catalog[node["unique_id"]]
+        if " ".join((entry["metadata"].get("comment") or "").split()) != " ".join(
+            node["description"].split()
+        ):
+            wrong.append(f"{node['name']}: {entry['metadata'].get('comment')!r}")
+        comments = {name.lower(): col.get("comment") for name, col in entry["columns"].items()}
+        for name, column in node["columns"].items():
+            if persist.get("columns") and comments.get(name.lower()) != column["description"]:
+                wrong.append(f"{node['name']}.{name}: {comments.get(name.lower())!r}")
+        checked += 1
+    assert checked >= 6, f"only {checked} models persist their docs"
+    assert not wrong, "catalog comments differ from the descriptions: " + "; ".join(wrong)
+
+
 # What the lineage graph must show: the marts (both versions of dim_merchants), the Python models
 # and the exposures.
 MARTS = (

@@ -23,6 +23,7 @@ from dbt.adapters.base.relation import AdapterTrackingRelationInfo, BaseRelation
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import (
+    GET_COLUMNS_IN_RELATION_RAW_MACRO_NAME,
     SCHEMA_NOT_FOUND_MESSAGES,
     TABLE_OR_VIEW_NOT_FOUND_MESSAGES,
     SparkAdapter,
@@ -151,18 +152,41 @@ class SparkOssAdapter(SparkAdapter):
         self, information_schema: InformationSchema, schemas: set[str], used_schemas: Any
     ) -> Any:
         """dbt-spark's catalog of one schema, listed with ``show table extended``, whose rows
-        carry every relation's columns (the relation cache's listing has none)."""
+        carry every relation's columns (the relation cache's listing has none), plus the
+        relations' comments (``_with_comments``)."""
         if len(schemas) != 1:
             raise CompilationError(f"Expected only one schema in _get_one_catalog, found {schemas}")
         listing = self.Relation.create(database=information_schema.database, schema=[*schemas][0])
         columns: list[dict[str, Any]] = []
         for relation in self._listed_in_full(listing):
             logger.debug(f"Getting table schema for relation {relation}")
-            columns.extend(self._get_columns_for_catalog(relation))
+            rows = list(self._get_columns_for_catalog(relation))
+            columns.extend(self._with_comments(relation, rows))
         import agate
         from dbt_common.clients.agate_helper import DEFAULT_TYPE_TESTER
 
         return agate.Table.from_object(columns, column_types=DEFAULT_TYPE_TESTER)
+
+    def _with_comments(
+        self, relation: BaseRelation, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``rows`` (one relation's catalog rows) with its table and column comments, which
+        dbt-spark leaves out: ``show table extended`` prints the schema without them. They are
+        what persist_docs wrote (the published views carry them too), read with one ``describe
+        table extended``: the docs site and ``catalog.json`` show what ``describe`` shows."""
+        try:
+            described = self.execute_macro(
+                GET_COLUMNS_IN_RELATION_RAW_MACRO_NAME, kwargs={"relation": relation}
+            )
+        except DbtRuntimeError as error:
+            if any(known in getattr(error, "msg", "") for known in NOT_FOUND_MESSAGES):
+                return rows  # dropped since it was listed
+            raise
+        column_comments, table_comment = described_comments(described)
+        for row in rows:
+            row["table_comment"] = table_comment
+            row["column_comment"] = column_comments.get(str(row["column_name"]).lower())
+        return rows
 
     @available
     def spark_oss_create_keeping_plan(self, sql: str) -> Any:
@@ -281,3 +305,22 @@ class SparkOssAdapter(SparkAdapter):
             logger.info(f"{FAULT_POINT_ENV}={wanted}: killing dbt (pid {os.getpid()})")
             os.kill(os.getpid(), signal.SIGKILL)
         return ""
+
+
+def described_comments(rows: Any) -> tuple[dict[str, str | None], str | None]:
+    """From ``describe table extended``'s rows (col_name, data_type, comment): the columns'
+    comments by lower-case name, and the relation's ``Comment`` (None where there is none).
+
+    The columns come first, up to a blank or ``#`` row (partition information, then the
+    detailed table information, whose ``Comment`` row holds the relation's in data_type)."""
+    columns: dict[str, str | None] = {}
+    table_comment = None
+    in_columns = True
+    for col_name, data_type, comment in ((row[0], row[1], row[2]) for row in rows):
+        name = (col_name or "").strip()
+        in_columns = in_columns and bool(name) and not name.startswith("#")
+        if in_columns:
+            columns[name.lower()] = comment or None
+        elif name == "Comment":
+            table_comment = data_type or None
+    return columns, table_comment
