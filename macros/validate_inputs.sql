@@ -178,7 +178,7 @@
             {%- set closest = adapter.spark_oss_closest_name(name | string, known) -%}
             {%- do exceptions.raise_compiler_error(
                 "Unknown var " ~ (name | tojson) ~ " in --vars"
-                ~ ((": did you mean " ~ (closest | tojson) ~ "?") if closest else "")
+                ~ ((": did you mean " ~ (closest | tojson) ~ "?") if closest else ".")
                 ~ " The project reads no var of that name, so its value would be ignored. The"
                 ~ " vars --vars may set: " ~ known | join(', ') ~ ". A var that a model of"
                 ~ " your own reads needs its default under `vars:` in dbt_project.yml."
