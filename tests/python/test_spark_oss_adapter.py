@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from dbt.adapters.spark_oss.connections import SESSION_START_THREAD
+from dbt.adapters.spark_oss.impl import described_comments
+from pyspark.sql import SparkSession
 
 from python_udfs.merchant import normalize_merchant_name
 from python_udfs.risk import transaction_risk_score
@@ -38,6 +40,28 @@ from tests.python.thrift_app import (
 )
 
 # --- unit: metastore lock ---------------------------------------------------------------------
+
+
+def test_described_comments_reads_sparks_describe(spark: SparkSession) -> None:
+    """The catalog's comments (docs generate) from Spark's own `describe table extended` rows:
+    a partitioned table's columns once each, its comment, and a view over it with its own."""
+    spark.sql(
+        "create table described_t (id string comment 'the key', n int, month string "
+        "comment 'it''s the partition') using parquet partitioned by (month) "
+        "comment 'one row per id'"
+    )
+    spark.sql("create view described_v comment 'published' as select * from described_t")
+    try:
+        table = described_comments(spark.sql("describe table extended described_t").collect())
+        view = described_comments(spark.sql("describe table extended described_v").collect())
+    finally:
+        spark.sql("drop view if exists described_v")
+        spark.sql("drop table if exists described_t")
+    assert table == (
+        {"id": "the key", "n": None, "month": "it's the partition"},
+        "one row per id",
+    )
+    assert view == ({"id": "the key", "n": None, "month": "it's the partition"}, "published")
 
 
 def test_state_dir_from_derby_connection_url(tmp_path: Path) -> None:
