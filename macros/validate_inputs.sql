@@ -3,10 +3,11 @@
     one of these macros, which either return a value that is safe to paste into Spark SQL or
     stop the run with an error naming the var (or the YAML key) and what was expected.
 
-      validated_number(var_name, default)          -> a plain decimal number (no NaN/inf)
-      validated_integer(var_name, default, min)    -> an integer
-      validated_date(var_name, default)            -> 'YYYY-MM-DD' (a real calendar date)
-      validated_choice(var_name, allowed, default) -> one of `allowed` (compared lower-cased)
+      validated_number(var_name, min, max)         -> a plain decimal number (no NaN/inf)
+      validated_integer(var_name, min, max)        -> an integer
+      validated_date(var_name)                     -> 'YYYY-MM-DD' (a real calendar date), or
+                                                      none when the var is null or ''
+      checked_choice(what, value, allowed)         -> one of `allowed` (compared lower-cased)
       validated_identifier(value, what)            -> a Spark identifier [A-Za-z_][A-Za-z0-9_]*
       validated_identifier_list(what, values)      -> a list of such identifiers
       sql_string_literal(value)                    -> '...' with backslashes, quotes and `${`
@@ -25,15 +26,6 @@
 {% endmacro %}
 
 
-{% macro _var_value(var_name, default) %}
-    {#- var(name, none) and var(name) with no default differ: keep dbt's own missing-var error. -#}
-    {%- if default is none -%}
-        {{ return(var(var_name)) }}
-    {%- endif -%}
-    {{ return(var(var_name, default)) }}
-{% endmacro %}
-
-
 {% macro is_plain_number(value) %}
     {%- if value is none or value is boolean or value is mapping
         or (value is iterable and value is not string) -%}
@@ -44,8 +36,10 @@
 {% endmacro %}
 
 
-{% macro validated_number(var_name, default=none, min_value=none, max_value=none) %}
-    {%- set value = _var_value(var_name, default) -%}
+{#- The var's value, its default under `vars:` in dbt_project.yml (none here, so there is one
+    place for it: a var missing there gets dbt's own error). -#}
+{% macro validated_number(var_name, min_value=none, max_value=none) %}
+    {%- set value = var(var_name) -%}
     {%- if not is_plain_number(value) -%}
         {%- do _input_error("var '" ~ var_name ~ "'", value, "expected a number such as 1000 or 499.99") -%}
     {%- endif -%}
@@ -60,8 +54,8 @@
 {% endmacro %}
 
 
-{% macro validated_integer(var_name, default=none, min_value=none, max_value=none) %}
-    {%- set value = _var_value(var_name, default) -%}
+{% macro validated_integer(var_name, min_value=none, max_value=none) %}
+    {%- set value = var(var_name) -%}
     {%- if value is none or value is boolean
         or modules.re.fullmatch('[+-]?[0-9]{1,18}', value | string | trim) is none -%}
         {%- do _input_error("var '" ~ var_name ~ "'", value, "expected an integer such as 30") -%}
@@ -76,8 +70,8 @@
 {% endmacro %}
 
 
-{% macro validated_date(var_name, default=none) %}
-    {%- set value = var(var_name, default) -%}
+{% macro validated_date(var_name) %}
+    {%- set value = var(var_name) -%}
     {%- if value is none or value == '' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -96,12 +90,6 @@
         {%- do _input_error("var '" ~ var_name ~ "'", value, "expected a date YYYY-MM-DD") -%}
     {%- endif -%}
     {{ return(text) }}
-{% endmacro %}
-
-
-{% macro validated_choice(var_name, allowed, default=none) %}
-    {%- set value = _var_value(var_name, default) -%}
-    {{ return(checked_choice("var '" ~ var_name ~ "'", value, allowed)) }}
 {% endmacro %}
 
 
@@ -158,8 +146,9 @@
     dbt ignores a --vars name that nothing reads, so a misspelled `high_value_treshold` (or a
     mapping file's `source_mapping:`) would run with the default, silently. The names --vars
     may set: the vars of dbt_project.yml, and the sources' own, read in their YAML: `data_dir`,
-    `<source>_schema`, and per file source `<source>_location`, `_format`, `_infer_schema`.
-    The first on-run-start hook and check_source_mappings call this.
+    `<source>_schema`, and per file source table `<table>_location`, `_format`, `_infer_schema`.
+    The first on-run-start hook calls this, so the commands that run hooks (run, build, test,
+    seed, snapshot) check their --vars; so does `dbt run-operation check_source_mappings`.
 -#}
 {% macro check_cli_var_names() %}
     {%- set given = invocation_args_dict.get('vars') or {} -%}
@@ -174,15 +163,21 @@
             {%- endif -%}
         {%- endfor -%}
         {%- set known = known | unique | sort -%}
+        {%- set unknown = [] -%}
         {%- for name in given if name not in known -%}
             {%- set closest = adapter.spark_oss_closest_name(name | string, known) -%}
+            {%- do unknown.append((name | string | tojson)
+                ~ ((" (did you mean " ~ (closest | tojson) ~ "?)") if closest else "")) -%}
+        {%- endfor -%}
+        {%- if unknown -%}
+            {%- set several = unknown | length > 1 -%}
             {%- do exceptions.raise_compiler_error(
-                "Unknown var " ~ (name | tojson) ~ " in --vars"
-                ~ ((": did you mean " ~ (closest | tojson) ~ "?") if closest else ".")
-                ~ " The project reads no var of that name, so its value would be ignored. The"
-                ~ " vars --vars may set: " ~ known | join(', ') ~ ". A var that a model of"
+                "Unknown var" ~ ("s" if several else "") ~ " in --vars: " ~ unknown | join(', ')
+                ~ ". The project reads no var of " ~ ("these names" if several else "that name")
+                ~ ", so " ~ ("their values" if several else "its value") ~ " would be ignored."
+                ~ " The vars --vars may set: " ~ known | join(', ') ~ ". A var that a model of"
                 ~ " your own reads needs its default under `vars:` in dbt_project.yml."
             ) -%}
-        {%- endfor -%}
+        {%- endif -%}
     {%- endif -%}
 {% endmacro %}

@@ -6,7 +6,7 @@ category_code, purchase_amount decimal, purchase_date, ...), ``categories`` like
 ``dim_customers`` (customer_id, signup_date). ``models/ml/ml_customer_features.sql`` computes the
 same columns in SQL; tests compare the two.
 
-Snapshots (one row each, ``snapshot_dates``), with ``H`` the label horizon (30 days):
+Snapshots (one row each, ``snapshot_dates``), with ``H`` the label horizon (``ml_horizon_days``):
 
 * ``train``: as of ``cutoff - H``; its labels come from ``[cutoff - H, cutoff)``;
 * ``test``:  as of ``cutoff``; its labels come from ``[cutoff, cutoff + H)``;

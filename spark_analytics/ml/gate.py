@@ -1,8 +1,8 @@
 """Model quality gate: a trained version is *promoted* (used by scoring) only if its metric
 reaches a threshold.
 
-The metric and threshold come from dbt vars (``ml_gate_metric``, default ``auc_roc``;
-``ml_gate_threshold``, default 0.7) passed to the Python models through their config. Higher is
+The metric and threshold come from dbt vars (``ml_gate_metric``, ``ml_gate_threshold``; their
+defaults are in dbt_project.yml) passed to the Python models through their config. Higher is
 better for every metric except ``log_loss``, where the value must be at most the threshold.
 Messages go to dbt's log when running inside dbt, else to the standard ``logging`` module.
 """
@@ -10,13 +10,21 @@ Messages go to dbt's log when running inside dbt, else to the standard ``logging
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from spark_analytics.contracts import dbt_var
 
 GATE_METRICS = ("auc_roc", "auc_pr", "accuracy", "log_loss")
 LOWER_IS_BETTER = frozenset({"log_loss"})
-DEFAULT_METRIC = "auc_roc"
-DEFAULT_THRESHOLD = 0.7
+
+
+def _default_metric() -> str:
+    return str(dbt_var("ml_gate_metric"))
+
+
+def _default_threshold() -> float:
+    return float(dbt_var("ml_gate_threshold"))
 
 
 def _blank(value: Any) -> bool:
@@ -34,8 +42,8 @@ def as_bool(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class GateConfig:
-    metric: str = DEFAULT_METRIC
-    threshold: float = DEFAULT_THRESHOLD
+    metric: str = field(default_factory=_default_metric)
+    threshold: float = field(default_factory=_default_threshold)
 
     def __post_init__(self) -> None:
         if self.metric not in GATE_METRICS:
@@ -45,10 +53,11 @@ class GateConfig:
 
     @classmethod
     def from_config(cls, metric: Any = None, threshold: Any = None) -> GateConfig:
-        """From (possibly string-rendered, possibly empty) config values; blanks -> defaults."""
-        metric = DEFAULT_METRIC if _blank(metric) else str(metric).strip()
+        """From (possibly string-rendered, possibly empty) config values; blanks -> the
+        project's defaults."""
+        metric = _default_metric() if _blank(metric) else str(metric).strip()
         try:
-            value = DEFAULT_THRESHOLD if _blank(threshold) else float(threshold)
+            value = _default_threshold() if _blank(threshold) else float(threshold)
         except ValueError:
             raise ValueError(f"ml_gate_threshold '{threshold}' is not a number") from None
         return cls(metric, value)

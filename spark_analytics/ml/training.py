@@ -307,7 +307,8 @@ def train_and_evaluate(
 
     ``root`` defaults to ``model_root(session)``. Returns the model, its version and path, the
     metrics as a dict and as a one-row DataFrame (``METRICS_SCHEMA`` + ``trained_at``).
-    ``gate`` (default: auc_roc >= 0.7) decides ``promoted``; the version is saved either way.
+    ``gate`` (default: the project's ``ml_gate_metric`` and ``ml_gate_threshold``) decides
+    ``promoted``; the version is saved either way.
     """
     params = params or TrainingParams()
     gate = gate or GateConfig()

@@ -1,6 +1,7 @@
-"""The project's vars: each one the project reads has its default in dbt_project.yml, or is one
-of the sources' own (read in the sources' YAML), and a ``--vars`` name outside those stops the
-command (macros/validate_inputs.sql, ``check_cli_var_names``) instead of being ignored.
+"""The project's vars: each one the project reads has its default in dbt_project.yml (and only
+there), or is one of the sources' own (read, with their defaults, in the sources' YAML), and a
+``--vars`` name outside those stops the command (macros/validate_inputs.sql,
+``check_cli_var_names``) instead of being ignored.
 
 The static checks read the project's files and are computed here independently of the macro.
 The dbt checks run the real project in isolated state; neither starts a model.
@@ -15,18 +16,20 @@ import pytest
 import yaml
 
 from spark_analytics.contracts import dbt_var, project_file
+from spark_analytics.own_data import dbt_vars
 from tests.python.dbt_project import REPO_ROOT, DbtProject
 
 # A var read by name: dbt's var(), the validate_inputs macros, Python's dbt_var().
 VAR_READ = re.compile(
     r"\b(?:var|dbt_var|validated_(?:number|integer|date|choice))\(\s*['\"]([A-Za-z0-9_]+)['\"]"
 )
+# A dbt var() read that gives a default of its own.
+DEFAULTED_READ = re.compile(r"\bvar\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*,")
 READERS = ("models", "macros", "snapshots", "tests/generic", "spark_analytics")
 SOURCES_OWN_SUFFIXES = ("_location", "_format", "_infer_schema")
 
 
-def var_reads() -> dict[str, set[str]]:
-    """var name -> the files that read it (dbt_project.yml's config lines included)."""
+def reader_files() -> list[Path]:
     files = [REPO_ROOT / "dbt_project.yml"]
     for folder in READERS:
         files += [
@@ -34,9 +37,14 @@ def var_reads() -> dict[str, set[str]]:
             for path in sorted((REPO_ROOT / folder).rglob("*"))
             if path.suffix in {".sql", ".yml", ".py"}
         ]
+    return files
+
+
+def var_reads(pattern: re.Pattern[str] = VAR_READ) -> dict[str, set[str]]:
+    """var name -> the files that read it (dbt_project.yml's config lines included)."""
     reads: dict[str, set[str]] = {}
-    for path in files:
-        for name in VAR_READ.findall(path.read_text(encoding="utf-8")):
+    for path in reader_files():
+        for name in pattern.findall(path.read_text(encoding="utf-8")):
             reads.setdefault(name, set()).add(str(path.relative_to(REPO_ROOT)))
     return reads
 
@@ -72,9 +80,14 @@ def test_every_declared_var_is_read() -> None:
     assert not unread, f"declared or accepted but read nowhere: {sorted(unread)}"
 
 
-def test_the_python_side_reads_the_same_defaults() -> None:
-    for name in project_vars():
-        assert dbt_var(name) == yaml.safe_load(project_file().read_text())["vars"][name]
+def test_a_project_var_has_no_second_default() -> None:
+    """dbt_project.yml's default is the only one: no reader passes its own to var()."""
+    second = {
+        name: sorted(files)
+        for name, files in var_reads(DEFAULTED_READ).items()
+        if name in project_vars()
+    }
+    assert not second, f"a default besides dbt_project.yml's: {second}"
 
 
 @pytest.fixture(scope="module")
@@ -92,26 +105,46 @@ def test_a_misspelled_var_stops_the_run_before_any_model(project: DbtProject) ->
     )
     out = _output(result)
     assert result.returncode != 0, out[-3000:]
-    assert 'Unknown var "high_value_treshold" in --vars' in out, out[-3000:]
-    assert 'did you mean "high_value_threshold"?' in out, out[-3000:]
+    assert (
+        'Unknown var in --vars: "high_value_treshold" (did you mean "high_value_threshold"?).'
+        in out
+    ), out[-3000:]
+    # The names it lists are this file's independent reading of the project.
+    listed = re.search(r"The vars --vars may set: (.*?)\. A var", out)
+    assert listed and listed[1].split(", ") == sorted(project_vars() | sources_own_vars())
     # The first hook stopped it: the sources' registration (the second) and models never ran.
     assert "on-run-start-0" in out and "on-run-start-1" not in out, out[-3000:]
     assert "OK created" not in out
 
 
 def test_a_mapping_files_misspelled_top_key_is_refused(project: DbtProject, tmp_path: Path) -> None:
-    """`source_mapping:` (for source_mappings) in a MAPPING file: checked without Spark."""
-    mapping = {"source_mapping": {"transactions": {"location": str(tmp_path / "orders.csv")}}}
-    result = project.dbt("run-operation", "check_source_mappings", dbt_vars=mapping, check=False)
+    """`source_mapping:` (for source_mappings) in a MAPPING file, turned into vars as `make run
+    DATA=... MAPPING=...` does: refused, and checked without Spark."""
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text("source_mapping:\n  transactions:\n    location: orders.csv\n")
+    run_vars = dbt_vars(tmp_path, mapping)
+    result = project.dbt("run-operation", "check_source_mappings", dbt_vars=run_vars, check=False)
     out = _output(result)
     assert result.returncode != 0, out[-3000:]
-    assert 'Unknown var "source_mapping" in --vars: did you mean "source_mappings"?' in out
+    assert '"source_mapping" (did you mean "source_mappings"?)' in out, out[-3000:]
+
+
+def test_every_unknown_name_is_reported_once_close_or_not(project: DbtProject) -> None:
+    given = {"zzz_unrelated": 1, "ML_HORIZON_DAYS": 7, "transactions_format": "csv"}
+    result = project.dbt("run-operation", "check_source_mappings", dbt_vars=given, check=False)
+    out = _output(result)
+    assert result.returncode != 0, out[-3000:]
+    assert (
+        'Unknown vars in --vars: "zzz_unrelated", "ML_HORIZON_DAYS" (did you mean'
+        ' "ml_horizon_days"?). The project reads no var of these names' in out
+    ), out[-3000:]
 
 
 def test_every_name_the_project_reads_is_accepted(project: DbtProject) -> None:
     """The macro's rule and this file's agree: every declared and source var passes the check
     (set to its own default, so the command's outcome is the one without --vars)."""
-    accepted = {name: dbt_var(name) for name in project_vars() if dbt_var(name) is not None}
+    accepted = {name: dbt_var(name) for name in project_vars()}
+    accepted["ml_cutoff_date"] = "2024-02-29"  # its default is null
     result = project.dbt("run-operation", "check_source_mappings", dbt_vars=accepted, check=False)
     assert result.returncode == 0, _output(result)[-3000:]
     own = {name: "x" for name in sources_own_vars()}

@@ -42,28 +42,6 @@ from tests.python.thrift_app import (
 # --- unit: metastore lock ---------------------------------------------------------------------
 
 
-def test_described_comments_reads_sparks_describe(spark: SparkSession) -> None:
-    """The catalog's comments (docs generate) from Spark's own `describe table extended` rows:
-    a partitioned table's columns once each, its comment, and a view over it with its own."""
-    spark.sql(
-        "create table described_t (id string comment 'the key', n int, month string "
-        "comment 'it''s the partition') using parquet partitioned by (month) "
-        "comment 'one row per id'"
-    )
-    spark.sql("create view described_v comment 'published' as select * from described_t")
-    try:
-        table = described_comments(spark.sql("describe table extended described_t").collect())
-        view = described_comments(spark.sql("describe table extended described_v").collect())
-    finally:
-        spark.sql("drop view if exists described_v")
-        spark.sql("drop table if exists described_t")
-    assert table == (
-        {"id": "the key", "n": None, "month": "it's the partition"},
-        "one row per id",
-    )
-    assert view == ({"id": "the key", "n": None, "month": "it's the partition"}, "published")
-
-
 def test_state_dir_from_derby_connection_url(tmp_path: Path) -> None:
     from spark_metastore_lock import lock_path, session_state_dir
 
@@ -355,6 +333,31 @@ def test_python_runtime_converts_pandas_and_rejects_other_types() -> None:
     assert to_spark_dataframe(FakeSpark(), pd.DataFrame({"a": [1, 2]})) == "spark df with 2 rows"
     with pytest.raises(TypeError, match="must return a Spark or pandas DataFrame"):
         to_spark_dataframe(FakeSpark(), [1, 2])
+
+
+# --- unit: the catalog's comments ------------------------------------------------------------
+
+
+def test_described_comments_reads_sparks_describe(spark: SparkSession) -> None:
+    """The catalog's comments (docs generate) from Spark's own `describe table extended` rows:
+    a partitioned table's columns once each, its comment, and a view over it with its own."""
+    spark.sql(
+        "create table described_t (id string comment 'the key', n int, month string "
+        "comment 'it''s the partition') using parquet partitioned by (month) "
+        "comment 'one row per id'"
+    )
+    spark.sql("create view described_v comment 'published' as select * from described_t")
+    try:
+        table = described_comments(spark.sql("describe table extended described_t").collect())
+        view = described_comments(spark.sql("describe table extended described_v").collect())
+    finally:
+        spark.sql("drop view if exists described_v")
+        spark.sql("drop table if exists described_t")
+    assert table == (
+        {"id": "the key", "n": None, "month": "it's the partition"},
+        "one row per id",
+    )
+    assert view == ({"id": "the key", "n": None, "month": "it's the partition"}, "published")
 
 
 # --- end to end: dbt build on the embedded target ---------------------------------------------

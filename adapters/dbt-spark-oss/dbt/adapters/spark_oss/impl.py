@@ -163,9 +163,11 @@ class SparkOssAdapter(SparkAdapter):
             rows = list(self._get_columns_for_catalog(relation))
             columns.extend(self._with_comments(relation, rows))
         import agate
-        from dbt_common.clients.agate_helper import DEFAULT_TYPE_TESTER
+        from dbt_common.clients.agate_helper import build_type_tester
 
-        return agate.Table.from_object(columns, column_types=DEFAULT_TYPE_TESTER)
+        # Comments stay text, even where every one of a schema looks like a number or a bool.
+        types = build_type_tester(["table_comment", "column_comment"])
+        return agate.Table.from_object(columns, column_types=types)
 
     def _with_comments(
         self, relation: BaseRelation, rows: list[dict[str, Any]]
@@ -179,9 +181,10 @@ class SparkOssAdapter(SparkAdapter):
                 GET_COLUMNS_IN_RELATION_RAW_MACRO_NAME, kwargs={"relation": relation}
             )
         except DbtRuntimeError as error:
-            if any(known in getattr(error, "msg", "") for known in NOT_FOUND_MESSAGES):
-                return rows  # dropped since it was listed
-            raise
+            # Dropped since it was listed, or not describable: its columns, without comments,
+            # rather than no catalog for its schema (get_catalog drops a schema that raises).
+            logger.debug(f"No comments for the catalog entry {relation}: {error.msg}")
+            return rows
         column_comments, table_comment = described_comments(described)
         for row in rows:
             row["table_comment"] = table_comment
@@ -270,9 +273,13 @@ class SparkOssAdapter(SparkAdapter):
 
     @available
     def spark_oss_closest_name(self, name: str, candidates: list[str]) -> str | None:
-        """The candidate most like ``name`` (a misspelling's likely intent), if any is close."""
-        matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-        return matches[0] if matches else None
+        """The candidate most like ``name`` (a misspelling's likely intent), if any is close,
+        case aside. The cutoff, 0.75 of difflib's similarity, takes one or two letters wrong in
+        a name of ten or more (``high_value_treshold``, ``source_mapping``), not a different
+        word."""
+        by_lower = {candidate.lower(): candidate for candidate in candidates}
+        matches = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
+        return by_lower[matches[0]] if matches else None
 
     @available
     def spark_oss_recall(self, fact: str) -> str | None:
@@ -311,16 +318,19 @@ def described_comments(rows: Any) -> tuple[dict[str, str | None], str | None]:
     """From ``describe table extended``'s rows (col_name, data_type, comment): the columns'
     comments by lower-case name, and the relation's ``Comment`` (None where there is none).
 
-    The columns come first, up to a blank or ``#`` row (partition information, then the
-    detailed table information, whose ``Comment`` row holds the relation's in data_type)."""
+    The columns come first, up to a blank or ``#`` row; then partition information, then
+    ``# Detailed Table Information``, whose ``Comment`` row holds the relation's in data_type."""
     columns: dict[str, str | None] = {}
     table_comment = None
-    in_columns = True
+    section = "columns"
     for col_name, data_type, comment in ((row[0], row[1], row[2]) for row in rows):
         name = (col_name or "").strip()
-        in_columns = in_columns and bool(name) and not name.startswith("#")
-        if in_columns:
+        if section == "columns" and (not name or name.startswith("#")):
+            section = "after the columns"
+        if name == "# Detailed Table Information":
+            section = "details"
+        if section == "columns":
             columns[name.lower()] = comment or None
-        elif name == "Comment":
+        elif section == "details" and name == "Comment":
             table_comment = data_type or None
     return columns, table_comment

@@ -1,6 +1,7 @@
 {#-- `dbt clone` on plain Parquet. dbt-spark's clone needs Delta's `shallow clone` and fails on any
      other format; here a model is cloned from the --state relation in one of two ways, chosen by
-     config `clone_strategy` (dbt gives the model `select * from <state relation>` as its code):
+     config `clone_strategy`, else var `clone_strategy` (dbt gives the model `select * from <state
+     relation>` as its code):
        view (default): `<schema>.<name>` becomes a view over the state relation: instant, no data
                        copied, always shows what the state environment publishes now;
        copy:           a new version is written from the state relation and published like a
@@ -21,7 +22,7 @@
     {{ return({'relations': []}) }}
   {%- endif -%}
 
-  {%- set strategy = config.get('clone_strategy', 'view') -%}
+  {%- set strategy = config.get('clone_strategy') or var('clone_strategy', 'view') -%}
   {%- if strategy == 'view' -%}
     {{ return(materialization_view_spark_oss()) }}
   {%- elif strategy != 'copy' -%}
