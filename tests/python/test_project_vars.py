@@ -21,7 +21,7 @@ from tests.python.dbt_project import REPO_ROOT, DbtProject
 
 # A var read by name: dbt's var(), the validate_inputs macros, Python's dbt_var().
 VAR_READ = re.compile(
-    r"\b(?:var|dbt_var|validated_(?:number|integer|date|choice))\(\s*['\"]([A-Za-z0-9_]+)['\"]"
+    r"\b(?:var|dbt_var|validated_(?:number|integer|date))\(\s*['\"]([A-Za-z0-9_]+)['\"]"
 )
 # A dbt var() read that gives a default of its own.
 DEFAULTED_READ = re.compile(r"\bvar\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*,")
