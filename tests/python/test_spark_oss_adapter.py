@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from dbt.adapters.spark_oss.connections import SESSION_START_THREAD
-from dbt.adapters.spark_oss.impl import described_comments
+from dbt.adapters.spark_oss.impl import described_parts
 from pyspark.sql import SparkSession
 
 from python_udfs.merchant import normalize_merchant_name
@@ -335,29 +335,33 @@ def test_python_runtime_converts_pandas_and_rejects_other_types() -> None:
         to_spark_dataframe(FakeSpark(), [1, 2])
 
 
-# --- unit: the catalog's comments ------------------------------------------------------------
+# --- unit: the parts of `describe` (the catalog's comments, persist_docs, publish) -----------
 
 
-def test_described_comments_reads_sparks_describe(spark: SparkSession) -> None:
-    """The catalog's comments (docs generate) from Spark's own `describe table extended` rows:
-    a partitioned table's columns once each, its comment, and a view over it with its own."""
+def test_described_parts_read_sparks_describe(spark: SparkSession) -> None:
+    """Spark's own `describe table [extended]` rows: a partitioned table's columns once each, in
+    order, a column named like a detail (`Comment`) kept a column, the table's comment, and a
+    view over it with its own comment and text; without `extended` no details."""
     spark.sql(
-        "create table described_t (id string comment 'the key', n int, month string "
-        "comment 'it''s the partition') using parquet partitioned by (month) "
+        "create table described_t (id string comment 'the key', n int, `Comment` string, "
+        "month string comment 'it''s the partition') using parquet partitioned by (month) "
         "comment 'one row per id'"
     )
     spark.sql("create view described_v comment 'published' as select * from described_t")
     try:
-        table = described_comments(spark.sql("describe table extended described_t").collect())
-        view = described_comments(spark.sql("describe table extended described_v").collect())
+        table = described_parts(spark.sql("describe table extended described_t").collect())
+        view = described_parts(spark.sql("describe table extended described_v").collect())
+        plain = described_parts(spark.sql("describe table described_t").collect())
     finally:
         spark.sql("drop view if exists described_v")
         spark.sql("drop table if exists described_t")
-    assert table == (
-        {"id": "the key", "n": None, "month": "it's the partition"},
-        "one row per id",
-    )
-    assert view == ({"id": "the key", "n": None, "month": "it's the partition"}, "published")
+    columns = {"id": "the key", "n": None, "Comment": None, "month": "it's the partition"}
+    assert list(table["columns"].items()) == list(columns.items())
+    assert table["details"]["Comment"] == "one row per id"
+    assert view["columns"] == columns
+    assert view["details"]["Comment"] == "published"
+    assert view["details"]["View Text"] == "select * from described_t"
+    assert plain == {"columns": columns, "details": {}}
 
 
 # --- end to end: dbt build on the embedded target ---------------------------------------------

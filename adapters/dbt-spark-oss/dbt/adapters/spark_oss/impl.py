@@ -185,10 +185,11 @@ class SparkOssAdapter(SparkAdapter):
             # rather than no catalog for its schema (get_catalog drops a schema that raises).
             logger.debug(f"No comments for the catalog entry {relation}: {error.msg}")
             return rows
-        column_comments, table_comment = described_comments(described)
+        parts = described_parts(described)
+        comments = {name.lower(): comment for name, comment in parts["columns"].items()}
         for row in rows:
-            row["table_comment"] = table_comment
-            row["column_comment"] = column_comments.get(str(row["column_name"]).lower())
+            row["table_comment"] = parts["details"].get("Comment") or None
+            row["column_comment"] = comments.get(str(row["column_name"]).lower())
         return rows
 
     @available
@@ -259,6 +260,11 @@ class SparkOssAdapter(SparkAdapter):
         return response, None
 
     @available
+    def spark_oss_described(self, rows: Any) -> dict[str, dict[str, Any]]:
+        """``described_parts`` for the macros (persist_docs.sql, publish.sql)."""
+        return described_parts(rows)
+
+    @available
     def spark_oss_project_var_names(self) -> list[str]:
         """The vars the root project's dbt_project.yml sets under ``vars:`` (global, or scoped
         to the project), without those a command's ``--vars`` adds: Jinja's ``var`` merges
@@ -314,14 +320,16 @@ class SparkOssAdapter(SparkAdapter):
         return ""
 
 
-def described_comments(rows: Any) -> tuple[dict[str, str | None], str | None]:
-    """From ``describe table extended``'s rows (col_name, data_type, comment): the columns'
-    comments by lower-case name, and the relation's ``Comment`` (None where there is none).
+def described_parts(rows: Any) -> dict[str, dict[str, Any]]:
+    """The parts of ``describe table [extended]``'s rows (col_name, data_type, comment), the one
+    reader of that layout: ``columns``, {name: comment or None} in table order, and ``details``,
+    the ``# Detailed Table Information`` rows as {key: value} (``Comment``, ``View Text``...;
+    empty without ``extended``).
 
-    The columns come first, up to a blank or ``#`` row; then partition information, then
-    ``# Detailed Table Information``, whose ``Comment`` row holds the relation's in data_type."""
-    columns: dict[str, str | None] = {}
-    table_comment = None
+    The columns come first, up to a blank or ``#`` row; partition information follows, then the
+    details. A column named like a detail (``Comment``) stays a column."""
+    columns: dict[str, Any] = {}
+    details: dict[str, Any] = {}
     section = "columns"
     for col_name, data_type, comment in ((row[0], row[1], row[2]) for row in rows):
         name = (col_name or "").strip()
@@ -329,8 +337,8 @@ def described_comments(rows: Any) -> tuple[dict[str, str | None], str | None]:
             section = "after the columns"
         if name == "# Detailed Table Information":
             section = "details"
-        if section == "columns":
-            columns[name.lower()] = comment or None
-        elif section == "details" and name == "Comment":
-            table_comment = data_type or None
-    return columns, table_comment
+        elif section == "columns":
+            columns[col_name] = comment or None
+        elif section == "details" and name:
+            details[name] = data_type
+    return {"columns": columns, "details": details}

@@ -114,18 +114,12 @@
   {%- endfor -%}
   {%- set docs = spark_oss_column_docs() if for_columns else {} -%}
   {%- if not docs -%}{{ return(none) }}{%- endif -%}
-  {#- What the version's columns carry now: [name, comment] in table order, until the first
-      blank or `#` row (partition information follows). -#}
-  {%- set described = run_query('describe table ' ~ relation) -%}
-  {%- set names = [] -%}
+  {#- What the version's columns carry now, in table order. -#}
+  {%- set described = adapter.spark_oss_described(run_query('describe table ' ~ relation)) -%}
+  {%- set names = described.columns.keys() | list -%}
   {%- set comments = {} -%}
-  {%- set scan = namespace(done=false) -%}
-  {%- for row in described.rows -%}
-    {%- set scan.done = scan.done or not row[0] or (row[0] | string).startswith('#') -%}
-    {%- if not scan.done -%}
-      {%- do names.append(row[0]) -%}
-      {%- do comments.update({row[0] | lower: row[2]}) -%}
-    {%- endif -%}
+  {%- for name, comment in described.columns.items() -%}
+    {%- do comments.update({name | lower: comment}) -%}
   {%- endfor -%}
   {%- set missing = {} -%}
   {%- for name, column in validate_doc_columns(relation, model.columns, names).items()

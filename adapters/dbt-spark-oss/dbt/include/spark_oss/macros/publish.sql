@@ -59,16 +59,14 @@
   {%- call statement('spark_oss_view_text', fetch_result=True) -%}
     describe table extended {{ relation }}
   {%- endcall -%}
+  {%- set details = adapter.spark_oss_described(load_result('spark_oss_view_text').table).details -%}
   {%- set pattern = spark_oss_versions_schema(relation) | lower ~ '`?\\.`?(' ~ relation.identifier | lower ~ '__v[0-9]{20})' -%}
-  {%- for row in load_result('spark_oss_view_text').table -%}
-    {%- set match = modules.re.search(pattern, row[1] | lower) if row[0] == 'View Text' else none -%}
-    {%- if match -%}
-      {%- do published.update({'version': api.Relation.create(database=relation.database,
-            schema=spark_oss_versions_schema(relation), identifier=match.group(1), type='table')}) -%}
-    {%- elif row[0] == 'Comment' -%}
-      {%- do published.update({'comment': row[1]}) -%}
-    {%- endif -%}
-  {%- endfor -%}
+  {%- set match = modules.re.search(pattern, (details.get('View Text') or '') | lower) -%}
+  {%- if match -%}
+    {%- do published.update({'version': api.Relation.create(database=relation.database,
+          schema=spark_oss_versions_schema(relation), identifier=match.group(1), type='table')}) -%}
+  {%- endif -%}
+  {%- do published.update({'comment': details.get('Comment')}) -%}
   {{ return(published) }}
 {% endmacro %}
 
