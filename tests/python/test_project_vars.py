@@ -117,7 +117,44 @@ def test_a_misspelled_var_stops_the_run_before_any_model(project: DbtProject) ->
     # The names it lists are this file's independent reading of the project.
     listed = re.search(r"The vars --vars may set: (.*?)\. A var", out)
     assert listed and listed[1].split(", ") == sorted(project_vars() | sources_own_vars())
-    # The first hook stopped it: the sources' registration (the second) and models never ran.
+    # The adapter stopped it as dbt filled its relation cache, before any hook or model ran.
+    assert "on-run-start" not in out and "OK created" not in out, out[-3000:]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("compile", "-s", "stg_raw__merchants"),
+        ("show", "-s", "stg_raw__merchants"),
+        ("docs", "generate"),
+        ("clone", "--state", "target", "-s", "stg_raw__merchants"),
+    ],
+    ids=lambda command: " ".join(command[:2]),
+)
+def test_commands_without_hooks_check_the_names_too(
+    project: DbtProject, command: tuple[str, ...]
+) -> None:
+    """`dbt clone --vars '{clone_stratgy: table}'` would otherwise clone as views unsaid."""
+    result = project.dbt(*command, dbt_vars={"clone_stratgy": "table"}, check=False)
+    out = _output(result)
+    assert result.returncode != 0, out[-3000:]
+    assert '"clone_stratgy" (did you mean "clone_strategy"?)' in out, out[-3000:]
+
+
+def test_without_the_cache_the_first_hook_checks(project: DbtProject) -> None:
+    """`--no-populate-cache` skips the adapter's check: the first on-run-start hook runs it."""
+    result = project.dbt(
+        "run",
+        "--no-populate-cache",
+        "-s",
+        "stg_raw__merchants",
+        dbt_vars={"high_value_treshold": 5},
+        check=False,
+    )
+    out = _output(result)
+    assert result.returncode != 0, out[-3000:]
+    assert '"high_value_treshold" (did you mean "high_value_threshold"?)' in out, out[-3000:]
+    # The sources' registration (the second hook) and models never ran.
     assert "on-run-start-0" in out and "on-run-start-1" not in out, out[-3000:]
     assert "OK created" not in out
 

@@ -36,6 +36,8 @@ from dbt.adapters.spark_oss.python_submissions import (
 from dbt.flags import get_flags
 
 SESSION_SUBMISSION = "session"
+# A project's own check of the command, run before dbt fills its relation cache.
+CHECK_VARS_MACRO = "check_cli_var_names"
 FAULT_POINT_ENV = "SPARK_OSS_FAULT_POINT"
 logger = AdapterLogger("SparkOss")
 # Facts this dbt invocation has already asked the metastore for (a schema created, its location,
@@ -115,6 +117,24 @@ class SparkOssAdapter(SparkAdapter):
     def python_submission_helpers(self) -> dict[str, builtins.type[PythonJobHelper]]:
         # Databricks helpers are dropped on purpose: they need a Databricks workspace.
         return {SESSION_SUBMISSION: SparkOssPythonJobHelper}
+
+    def set_relations_cache(
+        self,
+        relation_configs: Any,
+        clear: bool = False,
+        required_schemas: Any = None,
+    ) -> None:
+        """dbt's first step with the adapter in every command over the graph: run, build, test,
+        seed, snapshot, and also clone, compile, show and docs generate, which run no hooks.
+        First, a project that defines the macro ``CHECK_VARS_MACRO`` (this repository's checks
+        ``--vars`` for names the project does not read: macros/validate_inputs.sql) has it run,
+        so that a misspelled var stops the command before it runs anything rather than being
+        ignored."""
+        resolver = self._macro_resolver
+        project = self.config.project_name
+        if resolver and resolver.find_macro_by_name(CHECK_VARS_MACRO, project, None):
+            self.execute_macro(CHECK_VARS_MACRO)
+        super().set_relations_cache(relation_configs, clear, required_schemas)
 
     def list_relations_without_caching(self, schema_relation: BaseRelation) -> list[BaseRelation]:
         """The relations of a schema, for dbt's relation cache.
