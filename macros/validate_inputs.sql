@@ -147,10 +147,10 @@
     mapping file's `source_mapping:`) would run with the default, silently. The names --vars
     may set: the vars of dbt_project.yml, and the sources' own, read in their YAML: `data_dir`,
     `<source>_schema`, and per file source table `<table>_location`, `_format`, `_infer_schema`.
-    The spark_oss adapter calls this as dbt fills its relation cache, the first step of every
-    command over the graph (run, build, test, seed, snapshot, clone, compile, show, docs
-    generate); the first on-run-start hook calls it for a run with --no-populate-cache; so does
-    `dbt run-operation check_source_mappings`.
+    The spark_oss adapter calls this as dbt fills its relation cache, before any hook or node of
+    run, build, test, seed, snapshot, clone, compile, show, docs generate (README.md lists every
+    command); the first on-run-start hook calls it too, for a run with --no-populate-cache; so
+    does `dbt run-operation check_source_mappings`.
 -#}
 {% macro check_cli_var_names() %}
     {%- set given = invocation_args_dict.get('vars') or {} -%}

@@ -121,24 +121,35 @@ def test_a_misspelled_var_stops_the_run_before_any_model(project: DbtProject) ->
     assert "on-run-start" not in out and "OK created" not in out, out[-3000:]
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ("compile", "-s", "stg_raw__merchants"),
-        ("show", "-s", "stg_raw__merchants"),
-        ("docs", "generate"),
-        ("clone", "--state", "target", "-s", "stg_raw__merchants"),
-    ],
-    ids=lambda command: " ".join(command[:2]),
-)
-def test_commands_without_hooks_check_the_names_too(
-    project: DbtProject, command: tuple[str, ...]
-) -> None:
-    """`dbt clone --vars '{clone_stratgy: table}'` would otherwise clone as views unsaid."""
-    result = project.dbt(*command, dbt_vars={"clone_stratgy": "table"}, check=False)
+# Commands that run no hooks; STATE stands for a --state folder holding the project's manifest.
+STATE = "<state>"
+HOOKLESS = {
+    "compile": ("compile", "-s", "stg_raw__merchants"),
+    "show": ("show", "-s", "stg_raw__merchants"),
+    "docs generate": ("docs", "generate"),
+    "clone": ("clone", "--state", STATE, "-s", "stg_raw__merchants"),
+}
+
+
+def _hookless(project: DbtProject, name: str) -> list[str]:
+    # dbt writes the manifest into its target folder as it parses, before clone reads --state.
+    state = str(project.workdir / "target")
+    return [state if part == STATE else part for part in HOOKLESS[name]]
+
+
+@pytest.mark.parametrize("name", list(HOOKLESS))
+def test_commands_without_hooks_check_the_names_too(project: DbtProject, name: str) -> None:
+    """`dbt clone --vars '{clone_stratgy: copy}'` would otherwise clone as views unsaid."""
+    result = project.dbt(*_hookless(project, name), dbt_vars={"clone_stratgy": "copy"}, check=False)
     out = _output(result)
     assert result.returncode != 0, out[-3000:]
     assert '"clone_stratgy" (did you mean "clone_strategy"?)' in out, out[-3000:]
+
+
+def test_a_command_without_hooks_accepts_the_sources_own_vars(project: DbtProject) -> None:
+    own = {"transactions_location": "elsewhere.csv", "raw_schema": "raw"}
+    result = project.dbt(*_hookless(project, "compile"), dbt_vars=own, check=False)
+    assert result.returncode == 0, _output(result)[-3000:]
 
 
 def test_without_the_cache_the_first_hook_checks(project: DbtProject) -> None:

@@ -36,7 +36,7 @@ from dbt.adapters.spark_oss.python_submissions import (
 from dbt.flags import get_flags
 
 SESSION_SUBMISSION = "session"
-# A project's own check of the command, run before dbt fills its relation cache.
+# The root project's own check of a command's --vars, run before dbt fills its relation cache.
 CHECK_VARS_MACRO = "check_cli_var_names"
 FAULT_POINT_ENV = "SPARK_OSS_FAULT_POINT"
 logger = AdapterLogger("SparkOss")
@@ -124,16 +124,20 @@ class SparkOssAdapter(SparkAdapter):
         clear: bool = False,
         required_schemas: Any = None,
     ) -> None:
-        """dbt's first step with the adapter in every command over the graph: run, build, test,
-        seed, snapshot, and also clone, compile, show and docs generate, which run no hooks.
-        First, a project that defines the macro ``CHECK_VARS_MACRO`` (this repository's checks
-        ``--vars`` for names the project does not read: macros/validate_inputs.sql) has it run,
-        so that a misspelled var stops the command before it runs anything rather than being
-        ignored."""
+        """Called before any hook or node of every command over the graph that fills dbt's
+        relation cache: run, build, test, seed, snapshot, source freshness, retry, and also
+        clone, compile, show and docs generate, which run no hooks. First, a command given
+        ``--vars`` runs the root project's macro ``CHECK_VARS_MACRO`` if it defines one (this
+        repository's refuses a var name the project does not read: macros/validate_inputs.sql),
+        so that a misspelled var stops the command rather than being ignored."""
         resolver = self._macro_resolver
         project = self.config.project_name
-        if resolver and resolver.find_macro_by_name(CHECK_VARS_MACRO, project, None):
-            self.execute_macro(CHECK_VARS_MACRO)
+        if (
+            self.config.cli_vars
+            and resolver
+            and resolver.find_macro_by_name(CHECK_VARS_MACRO, project, project)
+        ):
+            self.execute_macro(CHECK_VARS_MACRO, project=project)
         super().set_relations_cache(relation_configs, clear, required_schemas)
 
     def list_relations_without_caching(self, schema_relation: BaseRelation) -> list[BaseRelation]:
