@@ -150,11 +150,13 @@
     The spark_oss adapter calls this as dbt fills its relation cache, before any hook or node of
     run, build, test, seed, snapshot, clone, compile, show, docs generate (README.md lists every
     command); the first on-run-start hook calls it too, for a run with --no-populate-cache; so
-    does `dbt run-operation check_source_mappings`.
+    does `dbt run-operation check_source_mappings`. Not checked: a command with --inline, whose
+    query may read vars the project does not.
 -#}
 {% macro check_cli_var_names() %}
     {%- set given = invocation_args_dict.get('vars') or {} -%}
-    {%- if execute and given is mapping and given -%}
+    {#- An --inline query (`dbt show`, `dbt compile`) may read vars of its own. -#}
+    {%- if execute and given is mapping and given and not invocation_args_dict.get('inline') -%}
         {%- set known = adapter.spark_oss_project_var_names() + ['data_dir'] -%}
         {%- for source in graph.sources.values() -%}
             {%- do known.append(source.source_name ~ '_schema') -%}

@@ -146,6 +146,12 @@ def test_commands_without_hooks_check_the_names_too(project: DbtProject, name: s
     assert '"clone_stratgy" (did you mean "clone_strategy"?)' in out, out[-3000:]
 
 
+def test_an_inline_query_may_read_vars_of_its_own(project: DbtProject) -> None:
+    query = "select '{{ var(\"ad_hoc\") }}' as value"
+    result = project.dbt("show", "--inline", query, dbt_vars={"ad_hoc": "seen"}, check=False)
+    assert result.returncode == 0 and "seen" in result.stdout, _output(result)[-3000:]
+
+
 def test_a_command_without_hooks_accepts_the_sources_own_vars(project: DbtProject) -> None:
     own = {"transactions_location": "elsewhere.csv", "raw_schema": "raw"}
     result = project.dbt(*_hookless(project, "compile"), dbt_vars=own, check=False)
