@@ -147,16 +147,16 @@
     mapping file's `source_mapping:`) would run with the default, silently. The names --vars
     may set: the vars of dbt_project.yml, and the sources' own, read in their YAML: `data_dir`,
     `<source>_schema`, and per file source table `<table>_location`, `_format`, `_infer_schema`.
-    The spark_oss adapter calls this as dbt fills its relation cache, before any hook or node of
-    run, build, test, seed, snapshot, clone, compile, show, docs generate (README.md lists every
-    command); the first on-run-start hook calls it too, for a run with --no-populate-cache; so
-    does `dbt run-operation check_source_mappings`. Not checked: a command with --inline, whose
-    query may read vars the project does not.
+    Called by the spark_oss adapter as dbt fills its relation cache, by the first on-run-start
+    hook and by `dbt run-operation check_source_mappings`; README.md ("Data quality") lists the
+    commands checked.
 -#}
 {% macro check_cli_var_names() %}
     {%- set given = invocation_args_dict.get('vars') or {} -%}
-    {#- An --inline query (`dbt show`, `dbt compile`) may read vars of its own. -#}
-    {%- if execute and given is mapping and given and not invocation_args_dict.get('inline') -%}
+    {#- An --inline query (`dbt show`, `dbt compile`) may read vars of its own: a name its text
+        contains is not refused. -#}
+    {%- set inline = invocation_args_dict.get('inline') or '' -%}
+    {%- if execute and given is mapping and given -%}
         {%- set known = adapter.spark_oss_project_var_names() + ['data_dir'] -%}
         {%- for source in graph.sources.values() -%}
             {%- do known.append(source.source_name ~ '_schema') -%}
@@ -168,7 +168,7 @@
         {%- endfor -%}
         {%- set known = known | unique | sort -%}
         {%- set unknown = [] -%}
-        {%- for name in given if name not in known -%}
+        {%- for name in given if name not in known and (name | string) not in inline -%}
             {%- set closest = adapter.spark_oss_closest_name(name | string, known) -%}
             {%- do unknown.append((name | string | tojson)
                 ~ ((" (did you mean " ~ (closest | tojson) ~ "?)") if closest else "")) -%}

@@ -139,7 +139,8 @@ def _hookless(project: DbtProject, name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", list(HOOKLESS))
 def test_commands_without_hooks_check_the_names_too(project: DbtProject, name: str) -> None:
-    """`dbt clone --vars '{clone_stratgy: copy}'` would otherwise clone as views unsaid."""
+    """Commands without hooks refuse a misspelled name too (`dbt clone --vars
+    '{clone_stratgy: copy}'` would otherwise clone as views unsaid)."""
     result = project.dbt(*_hookless(project, name), dbt_vars={"clone_stratgy": "copy"}, check=False)
     out = _output(result)
     assert result.returncode != 0, out[-3000:]
@@ -150,6 +151,12 @@ def test_an_inline_query_may_read_vars_of_its_own(project: DbtProject) -> None:
     query = "select '{{ var(\"ad_hoc\") }}' as value"
     result = project.dbt("show", "--inline", query, dbt_vars={"ad_hoc": "seen"}, check=False)
     assert result.returncode == 0 and "seen" in result.stdout, _output(result)[-3000:]
+    # A name the query does not contain is still checked.
+    given = {"ad_hoc": "seen", "high_value_treshold": 5}
+    result = project.dbt("compile", "--inline", query, dbt_vars=given, check=False)
+    out = _output(result)
+    assert result.returncode != 0, out[-3000:]
+    assert 'Unknown var in --vars: "high_value_treshold" (did you mean' in out, out[-3000:]
 
 
 def test_a_command_without_hooks_accepts_the_sources_own_vars(project: DbtProject) -> None:

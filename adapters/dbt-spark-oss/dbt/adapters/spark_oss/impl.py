@@ -124,13 +124,13 @@ class SparkOssAdapter(SparkAdapter):
         clear: bool = False,
         required_schemas: Any = None,
     ) -> None:
-        """Called before any hook or node of every command over the graph that fills dbt's
-        relation cache: run, build, test, seed, snapshot, source freshness, retry, and also
-        clone, compile, show and docs generate, which run no hooks. First, a command given
-        ``--vars`` runs the root project's macro ``CHECK_VARS_MACRO`` if it defines one (this
-        repository's refuses a var name the project does not read: macros/validate_inputs.sql),
-        so that a misspelled var stops the command rather than being ignored."""
-        resolver = self._macro_resolver
+        """dbt fills its relation cache before any node, in commands with hooks or without (the
+        adapter's README lists them). First, a command given ``--vars`` runs the root project's
+        macro ``CHECK_VARS_MACRO`` if it defines one (this repository's refuses a var name the
+        project does not read: macros/validate_inputs.sql), so that a misspelled var stops the
+        command rather than being ignored. Without ``--vars`` there is nothing to check, and no
+        macro context is built."""
+        resolver = self.get_macro_resolver()
         project = self.config.project_name
         if (
             self.config.cli_vars
