@@ -364,6 +364,31 @@ def test_described_parts_read_sparks_describe(spark: SparkSession) -> None:
     assert plain == {"columns": columns, "details": {}}
 
 
+# --- unit: the exit of dbt's program -----------------------------------------------------------
+
+# An exit handler registered before the adapter is imported runs after the adapter's (Python runs
+# them last in, first out): what it prints shows the freeze, and that the handlers before it run.
+EXIT_PROGRAM = """
+import atexit, gc
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0, flush=True))
+import dbt.adapters.spark_oss
+print("imported", gc.get_freeze_count(), flush=True)
+"""
+
+
+@pytest.mark.parametrize(("program", "frozen"), [("dbt", True), ("warm_dbt.py", False)])
+def test_only_dbts_program_leaves_its_objects_at_exit(
+    tmp_path: Path, program: str, frozen: bool
+) -> None:
+    script = tmp_path / program
+    script.write_text(EXIT_PROGRAM)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["imported 0", f"frozen at exit: {frozen}"]
+
+
 # --- end to end: dbt build on the embedded target ---------------------------------------------
 
 
