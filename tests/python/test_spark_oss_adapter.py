@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from dbt.adapters.spark_oss.connections import SESSION_START_THREAD
 from dbt.adapters.spark_oss.impl import described_parts
+from dbt.adapters.spark_oss.process_exit import is_dbt_program
 from pyspark.sql import SparkSession
 
 from python_udfs.merchant import normalize_merchant_name
@@ -400,8 +401,6 @@ def test_dbts_program_leaves_its_objects_at_exit(tmp_path: Path) -> None:
     ],
 )
 def test_is_dbt_program_names_only_dbts_console_script(argv0: str, is_dbt: bool) -> None:
-    from dbt.adapters.spark_oss.process_exit import is_dbt_program
-
     assert is_dbt_program(argv0) is is_dbt
 
 
