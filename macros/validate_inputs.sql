@@ -153,8 +153,8 @@
 -#}
 {% macro check_cli_var_names() %}
     {%- set given = invocation_args_dict.get('vars') or {} -%}
-    {#- An --inline query (`dbt show`, `dbt compile`) may read vars of its own: a name its text
-        contains is not refused. -#}
+    {#- An --inline query (`dbt show`, `dbt compile`) may read vars of its own: a name it passes
+        to `var(...)` as a quoted literal is not refused. -#}
     {%- set inline = invocation_args_dict.get('inline') or '' -%}
     {%- if execute and given is mapping and given -%}
         {%- set known = adapter.spark_oss_project_var_names() + ['data_dir'] -%}
@@ -168,7 +168,9 @@
         {%- endfor -%}
         {%- set known = known | unique | sort -%}
         {%- set unknown = [] -%}
-        {%- for name in given if name not in known and (name | string) not in inline -%}
+        {%- for name in given if name not in known
+            and not modules.re.search(
+                '\\bvar\\s*\\(\\s*([\'"])' ~ modules.re.escape(name | string) ~ '\\1', inline) -%}
             {%- set closest = adapter.spark_oss_closest_name(name | string, known) -%}
             {%- do unknown.append((name | string | tojson)
                 ~ ((" (did you mean " ~ (closest | tojson) ~ "?)") if closest else "")) -%}

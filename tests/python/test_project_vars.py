@@ -151,8 +151,10 @@ def test_an_inline_query_may_read_vars_of_its_own(project: DbtProject) -> None:
     query = "select '{{ var(\"ad_hoc\") }}' as value"
     result = project.dbt("show", "--inline", query, dbt_vars={"ad_hoc": "seen"}, check=False)
     assert result.returncode == 0 and "seen" in result.stdout, _output(result)[-3000:]
-    # A name the query does not contain is still checked.
+    # A name the query does not read with `var(...)` is still checked, even where its text
+    # contains it (here as a column's name).
     given = {"ad_hoc": "seen", "high_value_treshold": 5}
+    query += ", 5 as high_value_treshold"
     result = project.dbt("compile", "--inline", query, dbt_vars=given, check=False)
     out = _output(result)
     assert result.returncode != 0, out[-3000:]
