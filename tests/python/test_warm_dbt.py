@@ -1,9 +1,9 @@
 """The suites' warm dbt runner (tests/python/warm_dbt.py) answers like a `dbt` process would:
-the same exit codes and messages, files that change between commands are seen, another
-process can open the metastore between two commands, and a failure leaves it usable; one
-runner serves a project from test to test, and a changed environment gets a new one (but for
-the schema, target and data folders, set per command, and what the test process's own
-SparkContext sets). Python programs it runs answer like a process too: arguments, exit status,
+the same exit codes and messages, files that change between commands are seen (data files and
+macros), another process can open the metastore between two commands, and a failure leaves it
+usable; one runner serves a project from test to test, and a changed environment gets a new
+one (but for the schema, target and data folders, set per command, and what the test process's
+own SparkContext sets). Python programs it runs answer like a process too: arguments, exit status,
 errors, and nothing left behind for the next one; one that stops the session ends the runner."""
 
 from __future__ import annotations
@@ -93,6 +93,10 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
     seen_after = _rows_in_files(project)
     project.dbt("compile", "--no-populate-cache", "-s", "broken")
     logged = project.dbt("run-operation", "log_selection").stdout
+    # A macro edited between two commands: the runner's parse caches are keyed by the text.
+    macro = project.project_dir / "macros" / "log_selection.sql"
+    macro.write_text(SELECTION.replace("'selected: '", "'edited, selected: '"))
+    edited = project.dbt("run-operation", "log_selection", "--no-partial-parse").stdout
     runner = warm_dbt.runner_pid(project.state_dir)  # a process per command: None
     failed = project.dbt("run", check=False)
     bad_vars = project.dbt("run", "--vars", "{not yaml", check=False)
@@ -101,6 +105,7 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
         "rows seen before and after a new file": (seen_before, seen_after),
         "tables another process sees": tables,
         "selection a run-operation sees after a compile": re.findall(r"selected: (\d+)", logged),
+        "an edited macro, parsed in full": re.findall(r"edited, selected: (\d+)", edited),
         "failed model": (failed.returncode, "TABLE_OR_VIEW_NOT_FOUND" in failed.stdout),
         "bad --vars": (bad_vars.returncode, "--vars argument is not valid" in bad_vars.stdout),
         "rows seen after the failures": rows_after_failures,
@@ -117,6 +122,7 @@ def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
         "rows seen before and after a new file": (1, 3),
         "tables another process sees": ["files"],
         "selection a run-operation sees after a compile": ["0"],
+        "an edited macro, parsed in full": ["0"],
         "failed model": (1, True),
         "bad --vars": (2, True),
         "rows seen after the failures": 3,

@@ -14,7 +14,10 @@ its exit code (0 success, 1 failed nodes, 2 error; a process killed by a fault p
 the signal like ``subprocess`` does). Before each command the session forgets what a new
 process would not know: cached data, resolved tables, file listings, temporary views. Shared
 across commands: the JVM (warm: JIT-compiled, about 3x faster on this project's small
-queries) and SparkSession, and imported Python modules. A runner is replaced when its
+queries) and SparkSession, imported Python modules, and dbt's parse caches of pure functions of
+a text (jinja's syntax trees of macros and files, their top-level blocks and macro calls; on
+in dbt's own functional-test fixture too: ``dbt_common.tests.enable_test_caching``), which
+halve a full parse's time (a new ``--vars``, profile or target). A runner is replaced when its
 SparkContext is gone, when the environment changes, and stopped before anything else opens the
 project's metastore (Derby admits one JVM at a time): ``DbtProject.env()`` stops it. Not reset
 between commands, unlike in a new process: runtime SQL settings a command SETs or a program's
@@ -397,6 +400,9 @@ def _handle(request: dict[str, object], stdout: _Switch, stderr: _Switch) -> dic
 
 def _serve() -> None:
     """Answers requests until stdin closes, then stops the SparkSession."""
+    from dbt_common.tests import enable_test_caching  # noqa: PLC0415 - runner process only
+
+    enable_test_caching()
     requests = os.fdopen(os.dup(0), "r")
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     # Nothing else reads the request channel or writes the reply channel: the JVM (started by
