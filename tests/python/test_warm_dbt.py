@@ -48,6 +48,9 @@ FAIL_AT_ONCE = """
     {{ exceptions.raise_compiler_error('failed on purpose') }}
 {% endmacro %}
 """
+# A top-level tag outside any macro: dbt warns (D023) whenever it parses the file.
+STRAY_BLOCK = """{% set stray = 1 %}
+"""
 COMMAND_VARIABLES = """
 {% macro log_command_variables() %}
     {{ log('DBT_SCHEMA: ' ~ env_var('DBT_SCHEMA', 'unset'), info=True) }}
@@ -72,6 +75,14 @@ def _project(root: Path, *, warm: bool) -> DbtProject:
     return DbtProject(root / "state", project_dir=project_dir, warm=warm)
 
 
+def _parsed_in_full(project: DbtProject) -> tuple[bool, bool]:
+    """What a full parse saw of log_selection.sql: its edited text? the stray block's warning?"""
+    parsed = project.dbt("parse", "--no-partial-parse")
+    manifest = json.loads((project.workdir / "target" / "manifest.json").read_text())
+    text = manifest["macros"]["macro.warm_runner.log_selection"]["macro_sql"]
+    return "edited" in text, "UnexpectedJinjaBlockDeprecation" in parsed.stdout
+
+
 def _rows_in_files(project: DbtProject) -> int:
     shown = project.dbt("show", "--inline", "select count(*) as n from files", "--output", "json")
     return json.loads(re.search(r"\{.*\}", shown.stdout, re.DOTALL).group(0))["show"][0]["n"]
@@ -93,10 +104,13 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
     seen_after = _rows_in_files(project)
     project.dbt("compile", "--no-populate-cache", "-s", "broken")
     logged = project.dbt("run-operation", "log_selection").stdout
-    # A macro edited between two commands: the runner's parse caches are keyed by the text.
+    # A macro edited, parsed in full twice, then given its former text back: the runner's parse
+    # caches are keyed by the text, and a text seen before still shows its warnings.
     macro = project.project_dir / "macros" / "log_selection.sql"
-    macro.write_text(SELECTION.replace("'selected: '", "'edited, selected: '"))
-    edited = project.dbt("run-operation", "log_selection", "--no-partial-parse").stdout
+    macro.write_text(STRAY_BLOCK + SELECTION.replace("'selected: '", "'edited, selected: '"))
+    full_parses = [_parsed_in_full(project), _parsed_in_full(project)]
+    macro.write_text(SELECTION)
+    full_parses.append(_parsed_in_full(project))
     runner = warm_dbt.runner_pid(project.state_dir)  # a process per command: None
     failed = project.dbt("run", check=False)
     bad_vars = project.dbt("run", "--vars", "{not yaml", check=False)
@@ -105,7 +119,7 @@ def _answers(project: DbtProject, files: Path) -> dict[str, object]:
         "rows seen before and after a new file": (seen_before, seen_after),
         "tables another process sees": tables,
         "selection a run-operation sees after a compile": re.findall(r"selected: (\d+)", logged),
-        "an edited macro, parsed in full": re.findall(r"edited, selected: (\d+)", edited),
+        "an edited macro's full parses: edited text, stray-block warning": full_parses,
         "failed model": (failed.returncode, "TABLE_OR_VIEW_NOT_FOUND" in failed.stdout),
         "bad --vars": (bad_vars.returncode, "--vars argument is not valid" in bad_vars.stdout),
         "rows seen after the failures": rows_after_failures,
@@ -122,7 +136,11 @@ def test_warm_runner_answers_like_a_dbt_process(tmp_path: Path) -> None:
         "rows seen before and after a new file": (1, 3),
         "tables another process sees": ["files"],
         "selection a run-operation sees after a compile": ["0"],
-        "an edited macro, parsed in full": ["0"],
+        "an edited macro's full parses: edited text, stray-block warning": [
+            (True, True),
+            (True, True),
+            (False, False),
+        ],
         "failed model": (1, True),
         "bad --vars": (2, True),
         "rows seen after the failures": 3,
