@@ -18,7 +18,7 @@ queries) and SparkSession, imported Python modules, and the caches that dbt's ow
 functional-test fixture turns on (``dbt_common.tests.enable_test_caching``): jinja's syntax
 trees and the macro calls found in them, each keyed by its text, and the list of ``dbt_*``
 plugin modules. With them a full parse of this project (``--no-partial-parse``, or a new
-``--vars``, profile or target) takes 44 % less time (1.06 s against 1.88 s). dbt's cache of a
+``--vars``, profile or target) takes 43 % less time (1.06 s against 1.88 s). dbt's cache of a
 file's top-level blocks is replaced by one that also keeps the warnings found while lexing them
 (a stray block, D023) and gives them again on a hit, as a process would (``_cache_blocks``). A
 runner is replaced when its SparkContext is gone, when the environment changes, and stopped
