@@ -73,11 +73,13 @@ def close_connect_sessions() -> None:
     minutes before the process could exit. The next Python model opens a new session. Process-
     wide: dbt runs one invocation at a time in a process.
     """
-    from pyspark.sql.connect.client.retries import DefaultPolicy
-
     with _connect_guard:
         sessions = list(_connect_sessions.values())
         _connect_sessions.clear()
+    if not sessions:
+        return  # without importing Spark Connect's client: 0.2 to 0.6 s at every command's end
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
     for session in sessions:
         forget_udf_registrations(session)
         # Releasing the session retries for up to 10 minutes by default: a server that went away
