@@ -244,9 +244,12 @@ def _import_what_the_session_start_imports() -> None:
     numpy, pandas and pyarrow, 0.4 to 0.6 s) at the session's first JVM call with arguments,
     while the new JVM waits. In a thread of its own, started before the JVM, the import runs
     while PySpark sleeps waiting for the JVM to boot."""
-    from pyspark.sql.types import NumpyArrayConverter
+    try:
+        from pyspark.sql.types import NumpyArrayConverter
 
-    NumpyArrayConverter().can_convert(None)
+        NumpyArrayConverter().can_convert(None)
+    except Exception as exc:  # the session's start imports it again and reports the error
+        logger.debug(f"Importing PySpark's numpy check ahead of the session failed: {exc}")
 
 
 def _start_session(credentials: SparkCredentials) -> None:
