@@ -239,23 +239,9 @@ def wait_for_early_start(timeout: float) -> bool:
     return not thread.is_alive()
 
 
-def _import_what_the_session_start_imports() -> None:
-    """PySpark's py4j argument converters import their numpy check (``pyspark.testing.utils``:
-    numpy, pandas and pyarrow, 0.4 to 0.6 s) at the session's first JVM call with arguments,
-    while the new JVM waits. In a thread of its own, started before the JVM, the import runs
-    while PySpark sleeps waiting for the JVM to boot."""
-    try:
-        from pyspark.sql.types import NumpyArrayConverter
-
-        NumpyArrayConverter().can_convert(None)
-    except Exception as exc:  # the session's start imports it again and reports the error
-        logger.debug(f"Importing PySpark's numpy check ahead of the session failed: {exc}")
-
-
 def _start_session(credentials: SparkCredentials) -> None:
     global _early_start_failure
     logger.debug("Starting the embedded Spark session while dbt parses")
-    threading.Thread(target=_import_what_the_session_start_imports, daemon=True).start()
     with _session_start_lock:
         _early_start_failure = None
         try:
