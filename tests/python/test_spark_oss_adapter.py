@@ -391,7 +391,7 @@ def test_dbts_program_leaves_its_objects_at_exit(tmp_path: Path) -> None:
 
 # dbt ends every invocation with the adapter's cleanup_connections, which stops the Python
 # models' Spark Connect sessions: with none opened, Spark Connect's client (grpc, protobuf) is
-# not imported for it (0.2 s after a classic session, 0.6 s without one).
+# not imported for it (0.2 s after the embedded session, 0.6 s without one).
 CLEANUP_PROGRAM = """
 import sys
 from dbt.adapters.spark_oss.python_submissions import close_connect_sessions
@@ -400,7 +400,7 @@ print(sorted(name for name in sys.modules if name.startswith("pyspark.sql.connec
 """
 
 
-def test_an_invocation_without_connect_sessions_does_not_import_spark_connect() -> None:
+def test_closing_no_connect_sessions_does_not_import_spark_connect() -> None:
     done = subprocess.run(
         [sys.executable, "-c", CLEANUP_PROGRAM], capture_output=True, text=True, timeout=120
     )
