@@ -391,7 +391,7 @@ def test_dbts_program_leaves_its_objects_at_exit(tmp_path: Path) -> None:
 
 # dbt ends every invocation with the adapter's cleanup_connections, which stops the Python
 # models' Spark Connect sessions: with none opened, Spark Connect's client (grpc, protobuf) is
-# not imported for it (0.2 s after the embedded session, 0.6 s without one).
+# not imported for it (what that saves: the adapter's README).
 CLEANUP_PROGRAM = """
 import sys
 from dbt.adapters.spark_oss.python_submissions import close_connect_sessions

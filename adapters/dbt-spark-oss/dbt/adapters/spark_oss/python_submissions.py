@@ -77,7 +77,7 @@ def close_connect_sessions() -> None:
         sessions = list(_connect_sessions.values())
         _connect_sessions.clear()
     if not sessions:
-        return  # without importing Spark Connect's client: 0.2 to 0.7 s at a command's end
+        return  # without importing Spark Connect's client (its cost: the adapter's README)
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
     for session in sessions:
