@@ -20,7 +20,7 @@ ensure_java() {
   fi
 }
 
-# A fresh install writes about 2.1 GiB to the clone (.venv with the drivers' class archive) and
+# A fresh install writes about 1.8 GiB to the clone (.venv with the drivers' class archive) and
 # 0.44 GiB to pip's cache (~/.cache/pip, often the same disk). Only the clone's disk is checked.
 if [ ! -f "$STAMP" ]; then
   scripts/require_disk.sh 2.5 setup "$PWD"
