@@ -2,7 +2,7 @@
 # Stops a step that would run out of disk half-way, before it starts, with what it needs and what
 # is free: otherwise pip fails minutes in with "No space left on device", or a suite fails in
 # whichever test happens to write when the disk fills. SKIP_DISK_CHECK=1 goes on regardless.
-# Usage: scripts/require_disk.sh GIB WHAT FOLDER   (GIB may have decimals; FOLDER: where WHAT writes)
+# Usage: scripts/require_disk.sh GIB WHAT FOLDER (GIB may have decimals; FOLDER: where WHAT writes)
 set -euo pipefail
 need_gib=$1 what=$2 folder=$3
 [ "${SKIP_DISK_CHECK:-}" = 1 ] && exit 0
