@@ -66,8 +66,8 @@ Rows are in time order up to a N(0, 10 min) jitter of each event time (roughly s
 Modules: ``config`` (arguments, limits, seeded streams), ``world`` (latent traits, the valid
 row stream), ``entities``
 (categories, names, countries), ``badrows`` (injected defects: plan and rendering),
-``versions`` (later versions of the entities), ``writer`` (files and manifest), ``cli`` (the
-command line).
+``versions`` (later versions of the entities), ``writer`` (files and manifest), ``disk`` (the
+free-space check before writing), ``cli`` (the command line).
 
 Python API: ``DatagenConfig``, ``iter_transaction_chunks(config)`` (valid rows as pandas
 DataFrames, exactly as written), ``write_dataset(config)`` (writes everything, returns the

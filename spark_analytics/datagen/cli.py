@@ -9,6 +9,7 @@ import sys
 import time
 
 from spark_analytics.datagen.config import AUTO_BAD_ROWS, FORMATS, DatagenConfig, auto_bad_rows
+from spark_analytics.datagen.disk import shortfall
 from spark_analytics.datagen.writer import write_dataset
 
 
@@ -68,6 +69,10 @@ def parse_args(argv: list[str] | None = None) -> DatagenConfig:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
+    problem = shortfall(config)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     started = time.perf_counter()
     manifest = write_dataset(config)
     elapsed = time.perf_counter() - started

@@ -322,12 +322,18 @@ def _write_merchants(out: Path, table: pa.Table) -> dict[str, object]:
     return {"path": rel, "format": "parquet", "rows": table.num_rows}
 
 
+# What a run writes under its output folder, and so what the next run removes first.
+GENERATED_PATHS = ("manifest.json", "transactions", "customers", "merchants")
+
+
 def _clean(out: Path) -> None:
     """Remove what a previous run wrote (only the generator's own paths)."""
-    (out / "manifest.json").unlink(missing_ok=True)
-    for sub in ("transactions", "customers", "merchants"):
-        if (out / sub).exists():
-            shutil.rmtree(out / sub)
+    for name in GENERATED_PATHS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def write_dataset(config: DatagenConfig) -> dict[str, object]:
