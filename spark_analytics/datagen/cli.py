@@ -9,7 +9,7 @@ import sys
 import time
 
 from spark_analytics.datagen.config import AUTO_BAD_ROWS, FORMATS, DatagenConfig, auto_bad_rows
-from spark_analytics.datagen.disk import shortfall
+from spark_analytics.datagen.disk import disk_problem
 from spark_analytics.datagen.writer import write_dataset
 
 
@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> DatagenConfig:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    problem = shortfall(config)
+    problem = disk_problem(config)
     if problem:
         print(problem, file=sys.stderr)
         return 1

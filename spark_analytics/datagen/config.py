@@ -28,14 +28,6 @@ def auto_bad_rows(rows: int) -> int:
     return min(AUTO_BAD_ROWS, rows // 100)
 
 
-# What the files take on disk, for the disk check before writing (spark_analytics/datagen/disk.py):
-# bytes per valid transaction in each format and per customer, the larger of what seed 42 wrote
-# at 100k and at 1M rows (Parquet compresses better in larger parts), plus the manifest and
-# merchants.
-BYTES_PER_TRANSACTION = {"csv": 58, "json": 144, "parquet": 23}
-BYTES_PER_CUSTOMER = 142
-BYTES_FIXED = 1024 * 1024
-
 # seed streams (second element of the SeedSequence entropy)
 STREAM_CUSTOMERS, STREAM_MERCHANTS, STREAM_BLOCK, STREAM_BAD, STREAM_VERSIONS = 1, 2, 3, 4, 5
 
@@ -61,12 +53,6 @@ class DatagenConfig:
     @property
     def n_customers(self) -> int:
         return self.customers if self.customers is not None else max(1000, self.rows // 20)
-
-    @property
-    def estimated_bytes(self) -> int:
-        """About what the generated files take on disk (bad rows are too few to count)."""
-        per_row = sum(BYTES_PER_TRANSACTION[f] for f in self.formats)
-        return self.rows * per_row + self.n_customers * BYTES_PER_CUSTOMER + BYTES_FIXED
 
     @property
     def n_merchants(self) -> int:

@@ -20,6 +20,11 @@ SCRIPTS = REPO_ROOT / "scripts"
 GIB = 1024 * 1024  # KiB, df's unit here
 
 
+@pytest.fixture(autouse=True)
+def _checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SKIP_DISK_CHECK", raising=False)  # make test's own way round its check
+
+
 def _fake_df_path(tmp_path: Path, available: str) -> str:
     """A PATH whose ``df`` reports ``available`` KiB free (POSIX ``df -Pk`` output)."""
     fake_bin = tmp_path / "bin"
