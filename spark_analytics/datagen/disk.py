@@ -41,7 +41,7 @@ def _parquet_bytes_per_row(part_rows: int) -> int:
 def estimated_bytes(config: DatagenConfig) -> dict[str, int]:
     """About what each of the generator's outputs takes on disk, at most."""
     lines = config.rows + config.bad_rows
-    parts = math.ceil(config.rows / config.chunk_rows) + 1  # the bad rows' own part, if any
+    parts = math.ceil(config.rows / config.chunk_rows)  # the bad rows go into these parts
     part_rows = min(config.rows, config.chunk_rows)
     estimate = {
         f"transactions/{fmt}": lines
