@@ -138,6 +138,17 @@ def measure(
     commands: dict[tuple[int, float], list[str]] = {}
     parents: dict[tuple[int, float], int] = {}
     peak = 0
+    # A process's key, fixed at first sight. Not the creation time psutil reports at each look:
+    # that is the boot time, read anew from the clock, plus the start since boot, so a step of
+    # the clock (NTP, a virtual machine's clock catching up) would make every process a new one,
+    # its CPU and memory counted again (BENCHMARKS.md, stop 68). psutil's Process objects are
+    # equal when pid and start since boot are.
+    keys: dict[psutil.Process, tuple[int, float]] = {}
+
+    def key_of(proc: psutil.Process) -> tuple[int, float]:
+        if proc not in keys:
+            keys[proc] = (proc.pid, proc.create_time())
+        return keys[proc]
 
     def outside() -> list[psutil.Process]:
         found = []
@@ -155,7 +166,7 @@ def measure(
 
     for proc in outside():  # before the command starts: their CPU so far is not its
         with contextlib.suppress(psutil.Error):
-            key = (proc.pid, proc.create_time())
+            key = key_of(proc)
             baseline(proc, key)
             followed[key], parents[key] = proc, proc.ppid()
     if also and not followed:
@@ -183,8 +194,7 @@ def measure(
             rss = 0
             for proc in [*_tree(root), *outside()]:
                 try:
-                    # (pid, start time): a reused pid is another process.
-                    key = (proc.pid, proc.create_time())
+                    key = key_of(proc)  # a reused pid is another process
                     if key not in followed:
                         followed[key] = proc
                         parents[key] = proc.ppid()

@@ -535,6 +535,44 @@ def test_measure_splits_the_cpu_by_thread_name() -> None:
     assert thread_group("GC Thread#12") == "GC Thread#N"
 
 
+def test_measure_counts_a_process_once_when_the_clock_is_stepped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The system clock moving (NTP, a virtual machine's clock catching up) moves every process's
+    creation time as psutil reports it (the boot time, read anew, plus the start since boot).
+    measure must still see one process, not a new one at each sample that adds the CPU it had
+    used so far and its memory again: a 1M `make bench` once reported the PySpark job at 341.5 s
+    of CPU in 50.8 s on 2 cores, and 8.6 GiB (BENCHMARKS.md, stop 68). Its CPU must agree with
+    what the OS charged the finished child (an independent reading)."""
+    import itertools
+    import resource
+    import sys
+
+    import psutil._pslinux
+
+    from spark_analytics.bench.measure import measure
+
+    boot = psutil._pslinux.boot_time()
+    steps = itertools.count()
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: boot + next(steps))
+    # The busy process is a child of the command, as a driver's JVM is of its Python process:
+    # the tree finds it anew at every sample.
+    spin = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass\n"
+    parent = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {spin!r}])\n"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = measure([sys.executable, "-c", parent], interval=0.05)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    charged = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert result.returncode == 0, result.stderr
+    assert next(steps) >= 3  # the clock did move between samples
+    assert charged >= 1.5
+    # Sampled, so the last moments of each process are missed; never more than was charged
+    # (both readings count clock ticks of the same counters; the margin is their rounding).
+    assert 0.5 * charged <= result.cpu_s <= charged + 0.05, (result.cpu_s, charged)
+    assert result.cpu_by_process["python -c"][1] == 2, result.cpu_by_process  # each once
+    assert result.peak_rss_bytes < 300 * 2**20  # two small interpreters, each counted once
+
+
 def test_measure_splits_the_cpu_by_process_kind_and_follows_a_daemon(tmp_path: Path) -> None:
     """A grandchild whose parent exits at once (a daemon, like the local cluster's JVMs) leaves
     the tree and still counts, under its own kind; the kinds add up to the tree."""
