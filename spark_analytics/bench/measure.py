@@ -20,6 +20,7 @@ CPU goes (BENCHMARKS.md, stop 43).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import threading
@@ -40,6 +41,9 @@ JVM_ROLES = (
     ("org.apache.spark.sql.hive.thriftserver.HiveThriftServer2", "JVM: Thrift/Connect server"),
     ("org.apache.spark.sql.connect.service.SparkConnectServer", "JVM: Thrift/Connect server"),
 )
+# Linux's view of each process: its start (``process_key``) and its threads' names.
+PROC = Path("/proc")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if PROC.is_dir() else 1  # /proc's unit of time
 # Python programs by script name.
 PYTHON_SCRIPTS = {"dbt": "dbt process", "warm_dbt.py": "warm dbt runner", "pytest": "pytest"}
 
@@ -102,9 +106,26 @@ def thread_group(name: str) -> str:
 
 def _thread_name(pid: int, tid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+        return (PROC / str(pid) / "task" / str(tid) / "comm").read_text().strip()
     except OSError:
         return "?"
+
+
+def process_key(proc: psutil.Process) -> tuple[int, float]:
+    """(pid, start): the start in seconds since boot, which a step of the wall clock (NTP, a
+    virtual machine's clock catching up) does not move. psutil's ``create_time()`` adds the boot
+    time, read anew from that clock, to it: a process the tree walk found again after a step got
+    a new key, and its CPU and memory were counted again (BENCHMARKS.md, stop 68). Without
+    ``/proc`` (not Linux), ``create_time()``."""
+    if not PROC.is_dir():
+        return proc.pid, proc.create_time()
+    try:
+        stat = (PROC / str(proc.pid) / "stat").read_text()
+    except OSError as error:
+        raise psutil.NoSuchProcess(proc.pid) from error
+    # Field 22, starttime, in clock ticks; the fields after the command name, which may hold
+    # spaces and parentheses, start at field 3.
+    return proc.pid, int(stat.rsplit(")", 1)[1].split()[19]) / CLOCK_TICKS
 
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
@@ -138,17 +159,6 @@ def measure(
     commands: dict[tuple[int, float], list[str]] = {}
     parents: dict[tuple[int, float], int] = {}
     peak = 0
-    # A process's key, fixed at first sight. Not the creation time psutil reports at each look:
-    # that is the boot time, read anew from the clock, plus the start since boot, so a step of
-    # the clock (NTP, a virtual machine's clock catching up) would make every process a new one,
-    # its CPU and memory counted again (BENCHMARKS.md, stop 68). psutil's Process objects are
-    # equal when pid and start since boot are.
-    keys: dict[psutil.Process, tuple[int, float]] = {}
-
-    def key_of(proc: psutil.Process) -> tuple[int, float]:
-        if proc not in keys:
-            keys[proc] = (proc.pid, proc.create_time())
-        return keys[proc]
 
     def outside() -> list[psutil.Process]:
         found = []
@@ -166,7 +176,7 @@ def measure(
 
     for proc in outside():  # before the command starts: their CPU so far is not its
         with contextlib.suppress(psutil.Error):
-            key = key_of(proc)
+            key = process_key(proc)
             baseline(proc, key)
             followed[key], parents[key] = proc, proc.ppid()
     if also and not followed:
@@ -194,7 +204,7 @@ def measure(
             rss = 0
             for proc in [*_tree(root), *outside()]:
                 try:
-                    key = key_of(proc)  # a reused pid is another process
+                    key = process_key(proc)  # a reused pid is another process
                     if key not in followed:
                         followed[key] = proc
                         parents[key] = proc.ppid()

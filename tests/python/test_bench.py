@@ -564,13 +564,18 @@ def test_measure_counts_a_process_once_when_the_clock_is_stepped(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     charged = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     assert result.returncode == 0, result.stderr
-    assert next(steps) >= 3  # the clock did move between samples
+    # psutil read the boot time for each child object of each sample (about 70 times when
+    # idle), so the clock moved between samples, several times.
+    assert next(steps) >= 10
     assert charged >= 1.5
-    # Sampled, so the last moments of each process are missed; never more than was charged
-    # (both readings count clock ticks of the same counters; the margin is their rounding).
+    # Sampled, so the last moments of each process are missed. /proc counts whole clock ticks,
+    # rounded down, and getrusage microseconds, so the sampled CPU is never more than charged;
+    # the margin is slack only.
     assert 0.5 * charged <= result.cpu_s <= charged + 0.05, (result.cpu_s, charged)
     assert result.cpu_by_process["python -c"][1] == 2, result.cpu_by_process  # each once
-    assert result.peak_rss_bytes < 300 * 2**20  # two small interpreters, each counted once
+    # Two small interpreters, each counted once: about 22 MiB (the former code added about
+    # 10 MiB at each sample).
+    assert result.peak_rss_bytes < 100 * 2**20, result.peak_rss_bytes
 
 
 def test_measure_splits_the_cpu_by_process_kind_and_follows_a_daemon(tmp_path: Path) -> None:
